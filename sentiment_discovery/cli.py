@@ -1,0 +1,29 @@
+"""Entry-point wrapper shared by the top-level scripts: one-line errors and non-zero exits."""
+import logging
+import sys
+
+from .errors import UserError
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+def setup_logging(rank=0, level=logging.INFO):
+    """Log from rank 0 only (other ranks log warnings and errors)."""
+    logging.basicConfig(
+        level=level if rank == 0 else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(message)s",
+        datefmt="%H:%M:%S",
+    )
+
+
+def run_cli(main, argv=None):
+    """Call `main(argv)`; turn a UserError into `error: <message>` on stderr and exit code 2."""
+    try:
+        return main(argv)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(EXIT_USER_ERROR)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        raise SystemExit(EXIT_INTERRUPTED)
