@@ -1,0 +1,106 @@
+"""Turning raw label cells into checked label arrays for the three task kinds.
+
+- binary (one column, values 0/1)                 -> float32 (N,)
+- multi-class (one column, integers 0..K-1)       -> int64 (N,)
+- multi-label (`non_binary_cols`, each 0/1)       -> float32 (N, L)
+
+Which of binary / multi-class a single column is, is inferred from its values unless
+`num_classes` declares it (2 = binary). Label names (e.g. "negative") are accepted only when
+`class_names` lists them; they map to their position in that list. Every problem is a UserError
+naming the file, the column, a row (1-based, header not counted) and the offending value.
+"""
+import math
+
+import numpy as np
+import pandas as pd
+
+from ..errors import UserError
+
+MISSING_STRINGS = {"", "nan", "NaN", "NAN", "null", "None", "NA", "N/A"}
+
+
+def is_missing(value):
+    """True for an empty, NaN, null or None cell."""
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return isinstance(value, str) and value.strip() in MISSING_STRINGS
+
+
+def _first_bad(values, bad_mask):
+    """(1-based row, value) of the first True in bad_mask."""
+    row = int(np.flatnonzero(bad_mask)[0])
+    return row + 1, values[row]
+
+
+def _map_class_names(values, column, source, class_names):
+    """Names (or their string forms) -> positions in class_names, as float64 (N,)."""
+    lookup = {str(name): float(i) for i, name in enumerate(class_names)}
+    mapped = np.array([lookup.get(str(v).strip(), np.nan) for v in values], np.float64)
+    if np.isnan(mapped).any():
+        row, value = _first_bad(values, np.isnan(mapped))
+        raise UserError(f"{source}: label {column!r} has {value!r} in row {row}, "
+                        f"which is not one of the class names {list(class_names)}")
+    return mapped
+
+
+def parse_label_column(values, column, source, class_names=None):
+    """Raw cells of one label column (strings, numbers, bools, None) -> float64 (N,)."""
+    values = list(values)
+    missing = np.array([is_missing(v) for v in values], bool)
+    if missing.any():
+        row, value = _first_bad(values, missing)
+        raise UserError(f"{source}: label {column!r} is missing or NaN in row {row} (value {value!r})")
+    if class_names is not None:
+        return _map_class_names(values, column, source, class_names)
+    cells = [int(v) if isinstance(v, bool) else v for v in values]
+    numbers = pd.to_numeric(pd.Series(cells, dtype=object), errors="coerce").to_numpy(np.float64)
+    non_numeric = np.isnan(numbers)
+    if non_numeric.any():
+        row, value = _first_bad(values, non_numeric)
+        seen = sorted({str(v) for v in values})
+        shown = ", ".join(repr(v) for v in seen[:6]) + (", ..." if len(seen) > 6 else "")
+        raise UserError(f"{source}: label {column!r} has the non-numeric value {value!r} in row {row} "
+                        f"(values seen: {shown}); labels must be numbers, or pass class_names to map names")
+    if np.isinf(numbers).any():
+        row, value = _first_bad(values, np.isinf(numbers))
+        raise UserError(f"{source}: label {column!r} is infinite in row {row} (value {value!r})")
+    return numbers
+
+
+def _check_binary(values, column, source, why):
+    not_binary = (values != 0) & (values != 1)
+    if not_binary.any():
+        row, value = _first_bad(values, not_binary)
+        raise UserError(f"{source}: label {column!r} is {value:g} in row {row}; {why} labels must be 0 or 1")
+
+
+def _check_class_ids(values, column, source, num_classes):
+    bad = (values != np.round(values)) | (values < 0)
+    if num_classes is not None:
+        bad |= values >= num_classes
+    if bad.any():
+        row, value = _first_bad(values, bad)
+        allowed = f"0..{num_classes - 1}" if num_classes is not None else "integers >= 0"
+        raise UserError(f"{source}: label {column!r} is {value:g} in row {row}; "
+                        f"class labels must be {allowed}")
+
+
+def finish_single_label(values, column, source, num_classes=None):
+    """Checked labels of one column: float32 for binary, int64 for multi-class."""
+    if num_classes is not None and num_classes < 2:
+        raise UserError(f"num_classes must be at least 2, got {num_classes}")
+    is_binary = np.isin(values, (0.0, 1.0)).all() if num_classes is None else num_classes == 2
+    if is_binary:
+        _check_binary(values, column, source, "binary")
+        return values.astype(np.float32)
+    _check_class_ids(values, column, source, num_classes)
+    return values.astype(np.int64)
+
+
+def finish_multi_label(columns, names, source):
+    """Checked (N, L) float32 multi-label matrix from L columns of 0/1 values."""
+    for values, name in zip(columns, names):
+        _check_binary(values, name, source, "multi-label")
+    return np.stack(columns, axis=1).astype(np.float32)
