@@ -1,0 +1,394 @@
+"""The one command-line definition of the project.
+
+Every flag of every script is defined here, once, in groups that mirror the original
+sentiment-discovery's argument groups (kebab-case names and defaults kept so old command lines keep
+working). Each script builds its parser from the groups it needs with one of the `*_parser()`
+functions at the bottom, and sets its own defaults there. Parsed arguments are never mutated: code
+that needs derived values (model configs, reader options) builds them with the `*_from_args` helpers.
+"""
+import argparse
+
+from . import __version__
+
+# ---------------------------------------------------------------------------------------------
+# groups
+
+
+def add_general_args(parser):
+    group = parser.add_argument_group("general", "run-wide settings")
+    group.add_argument("--seed", type=int, default=1234, help="random seed for data order, init and sampling")
+    group.add_argument("--device", default=None,
+                       help="torch device to run on, e.g. cpu, cuda, cuda:1 (default: cuda when present, else cpu)")
+    group.add_argument("--log-interval", type=int, default=100,
+                       help="iterations between log lines / metric records")
+    group.add_argument("--num-workers", type=int, default=0,
+                       help="threads torch may use for intra-op parallelism (0 = torch's default)")
+    group.add_argument("--version", action="version", version=f"sentiment-discovery {__version__}")
+    return group
+
+
+def add_model_args(parser):
+    group = parser.add_argument_group("model", "language-model architecture (recurrent)")
+    group.add_argument("--model", default="mLSTM", choices=["mLSTM", "LSTM", "GRU", "transformer"],
+                       help="type of language model")
+    group.add_argument("--emsize", type=int, default=64, help="size of the character/token embedding")
+    group.add_argument("--nhid", type=int, default=4096, help="hidden units per recurrent layer")
+    group.add_argument("--nlayers", type=int, default=1, help="number of recurrent layers")
+    group.add_argument("--dropout", type=float, default=0.0,
+                       help="dropout between recurrent layers / on transformer activations")
+    group.add_argument("--tied", action="store_true",
+                       help="tie the input embedding and output projection (needs --emsize == --nhid)")
+    group.add_argument("--no-weight-norm", action="store_true",
+                       help="do not apply weight normalisation to the recurrent weight matrices")
+    group.add_argument("--load", default=None,
+                       help="model to start from: our checkpoint (.pt), a directory of OpenAI's .npy files, "
+                            "or an original sentiment-discovery checkpoint")
+    group.add_argument("--compile", action="store_true",
+                       help="wrap the model in torch.compile (slow start; measure before relying on it)")
+    return group
+
+
+def add_transformer_args(parser):
+    group = parser.add_argument_group("transformer", "transformer decoder architecture (--model transformer)")
+    group.add_argument("--decoder-layers", type=int, default=12, help="number of decoder layers")
+    group.add_argument("--decoder-embed-dim", type=int, default=768, help="decoder embedding dimension")
+    group.add_argument("--decoder-ffn-embed-dim", type=int, default=3072,
+                       help="decoder feed-forward hidden dimension")
+    group.add_argument("--decoder-attention-heads", type=int, default=8, help="attention heads per layer")
+    group.add_argument("--decoder-learned-pos", action="store_true",
+                       help="learned positional embeddings (default: sinusoidal)")
+    group.add_argument("--decoder-normalize-before", action="store_true",
+                       help="layer norm before each block (pre-norm) instead of after")
+    group.add_argument("--share-decoder-input-output-embed", action="store_true",
+                       help="share the input embedding with the output projection")
+    group.add_argument("--attention-dropout", type=float, default=0.1, help="dropout on attention weights")
+    group.add_argument("--relu-dropout", type=float, default=0.1,
+                       help="dropout inside the feed-forward block")
+    group.add_argument("--max-positions", type=int, default=1024,
+                       help="longest sequence the positional embeddings cover")
+    group.add_argument("--chkpt-grad", action="store_true",
+                       help="activation checkpointing: recompute each layer in backward to save memory")
+    return group
+
+
+def add_data_args(parser):
+    group = parser.add_argument_group("data", "input files and how to read them")
+    group.add_argument("--data", nargs="+", default=None,
+                       help="training file(s): .csv, .tsv, .json (a list) or loose JSON; several are concatenated")
+    group.add_argument("--valid", nargs="+", default=None,
+                       help="validation file(s); if absent, taken from --data by --split")
+    group.add_argument("--test", nargs="+", default=None,
+                       help="test file(s); if absent, taken from --data by --split")
+    group.add_argument("--split", default="1.",
+                       help="fractions of --data for train,val,test when --valid/--test are absent, "
+                            "e.g. 1000,1,1 or .9,.1 (normalised to sum 1)")
+    group.add_argument("--text-key", default="sentence", help="column / JSON key holding the text")
+    group.add_argument("--label-key", default="label", help="column / JSON key holding the label")
+    group.add_argument("--non-binary-cols", nargs="+", default=None,
+                       help="several 0/1 label columns for a multi-label task (replaces --label-key)")
+    group.add_argument("--class-names", nargs="+", default=None,
+                       help="names of the classes when the label column holds names (e.g. negative neutral "
+                            "positive): each maps to its position in this list")
+    group.add_argument("--delim", default=",", help="field delimiter of .csv files (.tsv uses tab)")
+    group.add_argument("--loose-json", action="store_true",
+                       help="read .json files as one JSON object per line")
+    group.add_argument("--lazy", action="store_true",
+                       help="read records on demand through a byte-offset index (for files larger than memory)")
+    group.add_argument("--process-fn", default="process_str", choices=["process_str", "process_tweet", "none"],
+                       help="text clean-up: process_str (html unescape, whitespace), process_tweet "
+                            "(also emoji to text, @user, URLs), or none")
+    group.add_argument("--unidecode", action="store_true",
+                       help="transliterate text to ASCII with unidecode before tokenizing")
+    group.add_argument("--batch-size", type=int, default=128, help="batch size (per process)")
+    group.add_argument("--eval-batch-size", type=int, default=None,
+                       help="batch size for evaluation (default: --batch-size)")
+    return group
+
+
+def add_tokenizer_args(parser):
+    group = parser.add_argument_group("tokenizer", "how text becomes tokens")
+    group.add_argument("--tokenizer-type", default="CharacterLevelTokenizer",
+                       choices=["CharacterLevelTokenizer", "SentencePieceTokenizer"],
+                       help="character level (UTF-8 bytes, 257 ids with pad) or sentencepiece")
+    group.add_argument("--tokenizer-path", default="tokenizer.model",
+                       help="sentencepiece model to load; trained on the training text and saved here if absent")
+    group.add_argument("--tokenizer-model-type", default="bpe", choices=["bpe", "unigram", "char", "word"],
+                       help="sentencepiece model type when training a new tokenizer")
+    group.add_argument("--vocab-size", type=int, default=32000,
+                       help="sentencepiece vocabulary size when training a new tokenizer")
+    return group
+
+
+def add_lm_data_args(parser):
+    group = parser.add_argument_group("language-model data", "how the corpus is streamed into LM batches")
+    group.add_argument("--seq-length", type=int, default=256, help="tokens per row per training iteration")
+    group.add_argument("--eval-seq-length", type=int, default=None,
+                       help="tokens per row per evaluation iteration (default: --seq-length)")
+    group.add_argument("--persist-state", type=int, default=0, choices=[-1, 0, 1],
+                       help="when the recurrent state is reset: 0 at every document, 1 at every shard, -1 never")
+    group.add_argument("--samples-per-shard", type=int, default=100,
+                       help="documents concatenated into one shard of a row's stream")
+    return group
+
+
+def add_training_args(parser):
+    group = parser.add_argument_group("training", "optimisation, schedule and checkpoints")
+    group.add_argument("--lr", type=float, default=5e-4, help="peak learning rate")
+    group.add_argument("--optim", default="Adam", help="optimizer name: Adam, AdamW, SGD, Adagrad, RMSprop, Adamax")
+    group.add_argument("--weight-decay", type=float, default=0.0, help="weight decay")
+    group.add_argument("--clip", type=float, default=0.0, help="gradient norm clipping (0 = off)")
+    group.add_argument("--epochs", type=int, default=1, help="number of epochs")
+    group.add_argument("--train-iters", type=int, default=0,
+                       help="iterations per epoch (0 = one pass over the training data)")
+    group.add_argument("--eval-iters", type=int, default=0,
+                       help="validation iterations per evaluation (0 = the whole validation set)")
+    group.add_argument("--decay-style", default="linear", choices=["constant", "linear", "cosine", "exponential"],
+                       help="learning-rate decay over training")
+    group.add_argument("--warmup", type=float, default=0.0,
+                       help="linear warm-up: iterations if >= 1, else a fraction of all iterations")
+    group.add_argument("--constant-decay", type=int, default=None,
+                       help="hold the learning rate for this many iterations before decaying")
+    group.add_argument("--stlr-cut-frac", type=float, default=None,
+                       help="slanted-triangular schedule: fraction of iterations spent rising")
+    group.add_argument("--grad-accum", type=int, default=1,
+                       help="micro-batches accumulated per optimizer step (larger global batch)")
+    group.add_argument("--save", default="lang_model.pt", help="where to save the model checkpoint")
+    group.add_argument("--save-iters", type=int, default=10000, help="iterations between checkpoints")
+    group.add_argument("--resume", default=None,
+                       help="checkpoint to continue from exactly, or 'auto' for the newest of this run's --save")
+    group.add_argument("--tensorboard", default=None, help="also write TensorBoard scalars to this directory")
+    return group
+
+
+def add_precision_args(parser):
+    group = parser.add_argument_group("precision", "numeric precision (pick at most one)")
+    mode = group.add_mutually_exclusive_group()
+    mode.add_argument("--fp16", action="store_true",
+                      help="fp16 model with fp32 master weights and loss scaling (the original's recipe)")
+    mode.add_argument("--amp", action="store_true", help="torch.autocast fp16 with a GradScaler")
+    mode.add_argument("--bf16", action="store_true", help="torch.autocast bfloat16 (also on CPU)")
+    group.add_argument("--loss-scale", type=float, default=1.0, help="static loss scale for --fp16")
+    group.add_argument("--dynamic-loss-scale", action="store_true",
+                       help="dynamic loss scale for --fp16: halve on overflow, double after a clean window")
+    return group
+
+
+def add_featurizer_args(parser):
+    group = parser.add_argument_group("features", "which states of the language model become features")
+    group.add_argument("--get-hidden", action="store_true",
+                       help="use the hidden state h instead of the cell state c")
+    group.add_argument("--all-layers", action="store_true", help="concatenate the states of all layers")
+    group.add_argument("--concat-max", action="store_true", help="also concatenate the max over time")
+    group.add_argument("--concat-min", action="store_true", help="also concatenate the min over time")
+    group.add_argument("--concat-mean", action="store_true", help="also concatenate the mean over time")
+    group.add_argument("--max-seq-len", type=int, default=None,
+                       help="truncate texts to this many tokens (counted and reported)")
+    return group
+
+
+def add_classifier_args(parser):
+    group = parser.add_argument_group("classifier", "classification head")
+    group.add_argument("--neurons", type=int, default=0,
+                       help="use only the top-k features by |weight| (0 = all)")
+    group.add_argument("--classifier-hidden-layers", type=int, nargs="+", default=None,
+                       help="sizes of the MLP head's layers; the last is the number of outputs")
+    group.add_argument("--classifier-dropout", type=float, default=0.1, help="dropout in the MLP head")
+    group.add_argument("--heads-per-class", type=int, default=1,
+                       help="independent heads per class; predictions are their mean")
+    group.add_argument("--use-softmax", action="store_true",
+                       help="multi-class softmax over the outputs instead of independent sigmoids")
+    return group
+
+
+def add_transfer_args(parser):
+    group = parser.add_argument_group("transfer", "logistic regression on frozen features (transfer.py)")
+    group.add_argument("--mcc", action="store_true", help="choose C by Matthews correlation instead of accuracy")
+    group.add_argument("--drop-neurons", action="store_true",
+                       help="also fit the regression on all features except the top neurons")
+    group.add_argument("--save-results", default="", help="name of the results subdirectory")
+    group.add_argument("--use-cached", action="store_true", help="reuse cached features if present")
+    group.add_argument("--no-test-eval", action="store_true", help="do not score the test split")
+    group.add_argument("--write-results", default=None,
+                       help="write per-row test predictions (probabilities, neuron values, text) to this CSV")
+    return group
+
+
+def add_run_classifier_args(parser):
+    group = parser.add_argument_group("classify", "apply a saved classifier (run_classifier.py)")
+    group.add_argument("--save-probs", default="clf_results.npy",
+                       help="where to save predictions; probabilities go to <save-probs>.prob.npy")
+    group.add_argument("--write-results", default=None,
+                       help="also write a CSV with '<label> pred' / '<label> prob' columns and the text")
+    return group
+
+
+def add_generate_args(parser):
+    group = parser.add_argument_group("generate", "sampling, heatmaps and steering (generate.py)")
+    group.add_argument("--text", default="", help="text to prime the model with")
+    group.add_argument("--gen-length", type=int, default=256, help="tokens to generate")
+    group.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (0 = greedy)")
+    group.add_argument("--top-k", type=int, default=0, help="sample only from the k most likely tokens (0 = off)")
+    group.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass (1 = off)")
+    group.add_argument("--num-samples", type=int, default=1, help="number of samples to draw")
+    group.add_argument("--visualize", action="store_true", help="draw a heatmap of --neuron over the text")
+    group.add_argument("--neuron", type=int, default=None,
+                       help="neuron to show / overwrite (default: the checkpoint classifier's top neuron)")
+    group.add_argument("--negate", action="store_true", help="flip the neuron's sign (a negative sentiment neuron)")
+    group.add_argument("--layer", type=int, default=-1, help="layer of the neuron (default: last)")
+    group.add_argument("--overwrite", type=float, default=None,
+                       help="set the neuron to this value x polarity after every generated step")
+    group.add_argument("--overwrite-prefix", action="store_true", help="also overwrite while reading the prime")
+    group.add_argument("--max-rows", type=int, default=10, help="with --data: heatmaps for the first N rows")
+    return group
+
+
+def add_finetune_args(parser):
+    group = parser.add_argument_group("finetune", "end-to-end classifier training (finetune_classifier.py)")
+    group.add_argument("--load-finetuned", action="store_true", help="--load is a classifier to keep training")
+    group.add_argument("--freeze-lm", action="store_true", help="train only the head")
+    group.add_argument("--aux-lm-loss", action="store_true", help="add the LM loss over each text's real tokens")
+    group.add_argument("--aux-lm-loss-weight", type=float, default=0.02, help="weight of the auxiliary LM loss")
+    group.add_argument("--aux-head-variance-loss-weight", type=float, default=0.0,
+                       help="weight of a loss that pushes the heads of a class apart")
+    group.add_argument("--warmup-epochs", type=float, default=0.0, help="learning-rate warm-up in epochs")
+    group.add_argument("--cos-cut-frac", type=float, default=None, help="cosine schedule cut fraction")
+    group.add_argument("--automatic-thresholding", action="store_true",
+                       help="tune per-class thresholds on the validation set")
+    group.add_argument("--threshold-metric", default="f1", choices=["acc", "f1", "mcc", "precision", "recall", "jacc"],
+                       help="metric the thresholds maximise")
+    group.add_argument("--report-metric", default="f1", choices=["acc", "f1", "mcc", "precision", "recall", "jacc"],
+                       help="metric used for model selection and reports")
+    group.add_argument("--all-metrics", action="store_true", help="report every metric")
+    group.add_argument("--micro", action="store_true", help="micro-average instead of macro-average")
+    group.add_argument("--global-tweaks", type=int, default=0,
+                       help="random global threshold tweaks tried after per-class tuning")
+    group.add_argument("--dual-thresh", action="store_true", help="tune a second (negative-side) threshold")
+    group.add_argument("--double-thresh", action="store_true", help="tune thresholds twice, the second pass given the first")
+    group.add_argument("--joint-binary-train", action="store_true",
+                       help="train multi-class labels jointly as independent binary tasks")
+    group.add_argument("--stratified-batches", action="store_true",
+                       help="each batch's class mix follows the training set")
+    group.add_argument("--class-weights", default=None, choices=["balanced"],
+                       help="weight the loss per class ('balanced': inversely to frequency)")
+    group.add_argument("--save-finetune", action="store_true", help="save the best classifier")
+    group.add_argument("--model-version-name", default="classifier", help="name of the run's output files")
+    return group
+
+
+# ---------------------------------------------------------------------------------------------
+# parsers of the scripts
+
+
+def _parser(description):
+    return argparse.ArgumentParser(description=description,
+                                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+
+
+def pretrain_parser():
+    parser = _parser("Train a language model (mLSTM, LSTM, GRU or transformer) on a text corpus.")
+    for add in (add_general_args, add_model_args, add_transformer_args, add_data_args, add_tokenizer_args,
+                add_lm_data_args, add_training_args, add_precision_args):
+        add(parser)
+    parser.set_defaults(data=["data/lm_corpus/opinions.json"], text_key="text", loose_json=True,
+                        split="1000,1,1")
+    return parser
+
+
+def transfer_parser():
+    parser = _parser("Featurize labelled text with a frozen language model and fit an L1 logistic "
+                     "regression; report the top 'sentiment neurons'.")
+    for add in (add_general_args, add_model_args, add_data_args, add_featurizer_args, add_classifier_args,
+                add_transfer_args, add_precision_args):
+        add(parser)
+    parser.set_defaults(data=["data/binary_sst/train.csv"], valid=["data/binary_sst/val.csv"],
+                        test=["data/binary_sst/test.csv"], neurons=1, batch_size=64, load="lang_model.pt")
+    return parser
+
+
+def run_classifier_parser():
+    parser = _parser("Classify the texts of a CSV/TSV/JSON file with a saved classifier.")
+    for add in (add_general_args, add_data_args, add_run_classifier_args, add_precision_args):
+        add(parser)
+    parser.add_argument("--load", required=True, help="classifier checkpoint (from transfer.py or finetune_classifier.py)")
+    parser.add_argument("--max-seq-len", type=int, default=None,
+                        help="truncate texts to this many tokens (counted and reported)")
+    parser.set_defaults(data=None, batch_size=64)
+    return parser
+
+
+def generate_parser():
+    parser = _parser("Generate text from a language model, draw neuron heatmaps, steer with a neuron.")
+    for add in (add_general_args, add_generate_args):
+        add(parser)
+    parser.add_argument("--load", required=True, help="language model or classifier checkpoint")
+    parser.add_argument("--save", default="generated.txt", help="where to write the generated text")
+    parser.add_argument("--get-hidden", action="store_true", help="show the hidden state h instead of the cell c")
+    parser.add_argument("--data", nargs="+", default=None, help="draw one heatmap per row of this file instead")
+    parser.add_argument("--text-key", default="sentence", help="column / JSON key of the text in --data")
+    parser.add_argument("--loose-json", action="store_true", help="read a .json --data file as one object per line")
+    return parser
+
+
+def finetune_parser():
+    parser = _parser("Finetune a language model and classifier head together.")
+    for add in (add_general_args, add_model_args, add_transformer_args, add_data_args, add_tokenizer_args,
+                add_featurizer_args, add_classifier_args, add_training_args, add_precision_args,
+                add_finetune_args):
+        add(parser)
+    parser.set_defaults(data=["data/binary_sst/train.csv"], valid=["data/binary_sst/val.csv"],
+                        test=["data/binary_sst/test.csv"], batch_size=32, lr=1e-5, epochs=5,
+                        save="classifier.pt", decay_style="constant")
+    return parser
+
+
+# ---------------------------------------------------------------------------------------------
+# derived (never mutate args)
+
+
+def model_config_from_args(args, vocab_size):
+    """The plain-data model config (see analysis/architecture.md) the flags describe."""
+    if args.model == "transformer":
+        return {
+            "model": "transformer", "vocab_size": vocab_size,
+            "decoder_layers": args.decoder_layers, "decoder_embed_dim": args.decoder_embed_dim,
+            "decoder_ffn_embed_dim": args.decoder_ffn_embed_dim,
+            "decoder_attention_heads": args.decoder_attention_heads,
+            "decoder_learned_pos": args.decoder_learned_pos,
+            "decoder_normalize_before": args.decoder_normalize_before,
+            "share_decoder_input_output_embed": args.share_decoder_input_output_embed,
+            "dropout": args.dropout, "attention_dropout": args.attention_dropout,
+            "relu_dropout": args.relu_dropout, "max_positions": args.max_positions,
+            "chkpt_grad": args.chkpt_grad,
+        }
+    return {
+        "model": args.model, "vocab_size": vocab_size, "emsize": args.emsize, "nhid": args.nhid,
+        "nlayers": args.nlayers, "dropout": args.dropout, "weight_norm": not args.no_weight_norm,
+        "tied": args.tied,
+    }
+
+
+def reader_options(args):
+    """Keyword arguments for `data.readers.read_dataset` from the data flags."""
+    return {
+        "text_key": args.text_key, "label_key": args.label_key, "non_binary_cols": args.non_binary_cols,
+        "loose_json": args.loose_json, "delim": args.delim, "lazy": args.lazy,
+        "class_names": args.class_names,
+        "process_fn": None if args.process_fn == "none" else args.process_fn,
+    }
+
+
+def feature_options(args):
+    """Keyword arguments for `models.featurizer.featurize` from the feature flags."""
+    return {
+        "get_hidden": args.get_hidden, "all_layers": args.all_layers, "concat_max": args.concat_max,
+        "concat_min": args.concat_min, "concat_mean": args.concat_mean,
+    }
+
+
+ALL_PARSERS = {
+    "pretrain.py": pretrain_parser,
+    "transfer.py": transfer_parser,
+    "finetune_classifier.py": finetune_parser,
+    "run_classifier.py": run_classifier_parser,
+    "generate.py": generate_parser,
+}

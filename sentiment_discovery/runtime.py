@@ -1,0 +1,65 @@
+"""Assembly shared by the top-level scripts: device choice, the train/val/test data sets a script's
+flags describe, and the tokenizer. Scripts stay thin: parse, call these, call the library."""
+import logging
+import os
+
+import torch
+
+from .arguments import reader_options
+from .data.readers import read_dataset
+from .data.splits import parse_split, split_dataset
+from .errors import UserError
+
+log = logging.getLogger(__name__)
+
+
+def choose_device(requested=None, local_rank=None):
+    """`--device` if given, else the local CUDA device when present, else CPU."""
+    if requested:
+        device = torch.device(requested)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise UserError(f"--device {requested} was asked for, but no CUDA device is available")
+        return device
+    if torch.cuda.is_available():
+        return torch.device("cuda", local_rank or 0)
+    return torch.device("cpu")
+
+
+def set_threads(num_workers):
+    """`--num-workers N` caps torch's intra-op threads (0 leaves torch's default)."""
+    if num_workers and num_workers > 0:
+        torch.set_num_threads(num_workers)
+
+
+def _check_paths(paths, flag):
+    for path in paths or []:
+        if not os.path.exists(path):
+            raise UserError(f"{flag} file not found: {path}")
+
+
+def load_splits(args, require_labels=True, keep_empty=False):
+    """Train/val/test data sets from --data/--valid/--test and --split.
+
+    When --valid or --test is absent, that part is carved out of --data by the --split fractions.
+    Returns (train, valid, test); valid/test may be None when neither a file nor a fraction asks for them.
+    """
+    options = reader_options(args)
+    _check_paths(args.data, "--data")
+    _check_paths(args.valid, "--valid")
+    _check_paths(args.test, "--test")
+    if not args.data:
+        raise UserError("no training data: pass --data FILE")
+    train = read_dataset(args.data, require_labels=require_labels, keep_empty=keep_empty, **options)
+    fractions = parse_split(args.split)
+    needs_split = (args.valid is None and fractions[1] > 0) or (args.test is None and fractions[2] > 0)
+    carved = split_dataset(train, fractions, seed=args.seed) if needs_split else [train, None, None]
+    train = carved[0]
+    valid = _read_optional(args.valid, options, carved[1], keep_empty)
+    test = _read_optional(args.test, options, carved[2], keep_empty, require_labels=False)
+    return train, valid, test
+
+
+def _read_optional(paths, options, fallback, keep_empty, require_labels=True):
+    if not paths:
+        return fallback if fallback is not None and len(fallback.texts) > 0 else None
+    return read_dataset(paths, require_labels=require_labels, keep_empty=keep_empty, **options)

@@ -1,0 +1,31 @@
+"""Small collectives for logging and checkpointing that work with or without a process group."""
+import torch
+import torch.distributed as dist
+
+
+def _active():
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def all_reduce_sum(values):
+    """Element-wise sum of a list of floats over all ranks (the list itself without a group)."""
+    if not _active():
+        return [float(v) for v in values]
+    device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else "cpu"
+    buffer = torch.tensor([float(v) for v in values], dtype=torch.float64, device=device)
+    dist.all_reduce(buffer, op=dist.ReduceOp.SUM)
+    return buffer.tolist()
+
+
+def all_gather_objects(obj):
+    """[obj of rank 0, obj of rank 1, ...] on every rank ([obj] without a group)."""
+    if not _active():
+        return [obj]
+    gathered = [None] * dist.get_world_size()
+    dist.all_gather_object(gathered, obj)
+    return gathered
+
+
+def any_rank(flag):
+    """True on every rank when `flag` is true on any rank (a collective stop decision)."""
+    return all_reduce_sum([1.0 if flag else 0.0])[0] > 0

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Install the project with its test dependencies and run the whole test suite (CPU only).
+# This is the README's test command; CI (.ci/run) runs exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python -m pip install --quiet --disable-pip-version-check torch==2.13.0
+python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+python -m pytest -q "$@"
