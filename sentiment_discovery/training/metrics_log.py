@@ -1,0 +1,105 @@
+"""Metric logs as JSON lines: one JSON object per line, appended and flushed as it is written, so a
+crashed or running job's curves can be read (and plotted) at any time.
+
+    with MetricsLog("runs/lm/metrics.jsonl", enabled=is_main(env)) as log:
+        log.write(step=100, loss=2.31, lr=4.9e-4, loss_scale=65536.0)
+    rows = read_metrics("runs/lm/metrics.jsonl")   # [{"step": 100, "loss": 2.31, ...}, ...]
+
+Values may be Python/numpy numbers, 0-d tensors, strings, bools, None, lists or dicts of those;
+nan and inf are written as JSON's common NaN/Infinity extensions (Python's json reads them back).
+With `enabled=False` (ranks other than 0) nothing is opened or written. An existing file is appended
+to, so a resumed run continues its log."""
+import json
+import os
+
+from ..errors import UserError
+
+
+def _plain(value):
+    """`value` as plain JSON-able data (numbers from numpy/torch become Python numbers)."""
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if hasattr(value, "tolist"):            # numpy scalars/arrays, torch tensors
+        return _plain(value.tolist())
+    if hasattr(value, "item"):
+        return _plain(value.item())
+    raise TypeError(f"cannot log a value of type {type(value).__name__}")
+
+
+class MetricsLog:
+    """Append-only JSON-lines writer; one `write(...)` call is one line, flushed at once."""
+
+    def __init__(self, path, enabled=True):
+        self.path = os.fspath(path)
+        self.enabled = enabled
+        self._file = None
+        if enabled:
+            directory = os.path.dirname(self.path)
+            if directory:
+                os.makedirs(directory, exist_ok=True)
+            try:
+                self._file = open(self.path, "a", encoding="utf-8")
+            except OSError as err:
+                raise UserError(f"cannot open metrics log {self.path}: {err.strerror}") from None
+
+    def write(self, record=None, **fields):
+        """Append one JSON object made of `record` (a dict) updated with `fields`."""
+        if self._file is None:
+            return
+        row = dict(record or {})
+        row.update(fields)
+        self._file.write(json.dumps(_plain(row)) + "\n")
+        self._file.flush()
+
+    log = write
+
+    def close(self):
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
+def read_metrics(path):
+    """Every row of a metrics log as a list of dicts.
+
+    A torn last line (the job died while writing it) is skipped; any other bad line is a UserError."""
+    path = os.fspath(path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().split("\n")
+    except FileNotFoundError:
+        raise UserError(f"metrics log {path} does not exist") from None
+    except UnicodeDecodeError:
+        raise UserError(f"metrics log {path} is not UTF-8 text") from None
+    torn_tail = lines[-1]                   # text after the last newline: a line still being written
+    rows = []
+    for number, line in enumerate(lines[:-1], start=1):
+        if line.strip():
+            rows.append(_parse_row(path, number, line))
+    if torn_tail.strip():
+        try:
+            rows.append(_parse_row(path, len(lines), torn_tail))
+        except UserError:
+            pass
+    return rows
+
+
+def _parse_row(path, number, line):
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as err:
+        raise UserError(f"metrics log {path} line {number} is not JSON: {err.msg}") from None
+    if not isinstance(row, dict):
+        raise UserError(f"metrics log {path} line {number} is not a JSON object")
+    return row
+
