@@ -21,6 +21,7 @@ from ..data.lm_stream import LMStream, merge_state_dicts
 from .checkpoint import rng_state, set_rng_state
 from .collective import all_gather_objects, all_reduce_sum
 from .distributed import unwrap_model, wrap_ddp
+from .fp16_optimizer import FP16Optimizer, load_optimizer_state
 from .optim import build_optimizer
 from .precision import Precision
 from .schedules import AnnealingLR
@@ -174,7 +175,7 @@ class LMTrainer:
         """The full training state (call on every rank: it gathers the ranks' streams and states)."""
         streams = all_gather_objects(self.stream.state_dict())
         states = all_gather_objects(_cpu_state(self.state))
-        model_state = {k: v.detach().float().cpu() for k, v in unwrap_model(self.ddp_model).state_dict().items()}
+        model_state = fp32_model_state(unwrap_model(self.ddp_model), self.optimizer)
         return {
             "kind": "lm", "model_config": model_config, "model_state": model_state,
             "tokenizer": self.tokenizer.to_dict(), "optimizer": self.optimizer.state_dict(),
@@ -189,7 +190,7 @@ class LMTrainer:
         """Continue exactly from a checkpoint written by `payload`."""
         if int(ckpt.get("world_size", 1)) != self.env.world_size:
             raise_world_size(ckpt, self.env.world_size)
-        self.optimizer.load_state_dict(ckpt["optimizer"])
+        load_optimizer_state(self.optimizer, ckpt["optimizer"])
         self.schedule.load_state_dict(ckpt["schedule"])
         self.precision.load_state_dict(ckpt["precision"])
         set_rng_state(ckpt["rng"])
@@ -197,6 +198,17 @@ class LMTrainer:
         self.state = _to_device(ckpt["recurrent_state"][self.env.rank], self.env.device)
         self.progress = Progress(int(ckpt["iteration"]), float(ckpt["best_val_loss"]),
                                  list(ckpt.get("evaluations", [])))
+
+
+def fp32_model_state(model, optimizer):
+    """The model's state dict in fp32; under --fp16 the parameters come from the fp32 master copies."""
+    state = {name: tensor.detach().float().cpu() for name, tensor in model.state_dict().items()}
+    if isinstance(optimizer, FP16Optimizer):
+        masters = {id(param): master for param, master in optimizer._pairs()}
+        for name, param in model.named_parameters():
+            if id(param) in masters:
+                state[name] = masters[id(param)].detach().float().cpu().clone()
+    return state
 
 
 def raise_world_size(ckpt, world_size):
