@@ -1,0 +1,99 @@
+"""Load any language model the tools accept, whatever produced it.
+
+`load_language_model(path)` takes
+- one of our checkpoints of kind "lm", or of kind "classifier" (its encoder is returned, so generating
+  and transfer can start from either);
+- a directory holding OpenAI's released mLSTM (`0.npy` ... `14.npy`, see convert/openai.py);
+- a checkpoint of the original sentiment-discovery (see convert/original.py).
+and returns (model in eval mode, tokenizer, info dict). Imported character models get `CharTokenizer()`.
+"""
+import os
+
+import torch
+
+from ..convert.openai import import_openai, is_openai_directory
+from ..convert.original import import_original, import_original_contents
+from ..data.tokenizers import CharTokenizer, tokenizer_from_dict
+from ..errors import UserError
+from ..training.checkpoint import check_checkpoint, is_checkpoint_payload, read_torch_file
+from .language_model import build_language_model
+
+ENCODER_PREFIX = "encoder."
+
+
+def load_language_model(path, map_location="cpu"):
+    """(model, tokenizer, info) from a checkpoint, an OpenAI directory or an original checkpoint.
+
+    info: {"source": "checkpoint" | "openai" | "original", "path", "kind": "lm" | "classifier",
+    "model_config", ...}; for a classifier, the model is its language-model encoder."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise UserError(f"model {path} does not exist")
+    if os.path.isdir(path):
+        if not is_openai_directory(path):
+            raise UserError(f"{path} is a directory but not an OpenAI mLSTM release (no 0.npy in it)")
+        model, info = import_openai(path)
+        return finish(model, CharTokenizer(), info, map_location)
+    try:
+        contents = read_torch_file(path, map_location="cpu")
+    except UserError:
+        # Not plain data (e.g. the original's pickled argparse.Namespace): the original importer reads such
+        # files with its own data-only allow-list, or says in one line why it cannot.
+        model, info = import_original(path)
+        return finish(model, CharTokenizer(), info, map_location)
+    if not is_checkpoint_payload(contents):
+        model, info = import_original_contents(contents, path)
+        return finish(model, CharTokenizer(), info, map_location)
+    payload = check_checkpoint(contents, path, expect_kind=("lm", "classifier"))
+    model, tokenizer, info = model_from_checkpoint(payload, path)
+    return finish(model, tokenizer, info, map_location)
+
+
+def model_from_checkpoint(payload, path):
+    """Rebuild the language model (a classifier's encoder) and tokenizer of one of our checkpoints."""
+    for key in ("model_config", "model_state"):
+        if key not in payload:
+            raise UserError(f"checkpoint {path} lacks {key!r} (it has {', '.join(sorted(map(str, payload)))})")
+    config, state = payload["model_config"], payload["model_state"]
+    kind = payload["kind"]
+    if kind == "classifier":
+        # architecture.md: model_config is the LM's config; classifier_config["encoder"] holds it too
+        if isinstance(config, dict) and "encoder" in config:
+            config = config["encoder"]
+        if not isinstance(config, dict) or "model" not in config:
+            raise UserError(f"classifier checkpoint {path} has no encoder config")
+        state = {key[len(ENCODER_PREFIX):]: value for key, value in state.items() if key.startswith(ENCODER_PREFIX)}
+    model = build_language_model(config)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:
+        first_line = str(err).strip().splitlines()[0]
+        raise UserError(f"checkpoint {path}: weights do not fit its model config ({first_line})") from None
+    tokenizer = checkpoint_tokenizer(payload, model, path)
+    info = {"source": "checkpoint", "path": path, "kind": kind, "model_config": model.config}
+    if "step" in payload:
+        info["step"] = payload["step"]
+    return model, tokenizer, info
+
+
+def checkpoint_tokenizer(payload, model, path):
+    """The checkpoint's tokenizer, checked against the model's vocabulary size."""
+    vocab_size = model.config["vocab_size"]
+    if payload.get("tokenizer") is None:
+        if vocab_size == CharTokenizer.vocab_size:
+            return CharTokenizer()
+        raise UserError(f"checkpoint {path} stores no tokenizer and its vocabulary ({vocab_size}) is not "
+                        "the character one")
+    tokenizer = tokenizer_from_dict(payload["tokenizer"])
+    if tokenizer.vocab_size != vocab_size:
+        raise UserError(f"checkpoint {path}: tokenizer has {tokenizer.vocab_size} tokens but the model's "
+                        f"vocabulary is {vocab_size}")
+    return tokenizer
+
+
+def finish(model, tokenizer, info, map_location):
+    """Move to the requested device, switch to eval mode, complete `info`."""
+    if isinstance(map_location, (str, torch.device)):
+        model = model.to(torch.device(map_location))
+    info.setdefault("model_config", model.config)
+    return model.eval(), tokenizer, info
