@@ -1,0 +1,20 @@
+"""Generate text from a language model, draw a neuron's heatmap over text, steer by overwriting the neuron.
+
+    python generate.py --load lang_model.pt --text "This movie was" --gen-length 200 --temperature 0.8
+    python generate.py --load classifier.pt --text "I" --visualize --overwrite 1.0      (steer positive)
+    python generate.py --load lang_model.pt --neuron 2388 --data data/binary_sst/test.csv --max-rows 5
+
+See `python generate.py --help` for every flag."""
+from sentiment_discovery.arguments import generate_parser
+from sentiment_discovery.cli import run_cli, setup_logging
+
+
+def main(argv=None):
+    args = generate_parser().parse_args(argv)
+    setup_logging()
+    from sentiment_discovery.generation.runner import run_generate
+    return run_generate(args)
+
+
+if __name__ == "__main__":
+    run_cli(main)

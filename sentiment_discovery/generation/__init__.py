@@ -1,0 +1,1 @@
+"""generation subpackage: sampling from a language model, neuron heatmaps, steering by a neuron."""

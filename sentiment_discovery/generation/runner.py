@@ -1,0 +1,222 @@
+"""The run behind generate.py: load a model, then sample text (optionally steered by a neuron) and draw
+neuron heatmaps, or draw one heatmap per row of a data file.
+
+Outputs beside --save (default generated.txt):
+- the samples themselves (--save; also printed);
+- with --visualize: `<stem>_heatmap.png` and `.html` (`<stem>_heatmap_<i>.*` for several samples) and
+  `<stem>_heatmap.json` (the neuron, and each sample's text with one value per character);
+- with --data: `<stem>_heatmaps/row_<i>.png` / `.html` for the first --max-rows rows, and
+  `<stem>_heatmaps/neuron_values.json`.
+Shown values are the neuron's raw value × polarity (the drawing clips them to [-1, 1]).
+"""
+import json
+import logging
+import os
+
+import torch
+from tqdm import tqdm
+
+from ..data.readers import read_dataset
+from ..errors import UserError
+from ..models.loading import load_language_model
+from ..runtime import choose_device, set_threads
+from ..training.checkpoint import is_checkpoint_payload, read_torch_file
+from ..visualize.heatmap import text_heatmap_html, text_heatmap_png
+from .alignment import token_text
+from .decoding import Steering, generate
+from .neuron import resolve_neuron
+from .sampling import SamplingOptions
+
+log = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------------------------------------
+# inputs
+
+
+def classifier_neurons(path):
+    """(neurons {"indices", "signs"} or None, feature options) stored in a classifier checkpoint at `path`."""
+    if os.path.isdir(path):
+        return None, {}
+    contents = read_torch_file(path)
+    if not is_checkpoint_payload(contents) or contents.get("kind") != "classifier":
+        return None, {}
+    neurons = contents.get("neurons")
+    if neurons is not None and not (isinstance(neurons, dict) and isinstance(neurons.get("indices"), list)):
+        raise UserError(f"{path}: the stored 'neurons' entry is not {{'indices': [...], 'signs': [...]}}")
+    options = contents.get("feature_options") or (contents.get("classifier_config") or {}).get("features") or {}
+    return neurons, dict(options)
+
+
+def start_ids(tokenizer):
+    """Token(s) an empty prompt starts from: a newline for characters, the BOS piece for sentencepiece."""
+    if tokenizer.kind == "char":
+        return tokenizer.encode("\n")
+    bos = tokenizer.processor.bos_id()
+    if bos < 0:
+        raise UserError("--text is empty and the sentencepiece model has no BOS piece to start from; "
+                        "give a prompt with --text")
+    return [bos + 1]
+
+
+def prompt_ids(tokenizer, text):
+    """(prompt token ids, how many leading ids are an implicit start token not shown in the output)."""
+    ids = tokenizer.encode(text)
+    if ids:
+        return ids, 0
+    start = start_ids(tokenizer)
+    return start, len(start)
+
+
+def sampling_options(args):
+    return SamplingOptions(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p)
+
+
+def steering_options(args, neuron):
+    if args.overwrite_prefix and args.overwrite is None:
+        raise UserError("--overwrite-prefix needs --overwrite V")
+    if args.overwrite is not None and not neuron.steerable:
+        raise UserError("--overwrite steers a recurrent model's state; a transformer cannot be steered")
+    return Steering(args.overwrite, args.overwrite_prefix)
+
+
+def neuron_for(args, model, needed):
+    """The NeuronSpec of the flags (and the checkpoint's classifier), or None when nothing needs one."""
+    if not needed:
+        return None
+    neurons, feature_options = (None, {}) if args.neuron is not None else classifier_neurons(args.load)
+    return resolve_neuron(model.config, neuron=args.neuron, layer=args.layer, get_hidden=args.get_hidden,
+                          negate=args.negate, checkpoint_neurons=neurons, feature_options=feature_options)
+
+
+# ---------------------------------------------------------------------------------------------
+# outputs
+
+
+def output_stem(save):
+    return os.path.splitext(save)[0]
+
+
+def describe(neuron, steering):
+    words = f"neuron {neuron.index}, layer {neuron.layer}, {neuron.state_key}"
+    if neuron.polarity < 0:
+        words += ", negated"
+    if steering.active:
+        words += f", overwritten to {steering.value:g}" + (" (prompt too)" if steering.prefix else "")
+    return words
+
+
+def draw_heatmap(tokenizer, ids, raw_values, neuron, stem, title):
+    """PNG + HTML heatmap of one token sequence; returns (text, per-character values, character rows)."""
+    text, values = token_text(tokenizer, ids, (raw_values * neuron.polarity).tolist())
+    rows = text_heatmap_png(text, values, stem + ".png", title=title)
+    text_heatmap_html(text, values, stem + ".html", title=title)
+    return text, values, rows
+
+
+def write_json(path, data):
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, ensure_ascii=False, indent=1)
+
+
+def write_samples(path, texts):
+    """The samples to `path` (separated by headers when there are several); returns what was written."""
+    if len(texts) == 1:
+        body = texts[0] + "\n"
+    else:
+        body = "".join(f"----- sample {i + 1} -----\n{text}\n" for i, text in enumerate(texts))
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(body)
+    return body
+
+
+# ---------------------------------------------------------------------------------------------
+# the two modes
+
+
+def run_sampling(args, model, tokenizer, device):
+    """Sample --num-samples texts; write them (and heatmaps with --visualize). Returns a summary dict."""
+    neuron = neuron_for(args, model, args.visualize or args.overwrite is not None or args.overwrite_prefix)
+    steering = steering_options(args, neuron) if neuron is not None else Steering()
+    ids, hidden = prompt_ids(tokenizer, args.text)
+    generator = torch.Generator(device=device).manual_seed(args.seed)
+    result = generate(model, ids, args.gen_length, sampling_options(args), generator, args.num_samples,
+                      neuron, steering, record=args.visualize, progress=True)
+    shown = result.tokens[:, hidden:].cpu()  # (B, P - hidden + G)
+    texts = [tokenizer.decode(row.tolist()) for row in shown]
+    print(write_samples(args.save, texts), end="")
+    summary = {"samples": texts, "save": args.save}
+    if args.visualize:
+        summary["heatmaps"] = draw_sample_heatmaps(tokenizer, shown, result.values[:, hidden:].cpu(), neuron,
+                                                   steering, args.save)
+    return summary
+
+
+def draw_sample_heatmaps(tokenizer, shown, values, neuron, steering, save):
+    stem = output_stem(save) + "_heatmap"
+    title = describe(neuron, steering)
+    paths, records = [], []
+    for index, (ids, row_values) in enumerate(zip(shown, values)):
+        path_stem = stem if len(shown) == 1 else f"{stem}_{index + 1}"
+        text, char_values, rows = draw_heatmap(tokenizer, ids.tolist(), row_values, neuron, path_stem, title)
+        paths.append(path_stem + ".png")
+        records.append({"text": text, "values": char_values, "rows": rows, "png": path_stem + ".png",
+                        "html": path_stem + ".html"})
+    write_json(stem + ".json", {"neuron": neuron_record(neuron, steering), "samples": records})
+    log.info("heatmaps written to %s", ", ".join(paths))
+    return records
+
+
+def neuron_record(neuron, steering):
+    return {"index": neuron.index, "layer": neuron.layer, "state": neuron.state_key,
+            "polarity": neuron.polarity, "overwrite": steering.value, "overwrite_prefix": steering.prefix}
+
+
+def run_row_heatmaps(args, model, tokenizer):
+    """One heatmap per row of --data (the first --max-rows rows). Returns a summary dict."""
+    if args.max_rows < 1:
+        raise UserError(f"--max-rows must be >= 1, got {args.max_rows}")
+    neuron = neuron_for(args, model, True)
+    steering = steering_options(args, neuron)
+    if steering.active and not steering.prefix:
+        raise UserError("with --data nothing is generated; --overwrite steers the rows only with --overwrite-prefix")
+    for path in args.data:
+        if not os.path.exists(path):
+            raise UserError(f"--data file not found: {path}")
+    dataset = read_dataset(args.data, text_key=args.text_key, loose_json=args.loose_json,
+                           require_labels=False, process_fn="process_str")
+    folder = output_stem(args.save) + "_heatmaps"
+    title = describe(neuron, steering)
+    limit = model.config["max_positions"] if model.config["model"] == "transformer" else float("inf")
+    records = []
+    for row in tqdm(range(min(args.max_rows, len(dataset.texts))), desc="heatmaps", unit="text"):
+        ids = tokenizer.encode(dataset.texts[row])
+        if not ids:
+            log.warning("row %d is empty; no heatmap drawn", row)
+            continue
+        if len(ids) > limit:
+            log.warning("row %d has %d tokens; the heatmap shows the first %d", row, len(ids), limit)
+            ids = ids[:limit]
+        result = generate(model, ids, 0, sampling_options(args), None, 1, neuron, steering, record=True)
+        path_stem = os.path.join(folder, f"row_{row:04d}")
+        text, char_values, rows = draw_heatmap(tokenizer, ids, result.values[0].cpu(), neuron, path_stem, title)
+        records.append({"row": row, "text": text, "values": char_values, "rows": rows,
+                        "png": path_stem + ".png", "html": path_stem + ".html"})
+    write_json(os.path.join(folder, "neuron_values.json"), {"neuron": neuron_record(neuron, steering),
+                                                            "rows": records})
+    log.info("%d heatmaps written to %s", len(records), folder)
+    return {"heatmaps": records, "folder": folder}
+
+
+def run_generate(args):
+    """generate.py's work, as the flags say; returns a summary dict."""
+    set_threads(args.num_workers)
+    device = choose_device(args.device)
+    torch.manual_seed(args.seed)
+    model, tokenizer, info = load_language_model(args.load, map_location=device)
+    log.info("loaded %s %s model from %s", info["source"], model.config["model"], args.load)
+    if args.data:
+        return run_row_heatmaps(args, model, tokenizer)
+    return run_sampling(args, model, tokenizer, device)
