@@ -1,0 +1,85 @@
+"""Plots and the neuron heatmap write real PNG/HTML files of the expected size and content."""
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sentiment_discovery.errors import UserError
+from sentiment_discovery.visualize import heatmap as H
+from sentiment_discovery.visualize import plots as P
+
+
+def png_size(path):
+    with Image.open(path) as image:
+        assert image.format == "PNG"
+        return image.size
+
+
+def test_neuron_histogram_and_weights_plot(tmp_path):
+    rng = np.random.default_rng(0)
+    features = rng.normal(0, 1, (200, 8))
+    labels = (features[:, 3] > 0).astype(int)
+    png_size(P.neuron_histogram(features, labels, 3, str(tmp_path / "hist.png")))
+    weights = np.zeros(64)
+    weights[[5, 40]] = [2.0, -3.0]
+    png_size(P.weights_plot(weights, str(tmp_path / "sub" / "weights.png"), top=2))
+    png_size(P.weights_plot(rng.normal(0, 1, (3, 64)), str(tmp_path / "multi.png"), top=1))
+    with pytest.raises(UserError, match="labels"):
+        P.neuron_histogram(features[:, 3], labels[:10], 3, str(tmp_path / "bad.png"))
+
+
+def test_loss_and_metric_curves_from_jsonl(tmp_path):
+    rows = [{"step": s, "loss": 3.0 / (s + 1), "lr": 1e-3, "loss_scale": 1024.0} for s in range(0, 100, 10)]
+    rows += [{"step": 50, "epoch": 1, "val_loss": 0.2}, {"step": 100, "epoch": 2, "val_loss": 0.15}]
+    jsonl = tmp_path / "run.metrics.jsonl"
+    jsonl.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    assert P.loss_keys(rows) == ["loss", "val_loss"]
+    png_size(P.loss_curve(str(jsonl), str(tmp_path / "loss.png")))
+    png_size(P.metric_curves(rows, str(tmp_path / "metrics.png")))
+    with pytest.raises(UserError, match="numeric keys present"):
+        P.metric_curves(rows, str(tmp_path / "x.png"), keys=["accuracy"])
+    with pytest.raises(UserError, match="no loss"):
+        P.loss_curve([{"step": 1, "lr": 0.1}], str(tmp_path / "y.png"))
+
+
+def test_confusion_matrix_plot(tmp_path):
+    cm = np.array([[50, 3, 2], [4, 30, 6], [1, 5, 60]])
+    png_size(P.confusion_matrix_plot(cm, ["neg", "neu", "pos"], str(tmp_path / "cm.png")))
+    with pytest.raises(UserError, match="label names"):
+        P.confusion_matrix_plot(cm, ["a", "b"], str(tmp_path / "cm2.png"))
+
+
+def test_heatmap_rows_wrap_at_width_and_newlines():
+    text = "a" * 25 + "\n" + "b" * 5
+    rows = H.layout_rows(text, np.zeros(len(text)), chars_per_row=10)
+    assert [len(r) for r in rows] == [10, 10, 6, 5]
+    assert rows[2][-1][0] == "\\n"
+
+
+def test_heatmap_png_size_grows_with_rows(tmp_path):
+    short = "good movie"
+    long_text = "a terrible start but a wonderful ending\n" * 4
+    rows_short = H.text_heatmap_png(short, np.linspace(-1, 1, len(short)), str(tmp_path / "s.png"),
+                                    chars_per_row=20)
+    rows_long = H.text_heatmap_png(long_text, np.linspace(-2, 2, len(long_text)), str(tmp_path / "l.png"),
+                                   chars_per_row=20, title="neuron 2388")
+    assert rows_short == 1 and rows_long == 8
+    (width_s, height_s), (width_l, height_l) = png_size(tmp_path / "s.png"), png_size(tmp_path / "l.png")
+    assert width_s == width_l  # fixed characters per row
+    margin_px = 0.2 * H.DPI
+    row_px = H.CELL_HEIGHT_IN * H.DPI
+    assert height_s == pytest.approx(margin_px + row_px, abs=2)
+    assert height_l == pytest.approx(margin_px + (8 + 1.6) * row_px, abs=2)  # 8 rows + title band
+
+
+def test_heatmap_colours_and_html_escaping(tmp_path):
+    red, yellow, green = H.cell_colors([-5.0, 0.0, 1.0])  # -5 is clipped to -1
+    assert red[0] > red[1] and green[1] > green[0] and yellow[0] > 0.9 and yellow[1] > 0.9
+    page = H.text_heatmap_html('<a href="x">&\n', [0.0] * 14, str(tmp_path / "h.html"), title="t<1>")
+    assert "&lt;a href=&quot;x&quot;&gt;" not in page  # one span per character
+    assert page.count("<span") == 14 and "&lt;" in page and "&amp;" in page and "&quot;" in page
+    assert "\\n</span><br>" in page and "t&lt;1&gt;" in page
+    assert (tmp_path / "h.html").read_text(encoding="utf-8") == page
+    with pytest.raises(UserError, match="one value per character"):
+        H.text_heatmap_png("abc", [0.1, 0.2], str(tmp_path / "bad.png"))
