@@ -1,0 +1,208 @@
+"""Classifier heads on language-model features and the end-to-end classifier, after NVIDIA's
+sentiment-discovery finetuning (Kant et al. 2018, "Practical Text Classification With Large Pre-Trained
+Language Models", arXiv 1812.01207).
+
+- LinearHead: one Linear layer; `select_neurons` restricts it to a few features (transfer's top-k neurons).
+- MLPHead: Linear -> PReLU -> Dropout blocks, then the output Linear.
+- heads_per_class = K: the head emits C·K outputs viewed as (B, C, K); the prediction is the mean over the
+  K heads' probabilities and their standard deviation is reported; `head_variance_loss` measures how much
+  the heads disagree (add it to the loss to make them agree, subtract it to keep them diverse).
+- Probabilities: sigmoid per output (binary, multi-label) or softmax over classes (`use_softmax`).
+
+`ClassifierModel(encoder, head, features, ...)`: tokens (B, T) + lengths (B,) -> logits (B, C), or
+(B, C, K) with K heads per class; with `aux_lm` also the language model's logits (B, T', V) over the first
+T' = max(lengths) columns. `classifier_config` / `build_classifier` rebuild it from plain data."""
+import torch
+from torch import nn
+
+from ..errors import UserError
+from .featurizer import check_lengths, feature_size, features_from_states, is_transformer
+from .language_model import build_language_model
+
+FEATURE_OPTIONS = ("get_hidden", "all_layers", "concat_max", "concat_min", "concat_mean")
+HEAD_KINDS = ("linear", "mlp")
+
+
+class LinearHead(nn.Module):
+    """Linear(in_features -> n_outputs), optionally on a chosen subset of the features."""
+
+    def __init__(self, in_features, n_outputs):
+        super().__init__()
+        self.in_features = in_features
+        self.linear = nn.Linear(in_features, n_outputs)
+        self.register_buffer("neurons", torch.zeros(0, dtype=torch.long))  # empty: all features
+
+    def select_neurons(self, indices):
+        """Use only features `indices` (e.g. the top-k neurons), keeping their current weights."""
+        indices = torch.as_tensor(list(indices), dtype=torch.long)
+        if indices.numel() == 0:
+            raise UserError("select_neurons needs at least one neuron index")
+        if int(indices.min()) < 0 or int(indices.max()) >= self.in_features:
+            raise UserError(f"neuron indices must lie in [0, {self.in_features}), got "
+                            f"{int(indices.min())}..{int(indices.max())}")
+        old = self.linear
+        full_weight = self._full_width_weight()  # (C, in_features)
+        self.linear = nn.Linear(len(indices), old.out_features, device=old.weight.device, dtype=old.weight.dtype)
+        with torch.no_grad():
+            self.linear.weight.copy_(full_weight[:, indices.to(full_weight.device)])
+            self.linear.bias.copy_(old.bias)
+        self.neurons = indices.to(old.weight.device)
+        return self
+
+    def _full_width_weight(self):
+        """The weight as if over all in_features (zeros for features not currently selected)."""
+        weight = self.linear.weight.detach()
+        if not self.neurons.numel():
+            return weight
+        full = weight.new_zeros(weight.shape[0], self.in_features)
+        full[:, self.neurons] = weight
+        return full
+
+    def forward(self, features):
+        """features (B, in_features) -> (B, n_outputs)."""
+        if self.neurons.numel():
+            features = features.index_select(1, self.neurons)
+        return self.linear(features)
+
+
+class MLPHead(nn.Module):
+    """[Linear -> PReLU -> Dropout] per hidden size, then Linear to hidden_layers[-1] outputs."""
+
+    def __init__(self, in_features, hidden_layers, dropout=0.0):
+        super().__init__()
+        if not hidden_layers:
+            raise UserError("an MLP head needs at least its output size in hidden_layers")
+        sizes = [in_features, *hidden_layers]
+        blocks = []
+        for width_in, width_out in zip(sizes[:-2], sizes[1:-1]):
+            blocks += [nn.Linear(width_in, width_out), nn.PReLU(), nn.Dropout(dropout)]
+        blocks.append(nn.Linear(sizes[-2], sizes[-1]))
+        self.layers = nn.Sequential(*blocks)
+
+    def forward(self, features):
+        """features (B, in_features) -> (B, hidden_layers[-1])."""
+        return self.layers(features)
+
+
+def output_probabilities(logits, use_softmax=False):
+    """Logits (B, C) or (B, C, K) -> probabilities of the same shape (softmax over the class axis 1)."""
+    return torch.softmax(logits, dim=1) if use_softmax else torch.sigmoid(logits)
+
+
+def combine_heads(logits, use_softmax=False):
+    """Logits (B, C) or (B, C, K) -> (mean probability (B, C), std over heads (B, C) or None)."""
+    probabilities = output_probabilities(logits, use_softmax)
+    if probabilities.dim() == 2:
+        return probabilities, None
+    return probabilities.mean(dim=2), probabilities.std(dim=2, unbiased=False)
+
+
+def head_variance_loss(logits, use_softmax=False):
+    """Mean over rows and classes of the variance of the K heads' probabilities (a scalar); 0 when all
+    heads agree. logits (B, C, K)."""
+    if logits.dim() != 3:
+        raise ValueError(f"head_variance_loss needs (B, C, K) logits, got shape {tuple(logits.shape)}")
+    return output_probabilities(logits, use_softmax).var(dim=2, unbiased=False).mean()
+
+
+class ClassifierModel(nn.Module):
+    """A language model encoder, its features (see featurizer.py) and a head."""
+
+    def __init__(self, encoder, head, features=None, aux_lm=False, n_outputs=None, heads_per_class=1,
+                 use_softmax=False):
+        super().__init__()
+        unknown = set(features or {}) - set(FEATURE_OPTIONS)
+        if unknown:
+            raise UserError(f"unknown feature options {sorted(unknown)}; known: {', '.join(FEATURE_OPTIONS)}")
+        self.encoder = encoder
+        self.head = head
+        self.features = {key: bool((features or {}).get(key, False)) for key in FEATURE_OPTIONS}
+        self.aux_lm = aux_lm
+        self.n_outputs = n_outputs
+        self.heads_per_class = heads_per_class
+        self.use_softmax = use_softmax
+        self.config = None  # set by build_classifier
+
+    def forward(self, tokens, lengths):
+        """tokens (B, T), lengths (B,) -> logits (B, C) | (B, C, K) [, LM logits (B, T', V)]."""
+        lengths = check_lengths(tokens, lengths)
+        tokens = tokens[:, : int(lengths.max())]
+        states, _ = self.encoder.trace(tokens)
+        logits = self.head(features_from_states(states, lengths, **self.features))
+        if self.heads_per_class > 1:
+            logits = logits.view(logits.shape[0], -1, self.heads_per_class)  # (B, C, K)
+        if not self.aux_lm:
+            return logits
+        return logits, self._lm_logits(tokens, states)
+
+    def _lm_logits(self, tokens, states):
+        if is_transformer(self.encoder):
+            return self.encoder(tokens)[0]
+        last_hidden = states["h"][-1]  # (B, T, H)
+        return self.encoder.decoder(self.encoder.drop(last_hidden))
+
+    def probabilities(self, logits):
+        """(mean probability (B, C), std over heads (B, C) or None)."""
+        return combine_heads(logits, self.use_softmax)
+
+    @torch.no_grad()
+    def predict_proba(self, tokens, lengths):
+        """Class probabilities (B, C), averaged over heads; no grad, train/eval mode left as is."""
+        logits = self.forward(tokens, lengths)
+        if self.aux_lm:
+            logits = logits[0]
+        return self.probabilities(logits)[0]
+
+
+def classifier_config(encoder_config, n_outputs, head="linear", hidden_layers=None, dropout=0.0,
+                      heads_per_class=1, use_softmax=False, neurons=None, aux_lm=False, **features):
+    """Plain-data config of a classifier. `hidden_layers` are the MLP's hidden sizes (the output layer of
+    n_outputs·heads_per_class units is added); `neurons` restricts a linear head to those features;
+    `features` are featurize()'s options (get_hidden, all_layers, concat_max, concat_min, concat_mean)."""
+    unknown = set(features) - set(FEATURE_OPTIONS)
+    if unknown:
+        raise UserError(f"unknown feature options {sorted(unknown)}; known: {', '.join(FEATURE_OPTIONS)}")
+    return {
+        "encoder": dict(encoder_config), "n_outputs": int(n_outputs), "head": head,
+        "hidden_layers": [int(size) for size in (hidden_layers or [])], "dropout": float(dropout),
+        "heads_per_class": int(heads_per_class), "use_softmax": bool(use_softmax),
+        "neurons": None if neurons is None else [int(n) for n in neurons], "aux_lm": bool(aux_lm),
+        "features": {key: bool(features.get(key, False)) for key in FEATURE_OPTIONS},
+    }
+
+
+def _check_classifier_config(config):
+    required = ("encoder", "n_outputs", "head", "features")
+    missing = [key for key in required if key not in config]
+    if missing:
+        raise UserError(f"classifier config lacks {', '.join(missing)} (it has {', '.join(sorted(config))})")
+    if config["head"] not in HEAD_KINDS:
+        raise UserError(f"unknown classifier head {config['head']!r}; choose one of {', '.join(HEAD_KINDS)}")
+    if config["n_outputs"] < 1 or config.get("heads_per_class", 1) < 1:
+        raise UserError("a classifier needs n_outputs >= 1 and heads_per_class >= 1")
+    if config.get("neurons") and config["head"] != "linear":
+        raise UserError("neuron selection works with the linear head only")
+
+
+def build_classifier(config, encoder=None):
+    """Rebuild a ClassifierModel from `classifier_config`'s dict (a new encoder unless one is given)."""
+    if not isinstance(config, dict):
+        raise UserError(f"classifier config must be a dict, got {type(config).__name__}")
+    _check_classifier_config(config)
+    encoder = encoder if encoder is not None else build_language_model(config["encoder"])
+    features = config["features"]
+    n_pools = sum(bool(features.get(key)) for key in ("concat_max", "concat_min", "concat_mean"))
+    in_features = feature_size(encoder.config, features.get("get_hidden", False),
+                               features.get("all_layers", False), n_pools)
+    heads = config.get("heads_per_class", 1)
+    outputs = config["n_outputs"] * heads
+    if config["head"] == "linear":
+        head = LinearHead(in_features, outputs)
+        if config.get("neurons"):
+            head.select_neurons(config["neurons"])
+    else:
+        head = MLPHead(in_features, [*config.get("hidden_layers", []), outputs], config.get("dropout", 0.0))
+    model = ClassifierModel(encoder, head, features, config.get("aux_lm", False), config["n_outputs"], heads,
+                            config.get("use_softmax", False))
+    model.config = config
+    return model
