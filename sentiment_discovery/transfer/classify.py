@@ -1,0 +1,324 @@
+"""The classifying run behind run_classifier.py: a saved classifier applied to every text of a file.
+
+The classifier checkpoint (kind "classifier", from transfer.py or finetune_classifier.py) holds
+everything: `build_classifier(classifier_config)` rebuilds the model, the tokenizer, label names,
+thresholds and neuron selection come with it. The input is read with `keep_empty=True` (and lazily with
+--lazy), so row i of every output is row i of the input; an empty text is classified from zero features
+(the state before any token).
+
+Memory stays constant in the number of texts: records are read `chunk_size` at a time, tokenized,
+classified in length order, and written into preallocated `.npy` memmaps (and appended to the CSV).
+
+Outputs (with `save_probs` = clf_results.npy):
+- clf_results.npy       thresholded predictions (N, L) int8, `prob > threshold` per label;
+- clf_results.npy.prob.npy  probabilities (N, L) float32, columns in the checkpoint's label order;
+- clf_results.npy.std.npy   the std over heads (N, L) float32, for heads_per_class > 1 only;
+- --write-results CSV   `<label> pred` / `<label> prob` columns and the text.
+They are written under temporary names and renamed when the run completes.
+When the input has labels (matching the checkpoint's label count) accuracy and F1 are reported.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..arguments import reader_options
+from ..data.readers import read_dataset
+from ..data.tokenizers import tokenizer_from_dict
+from ..errors import UserError
+from ..models.classifier import build_classifier
+from ..models.featurizer import feature_size
+from ..training.checkpoint import load_checkpoint
+from .featurize import (RunStats, encode_texts, precision_mode, prepare_for_inference, progress_bar,
+                        run_length_ordered)
+from .metrics import evaluate
+
+log = logging.getLogger(__name__)
+
+CHUNK_BATCHES = 50  # records read per chunk = CHUNK_BATCHES x batch size
+NO_LABEL_COLUMN = "\0no label column"  # a key no file has: reads a file without its labels
+
+
+@dataclass
+class LoadedClassifier:
+    """A classifier checkpoint made ready to run."""
+    model: torch.nn.Module
+    tokenizer: object
+    labels: list[str]
+    thresholds: np.ndarray       # (L,)
+    neurons: dict | None
+    source: str
+    max_len: int | None          # the encoder's longest input (transformers), else None
+
+
+# ---------------------------------------------------------------- loading
+
+def load_classifier(path) -> LoadedClassifier:
+    """Rebuild the classifier a checkpoint describes; UserError for anything but a classifier."""
+    ckpt = load_checkpoint(path, expect_kind="classifier")
+    missing = [key for key in ("classifier_config", "model_state", "tokenizer", "labels", "thresholds")
+               if key not in ckpt]
+    if missing:
+        raise UserError(f"{path} is a classifier checkpoint without {', '.join(missing)}")
+    model = build_classifier(ckpt["classifier_config"])
+    try:
+        model.load_state_dict(ckpt["model_state"])
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()[0]
+        raise UserError(f"{path}: the stored weights do not fit the stored classifier config ({first})") from None
+    model.aux_lm = False  # classifying needs the class logits only, not a finetuning run's LM logits
+    labels = [str(name) for name in ckpt["labels"]]
+    thresholds = np.asarray(ckpt["thresholds"], dtype=np.float64).ravel()
+    if len(labels) != model.n_outputs or thresholds.size != model.n_outputs:
+        raise UserError(f"{path} has {model.n_outputs} outputs but {len(labels)} label names and "
+                        f"{thresholds.size} thresholds")
+    encoder_config = ckpt["classifier_config"]["encoder"]
+    max_len = encoder_config.get("max_positions") if encoder_config.get("model") == "transformer" else None
+    return LoadedClassifier(model, tokenizer_from_dict(ckpt["tokenizer"]), labels, thresholds,
+                            ckpt.get("neurons"), str(ckpt.get("source", "unknown")), max_len)
+
+
+def effective_max_len(requested, model_max):
+    """--max-seq-len, capped by what the model can read (a transformer's positions)."""
+    if requested is None:
+        return model_max
+    return requested if model_max is None else min(requested, model_max)
+
+
+# ---------------------------------------------------------------- model outputs
+
+def head_input_width(model) -> int:
+    """Width of the features the classifier's head reads."""
+    features = model.features
+    n_pools = sum(bool(features.get(key)) for key in ("concat_max", "concat_min", "concat_mean"))
+    return feature_size(model.encoder.config, features.get("get_hidden", False),
+                        features.get("all_layers", False), n_pools)
+
+
+def outputs_from_logits(model, logits) -> torch.Tensor:
+    """Logits (B, C) | (B, C, K) -> (B, C, 2): mean probability and std over heads (0 for one head)."""
+    mean, std = model.probabilities(logits.float())
+    return torch.stack([mean, torch.zeros_like(mean) if std is None else std], dim=-1)
+
+
+def classify_batch(model, tokens, lengths) -> torch.Tensor:
+    """tokens (B, T), lengths (B,) -> (B, C, 2) probabilities and head std."""
+    return outputs_from_logits(model, model(tokens, lengths))
+
+
+def empty_text_outputs(model, n: int) -> np.ndarray:
+    """(n, C, 2) outputs for texts without tokens: the head applied to zero features."""
+    head_param = next(model.head.parameters())
+    with torch.no_grad():
+        features = torch.zeros(n, head_input_width(model), dtype=head_param.dtype, device=head_param.device)
+        logits = model.head(features)
+        if model.heads_per_class > 1:
+            logits = logits.view(n, -1, model.heads_per_class)  # (n, C, K)
+        return outputs_from_logits(model, logits).cpu().numpy()
+
+
+# ---------------------------------------------------------------- outputs on disk
+
+def output_paths(save_probs: str, multi_head: bool) -> dict:
+    """Where predictions, probabilities and (multi-head) stds go, from --save-probs: as the original,
+    `clf_results.npy`, `clf_results.npy.prob.npy`, `clf_results.npy.std.npy`."""
+    pred = save_probs if save_probs.endswith(".npy") else save_probs + ".npy"
+    paths = {"pred": pred, "prob": pred + ".prob.npy"}
+    if multi_head:
+        paths["std"] = pred + ".std.npy"
+    return paths
+
+
+def temporary_path(path: str) -> str:
+    folder, name = os.path.split(os.path.abspath(path))
+    return os.path.join(folder, f".{name}.tmp{os.getpid()}" + (".npy" if path.endswith(".npy") else ""))
+
+
+class OutputFiles:
+    """The memmaps (and CSV) a run writes, under temporary names until `commit`."""
+
+    def __init__(self, paths: dict, n_rows: int, n_labels: int, csv_path=None):
+        for path in [*paths.values(), csv_path]:
+            if path:
+                os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
+        self.final = dict(paths, **({"csv": csv_path} if csv_path else {}))
+        self.temp = {key: temporary_path(path) for key, path in self.final.items()}
+        shape = (n_rows, n_labels)
+        self.arrays = {
+            key: np.lib.format.open_memmap(self.temp[key], mode="w+", shape=shape,
+                                           dtype=np.int8 if key == "pred" else np.float32)
+            for key in paths}
+        self.csv_started = False
+
+    def write_csv(self, frame: pd.DataFrame):
+        frame.to_csv(self.temp["csv"], mode="a" if self.csv_started else "w", header=not self.csv_started,
+                     index=False)
+        self.csv_started = True
+
+    def commit(self):
+        for array in self.arrays.values():
+            array.flush()
+        self.arrays.clear()
+        for key, final in self.final.items():
+            if key == "csv" and not self.csv_started:
+                continue
+            os.replace(self.temp[key], final)
+
+    def discard(self):
+        self.arrays.clear()
+        for path in self.temp.values():
+            if os.path.exists(path):
+                os.remove(path)
+
+
+def results_frame(labels, preds, probs, texts, text_key) -> pd.DataFrame:
+    """The --write-results rows of one chunk: `<label> pred`, `<label> prob` per label, then the text."""
+    columns = {}
+    for j, name in enumerate(labels):
+        columns[f"{name} pred"] = preds[:, j]
+        columns[f"{name} prob"] = probs[:, j]
+    columns[text_key] = list(texts)
+    return pd.DataFrame(columns)
+
+
+# ---------------------------------------------------------------- the run
+
+def read_input(paths, options: dict):
+    """The texts to classify (every row kept), with their labels when the file has readable ones."""
+    try:
+        return read_dataset(paths, require_labels=False, keep_empty=True, **options)
+    except UserError as err:
+        label_free = dict(options, label_key=NO_LABEL_COLUMN, non_binary_cols=None)
+        dataset = read_dataset(paths, require_labels=False, keep_empty=True, **label_free)
+        log.warning("labels not read (%s); classifying without scoring", err)
+        return dataset
+
+
+def classify_file(loaded: LoadedClassifier, dataset, files: OutputFiles, batch_size: int, max_len,
+                  device, context, text_key: str, progress: bool = True) -> RunStats:
+    """Classify every text of `dataset` into `files`, chunk by chunk."""
+    model = loaded.model
+    n_rows = len(dataset.texts)
+    chunk_size = max(1, CHUNK_BATCHES * batch_size)
+    stats = RunStats()
+    with progress_bar(n_rows, "classify", progress) as bar:
+        for start in range(0, n_rows, chunk_size):
+            texts = [dataset.texts[i] for i in range(start, min(n_rows, start + chunk_size))]
+            token_lists, n_truncated, n_chars = encode_texts(texts, loaded.tokenizer, max_len)
+            outputs = np.zeros((len(texts), len(loaded.labels), 2), dtype=np.float32)  # (n, L, 2)
+            chunk_stats = run_length_ordered(
+                token_lists, lambda tokens, lengths: classify_batch(model, tokens, lengths), outputs,
+                batch_size, device, context, bar, empty_rows=lambda n: empty_text_outputs(model, n))
+            chunk_stats.n_truncated, chunk_stats.n_chars = n_truncated, n_chars
+            stats.add(chunk_stats)
+            write_chunk(files, loaded, start, outputs, texts, text_key)
+    return stats
+
+
+def write_chunk(files: OutputFiles, loaded: LoadedClassifier, start: int, outputs, texts, text_key):
+    probs = outputs[..., 0]  # (n, L)
+    preds = (probs > loaded.thresholds).astype(np.int8)  # (n, L)
+    end = start + probs.shape[0]
+    files.arrays["pred"][start:end] = preds
+    files.arrays["prob"][start:end] = probs
+    if "std" in files.arrays:
+        files.arrays["std"][start:end] = outputs[..., 1]
+    if "csv" in files.temp:
+        files.write_csv(results_frame(loaded.labels, preds, probs, texts, text_key))
+
+
+def score_predictions(labels, probs, preds, label_names) -> dict | None:
+    """Accuracy / F1 of the predictions against the file's labels, or None when they do not fit:
+    multi-label columns against the thresholded predictions, 0/1 labels against a one-output
+    classifier's thresholded prediction, class ids against the most probable of several outputs."""
+    if labels is None:
+        return None
+    n_outputs = probs.shape[1]
+    if labels.ndim == 2:
+        if labels.shape[1] == n_outputs:
+            return evaluate(labels.astype(np.int64), preds.astype(np.int64), task="multilabel")
+    elif n_outputs == 1:
+        if np.isin(labels, (0, 1)).all():
+            return evaluate(labels.astype(np.int64), preds[:, 0].astype(np.int64), task="binary")
+    elif labels.max() < n_outputs:
+        return evaluate(labels.astype(np.int64), np.argmax(probs, axis=1), task="multiclass",
+                        n_classes=n_outputs)
+    shape = "x".join(map(str, labels.shape))
+    log.warning("the file's labels (%s) do not fit the classifier's %d output(s) (%s): not scored",
+                shape, n_outputs, ", ".join(label_names))
+    return None
+
+
+def summary_line(report: dict) -> str:
+    """Accuracy and F1 in one line."""
+    if report["task"] == "binary":
+        return f"accuracy {report['accuracy']:.4f}, F1 {report['positive']['f1']:.4f}"
+    return (f"accuracy {report['accuracy']:.4f}, macro F1 {report['macro']['f1']:.4f}, "
+            f"micro F1 {report['micro']['f1']:.4f}")
+
+
+def classify_to_files(load, data, read_options: dict, save_probs="clf_results.npy", write_results=None,
+                      batch_size=64, max_seq_len=None, precision="fp32", device="cpu",
+                      progress=True) -> dict:
+    """Classify every text of `data` with the classifier checkpoint `load` (see the module docstring).
+
+    Returns a summary: output paths, counts and speed, and the scores when the file has labels."""
+    if not data:
+        raise UserError("nothing to classify: pass --data FILE")
+    loaded = load_classifier(load)
+    loaded.model, context = prepare_for_inference(loaded.model, precision, device)
+    log.info("classifier %s (from %s; labels: %s)", load, loaded.source, ", ".join(loaded.labels))
+    dataset = read_input(data, read_options)
+    max_len = effective_max_len(max_seq_len, loaded.max_len)
+    paths = output_paths(save_probs, loaded.model.heads_per_class > 1)
+    files = OutputFiles(paths, len(dataset.texts), len(loaded.labels), write_results)
+    try:
+        stats = classify_file(loaded, dataset, files, batch_size, max_len, device, context,
+                              read_options.get("text_key", "sentence"), progress)
+        files.commit()
+    except BaseException:
+        files.discard()
+        raise
+    summary = {"paths": dict(paths, **({"csv": write_results} if write_results else {})),
+               "stats": stats.to_dict(), "labels": loaded.labels, "max_len": max_len}
+    if dataset.labels is not None:
+        probs = np.load(paths["prob"], mmap_mode="r")
+        preds = np.load(paths["pred"], mmap_mode="r")
+        report = score_predictions(dataset.labels, np.asarray(probs), np.asarray(preds), loaded.labels)
+        if report is not None:
+            summary["scores"] = report
+    return summary
+
+
+OUTPUT_NAMES = {"pred": "predictions", "prob": "probabilities", "std": "head std", "csv": "results"}
+
+
+def print_summary(summary: dict) -> None:
+    """The run's report on stdout."""
+    stats = summary["stats"]
+    seconds = max(stats["seconds"], 1e-9)
+    print(f"classified {stats['n_texts']} texts in {stats['seconds']:.1f}s "
+          f"({stats['n_texts'] / seconds:.1f} texts/s, {stats['n_chars'] / seconds:.0f} chars/s)")
+    if stats["n_truncated"]:
+        print(f"{stats['n_truncated']} text(s) longer than {summary['max_len']} tokens were truncated")
+    if stats["n_empty"]:
+        print(f"{stats['n_empty']} empty text(s) were classified from zero features")
+    for key, path in summary["paths"].items():
+        print(f"{OUTPUT_NAMES[key]} -> {path}")
+    if "scores" in summary:
+        print(summary_line(summary["scores"]))
+
+
+def run_classifier(args, device) -> dict:
+    """run_classifier.py's flags -> `classify_to_files`; prints and returns the summary."""
+    summary = classify_to_files(
+        args.load, args.data, reader_options(args), save_probs=args.save_probs,
+        write_results=args.write_results, batch_size=args.eval_batch_size or args.batch_size,
+        max_seq_len=args.max_seq_len, precision=precision_mode(args.fp16, args.amp, args.bf16), device=device)
+    print_summary(summary)
+    return summary

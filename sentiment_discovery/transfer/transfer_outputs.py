@@ -1,0 +1,126 @@
+"""What a transfer run leaves in its results directory besides the feature caches:
+
+- `classifier.pt`: a classifier checkpoint (kind "classifier", keys as in analysis/architecture.md) whose
+  linear head over all features carries the logistic regression's weights and intercepts, so that
+  run_classifier.py reproduces the regression's probabilities: sigmoid(w . x + b) per output column
+  (binary: one column; multi-label: one per label; multi-class: one one-vs-rest column per class — the
+  regression normalises those to sum 1, the checkpoint keeps the plain sigmoids, same argmax);
+- `neuron_<i>_hist.png` per top neuron (its values on the training split by label) and `weights.png`;
+- `results.json` (every number of the run) and, with --write-results, a per-row CSV of the test split.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..models.classifier import build_classifier, classifier_config
+from ..training.checkpoint import save_checkpoint
+from ..visualize.plots import neuron_histogram, weights_plot
+
+log = logging.getLogger(__name__)
+
+CLASSIFIER_FILE = "classifier.pt"
+RESULTS_FILE = "results.json"
+
+
+def output_names(task: str, label_names, class_names, n_columns: int) -> list[str]:
+    """Names of the classifier's output columns: the label column(s), or one per class."""
+    if task == "multiclass":
+        if class_names and len(class_names) == n_columns:
+            return [str(name) for name in class_names]
+        return [f"{label_names[0]}={k}" for k in range(n_columns)]
+    return [str(name) for name in label_names]
+
+
+def classifier_payload(encoder, tokenizer, weights, intercepts, labels, feature_options: dict,
+                       neurons: dict | None) -> dict:
+    """The classifier checkpoint of a fitted regression: encoder + linear head (C outputs) over all F
+    features, with weight = the regression's (C, F) weights and bias = its (C,) intercepts."""
+    weights = np.atleast_2d(np.asarray(weights, dtype=np.float64))  # (C, F)
+    config = classifier_config(encoder.config, n_outputs=weights.shape[0], head="linear", **feature_options)
+    model = build_classifier(config, encoder=encoder)
+    linear = model.head.linear
+    with torch.no_grad():
+        linear.weight.copy_(torch.from_numpy(weights).to(linear.weight))
+        linear.bias.copy_(torch.from_numpy(np.asarray(intercepts, dtype=np.float64)).to(linear.bias))
+    state = {key: value.detach().cpu() for key, value in model.state_dict().items()}
+    return {
+        "kind": "classifier", "model_config": dict(encoder.config), "classifier_config": config,
+        "model_state": state, "tokenizer": tokenizer.to_dict(), "labels": list(labels),
+        "thresholds": [0.5] * weights.shape[0], "neurons": neurons,
+        "feature_options": dict(feature_options), "source": "transfer",
+    }
+
+
+def save_classifier(results_dir: str, payload: dict) -> str:
+    return save_checkpoint(os.path.join(results_dir, CLASSIFIER_FILE), payload)
+
+
+def histogram_labels(task: str, labels, weights, neuron: int, names):
+    """(0/1 labels to split a neuron's values by, their two names), or None when the task has no
+    such split (multi-class). Multi-label: the label whose weight on the neuron is largest."""
+    if task == "binary":
+        return labels, ("negative", "positive")
+    if task == "multilabel":
+        column = int(np.argmax(np.abs(np.atleast_2d(weights)[:, neuron])))
+        return labels[:, column], (f"not {names[column]}", names[column])
+    return None
+
+
+def write_plots(results_dir: str, task: str, train_x, train_y, weights, neurons, names) -> list[str]:
+    """Histogram of each top neuron on the training split by label, and the weights of all neurons."""
+    paths = []
+    for neuron in neurons:
+        split = histogram_labels(task, train_y, weights, int(neuron), names)
+        if split is None:
+            log.info("no neuron histograms for a multi-class task (they split values by a 0/1 label)")
+            break
+        path = os.path.join(results_dir, f"neuron_{int(neuron)}_hist.png")
+        paths.append(neuron_histogram(train_x[:, int(neuron)], split[0], int(neuron), path, label_names=split[1]))
+    paths.append(weights_plot(weights, os.path.join(results_dir, "weights.png"), top=max(1, len(neurons))))
+    return paths
+
+
+def probability_columns(probs, names, suffix: str) -> dict:
+    """{"<name> prob <suffix>": (N,)} for (N,) or (N, C) probabilities."""
+    probs = np.asarray(probs)
+    if probs.ndim == 1:
+        return {f"prob {suffix}": probs}
+    return {f"{name} prob {suffix}": probs[:, j] for j, name in enumerate(names)}
+
+
+def write_test_results(path: str, texts, labels, label_names, names, probs_all, probs_top, k: int,
+                       test_x, neurons) -> str:
+    """Per test row: the label(s), P with all neurons, P with the k top neurons, each top neuron's
+    value, and the text."""
+    columns = {}
+    if labels is not None:
+        labels = np.asarray(labels)
+        if labels.ndim == 2:
+            columns.update({name: labels[:, j] for j, name in enumerate(label_names)})
+        else:
+            columns[label_names[0]] = labels
+    columns.update(probability_columns(probs_all, names, "all neurons"))
+    if probs_top is not None:
+        columns.update(probability_columns(probs_top, names, f"{k} neuron(s)"))
+    for neuron in neurons:
+        columns[f"neuron {int(neuron)}"] = test_x[:, int(neuron)]
+    columns["text"] = list(texts)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    pd.DataFrame(columns).to_csv(path, index=False)
+    return path
+
+
+def write_results_json(results_dir: str, results: dict) -> str:
+    path = os.path.join(results_dir, RESULTS_FILE)
+    temp = path + f".tmp{os.getpid()}"
+    with open(temp, "w", encoding="utf-8") as handle:
+        json.dump(results, handle, indent=2)
+    os.replace(temp, path)
+    return path

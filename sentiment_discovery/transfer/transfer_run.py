@@ -1,0 +1,262 @@
+"""The transfer run behind transfer.py (Radford et al., "Learning to Generate Reviews and Discovering
+Sentiment", arXiv 1704.01444, as NVIDIA's sentiment-discovery ran it):
+
+1. featurize the train / validation / test texts with a frozen language model (`featurize.py`; cached
+   per split in the results directory, reused with --use-cached, `feature_cache.py`);
+2. L1 logistic regression over C in 2^-8 .. 2^0, fitted on train, C chosen on validation (accuracy, or
+   MCC with --mcc), refitted on train (`regression.py`); train/val/test accuracy, C and the number of
+   non-zero weights reported;
+3. the top --neurons features by |weight| are the "sentiment neurons": refit on only them (and with
+   --drop-neurons on all the others) and report the same numbers;
+4. results in `<load stem>_transfer/<--save-results>/` (`transfer_outputs.py`).
+
+A test split without labels is featurized and predicted, but not scored.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..arguments import feature_options
+from ..errors import UserError
+from ..models.featurizer import feature_size, is_transformer
+from ..models.loading import load_language_model
+from ..runtime import choose_device, load_splits, set_threads
+from . import feature_cache
+from .classify import effective_max_len
+from .featurize import featurize_texts, precision_mode, prepare_for_inference
+from .regression import (drop_neurons, fit_on_neurons, probabilities, score, sweep_logistic_regression,
+                         top_neurons)
+from .transfer_outputs import (classifier_payload, output_names, save_classifier, write_plots,
+                               write_results_json, write_test_results)
+
+log = logging.getLogger(__name__)
+SPLITS = ("train", "valid", "test")
+SIGN_MARKS = {1: "+", -1: "-", 0: "0"}
+
+
+@dataclass
+class Split:
+    """One data split and its features."""
+    name: str
+    dataset: object
+    features: np.ndarray | None = None
+    featurized: dict | None = None    # featurizing stats, None when the cache was used
+
+    @property
+    def labels(self):
+        return self.dataset.labels
+
+
+@dataclass
+class FitReport:
+    """One regression (all neurons, top neurons or the rest) and its per-split scores."""
+    name: str
+    result: object
+    scores: dict = field(default_factory=dict)   # split -> {"accuracy", "score", ...} or None
+
+    def to_dict(self) -> dict:
+        return {"sweep": self.result.to_dict(), "best_c": self.result.best_c,
+                "n_nonzero": self.result.n_nonzero, "scores": self.scores}
+
+
+# ---------------------------------------------------------------- setup
+
+def results_directory(load: str, save_results: str = "") -> str:
+    """`<load without extension>_transfer/<save_results>` (next to the model file or directory)."""
+    stem = os.path.splitext(os.path.normpath(load))[0]
+    return os.path.join(stem + "_transfer", save_results or "")
+
+
+def load_encoder(load: str):
+    """(language model, tokenizer) from --load; a classifier checkpoint contributes its encoder."""
+    if not load:
+        raise UserError("no language model given: pass --load MODEL")
+    model, tokenizer, info = load_language_model(load)
+    if info.get("kind") == "classifier":
+        log.info("%s is a classifier checkpoint: its language-model encoder is used", load)
+    return model, tokenizer
+
+
+def check_neuron_count(k: int, width: int) -> None:
+    if k > width:
+        raise UserError(f"--neurons {k} is larger than the {width} features the model gives")
+
+
+def feature_width(config, options: dict) -> int:
+    n_pools = sum(bool(options[key]) for key in ("concat_max", "concat_min", "concat_mean"))
+    return feature_size(config, options["get_hidden"], options["all_layers"], n_pools)
+
+
+# ---------------------------------------------------------------- features
+
+def split_features(split: Split, model, tokenizer, options: dict, width: int, settings: dict) -> None:
+    """Fill `split.features`: from the cache when allowed and current, else by featurizing (then cached)."""
+    wanted = feature_cache.split_description(settings["stamp"], options, settings["max_len"], split.dataset)
+    if settings["use_cached"]:
+        split.features = feature_cache.load_cached(settings["results_dir"], split.name, wanted, width)
+        if split.features is not None:
+            return
+    log.info("featurizing %s: %d texts", split.name, len(split.dataset.texts))
+    features, stats = featurize_texts(model, tokenizer, split.dataset.texts, options, width,
+                                      batch_size=settings["batch_size"], max_seq_len=settings["max_len"],
+                                      device=settings["device"], context=settings["context"],
+                                      desc=f"featurize {split.name}")
+    if stats.n_truncated:
+        log.info("%s: %d text(s) longer than %s tokens were truncated", split.name, stats.n_truncated,
+                 settings["max_len"])
+    split.features, split.featurized = features, stats.to_dict()
+    feature_cache.save_split(settings["results_dir"], split.name, features, split.labels, wanted)
+
+
+# ---------------------------------------------------------------- regression
+
+def validation_pair(splits: dict):
+    """(features, labels) C is chosen on: the validation split, or train (with a warning) without one."""
+    valid = splits.get("valid")
+    if valid is not None and valid.labels is not None:
+        return valid.features, valid.labels
+    log.warning("no labelled validation data: C is chosen on the training data "
+                "(pass --valid FILE or a --split with a validation fraction)")
+    return splits["train"].features, splits["train"].labels
+
+
+def score_splits(result, splits: dict) -> dict:
+    """{split: score(...)} for every split with labels; None for a split without them."""
+    scores = {}
+    for name, split in splits.items():
+        scores[name] = None if split.labels is None else score(result, split.features, split.labels)
+    return scores
+
+
+def fit_all(splits: dict, k: int, drop: bool, sweep_options: dict) -> tuple[dict, np.ndarray, np.ndarray]:
+    """The regressions: all neurons, the top k, and (drop) all but the top k. Returns (reports by
+    name, top indices (k,), their signs (k,))."""
+    train = splits["train"]
+    val_x, val_y = validation_pair(splits)
+    full = sweep_logistic_regression(train.features, train.labels, val_x, val_y, **sweep_options)
+    reports = {"all": FitReport("all neurons", full, score_splits(full, splits))}
+    indices = signs = np.zeros(0, dtype=np.int64)
+    if k > 0:
+        indices, signs = top_neurons(full.weights, k)
+        only = fit_on_neurons(train.features, train.labels, val_x, val_y, indices, **sweep_options)
+        reports["top"] = FitReport(f"{k} neuron(s)", only, score_splits(only, splits))
+        if drop:
+            rest = drop_neurons(train.features, train.labels, val_x, val_y, indices, **sweep_options)
+            reports["rest"] = FitReport(f"all but the top {k} neuron(s)", rest, score_splits(rest, splits))
+    return reports, indices, signs
+
+
+# ---------------------------------------------------------------- report
+
+def score_triple(scores: dict, key: str) -> str:
+    """'91.2/90.0/91.3' (percent) for train/val/test; '-' for a split without a score."""
+    parts = []
+    for name in SPLITS:
+        value = scores.get(name)
+        parts.append("-" if value is None else f"{100 * value[key]:.1f}")
+    return "/".join(parts)
+
+
+def print_fit(report: FitReport, metric: str) -> None:
+    print(f"{score_triple(report.scores, 'accuracy')} train/val/test accuracy w/ {report.name}")
+    if metric != "accuracy":
+        print(f"{score_triple(report.scores, 'score')} train/val/test {metric} w/ {report.name}")
+    print(f"regularization coef: {report.result.best_c:g}")
+    print(f"NNZ: {report.result.n_nonzero}")
+
+
+def print_report(reports: dict, indices, signs, metric: str, test_unscored: bool) -> None:
+    print_fit(reports["all"], metric)
+    if len(indices):
+        listed = ", ".join(f"{int(i)} ({SIGN_MARKS[int(s)]})" for i, s in zip(indices, signs))
+        print(f"neuron(s) {listed} are top sentiment neurons")
+        if not np.all(signs):
+            print(f"note: only {int(np.count_nonzero(signs))} of the top {len(signs)} neurons have a "
+                  "non-zero weight; the others (0) are arbitrary")
+        print_fit(reports["top"], metric)
+    if "rest" in reports:
+        print_fit(reports["rest"], metric)
+    if test_unscored:
+        print("test split has no labels: test scores skipped (predictions still written)")
+
+
+# ---------------------------------------------------------------- the run
+
+def read_splits(args) -> dict:
+    """Train (labels required), validation and test (labels optional) as Split objects."""
+    train, valid, test = load_splits(args)
+    if train.labels is None:
+        raise UserError(f"training data {train.source} has no labels")
+    splits = {"train": Split("train", train)}
+    if valid is not None:
+        splits["valid"] = Split("valid", valid)
+    if test is not None and not args.no_test_eval:
+        splits["test"] = Split("test", test)
+    return splits
+
+
+def run_transfer(args) -> dict:
+    """Everything transfer.py does; returns the results dict also written to results.json."""
+    set_threads(args.num_workers)
+    device = choose_device(args.device)
+    model, tokenizer = load_encoder(args.load)
+    options = feature_options(args)
+    width = feature_width(model.config, options)
+    check_neuron_count(args.neurons, width)
+    splits = read_splits(args)
+    results_dir = results_directory(args.load, args.save_results)
+    os.makedirs(results_dir, exist_ok=True)
+
+    mode = precision_mode(args.fp16, args.amp, args.bf16)
+    encoder = copy.deepcopy(model) if mode == "fp16" else model  # fp32 weights for the checkpoint
+    model, context = prepare_for_inference(model, mode, device)
+    max_len = effective_max_len(args.max_seq_len,
+                                model.config.get("max_positions") if is_transformer(model) else None)
+    settings = {"results_dir": results_dir, "use_cached": args.use_cached,
+                "stamp": feature_cache.model_stamp(args.load), "max_len": max_len, "batch_size": args.eval_batch_size or args.batch_size, "device": device,
+                "context": context}
+    for split in splits.values():
+        split_features(split, model, tokenizer, options, width, settings)
+
+    sweep_options = {"metric": "mcc" if args.mcc else "accuracy", "seed": args.seed}
+    reports, indices, signs = fit_all(splits, args.neurons, args.drop_neurons, sweep_options)
+    test = splits.get("test")
+    print_report(reports, indices, signs, reports["all"].result.metric, test is not None and test.labels is None)
+    return write_outputs(args, splits, reports, indices, signs, encoder, tokenizer, options, results_dir)
+
+
+def write_outputs(args, splits, reports, indices, signs, encoder, tokenizer, options, results_dir) -> dict:
+    """classifier.pt, plots, --write-results and results.json."""
+    full = reports["all"].result
+    train = splits["train"].dataset
+    names = output_names(full.task, train.label_names, train.class_names, np.atleast_2d(full.weights).shape[0])
+    neurons = {"indices": [int(i) for i in indices], "signs": [float(s) for s in signs]} if len(indices) else None
+    files = {"classifier": save_classifier(results_dir, classifier_payload(
+        encoder, tokenizer, full.weights, full.intercepts, names, options, neurons))}
+    files["plots"] = write_plots(results_dir, full.task, splits["train"].features, splits["train"].labels,
+                                 full.weights, indices, names)
+    test = splits.get("test")
+    if args.write_results and test is not None:
+        probs_top = probabilities(reports["top"].result, test.features) if "top" in reports else None
+        files["test_results"] = write_test_results(
+            args.write_results, test.dataset.texts, test.labels, train.label_names, names,
+            probabilities(full, test.features), probs_top, len(indices), test.features, indices)
+    elif args.write_results:
+        log.warning("--write-results %s not written: there is no test split", args.write_results)
+    results = {
+        "load": args.load, "results_dir": results_dir, "task": full.task, "metric": full.metric,
+        "labels": names, "n_features": int(full.n_input_features), "feature_options": options,
+        "rows": {name: len(split.dataset.texts) for name, split in splits.items()},
+        "featurized": {name: split.featurized or "cached" for name, split in splits.items()},
+        "neurons": neurons, "fits": {name: report.to_dict() for name, report in reports.items()},
+        "files": files,
+    }
+    files["results"] = write_results_json(results_dir, results)
+    for path in (files["classifier"], files["results"]):
+        print(f"wrote {path}")
+    return results

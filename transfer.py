@@ -1,0 +1,21 @@
+"""Find the sentiment neuron: featurize labelled text with a frozen language model, fit an L1 logistic
+regression on the features, and report the top neurons (Radford et al. 2017, arXiv 1704.01444).
+
+    python transfer.py --load lang_model.pt                       (binary SST by default)
+    python transfer.py --load mlstm_npy/ --data train.csv --valid val.csv --test test.csv --neurons 3
+
+Results go to <load stem>_transfer/<--save-results>/: results.json, classifier.pt (for
+run_classifier.py), feature caches (trXt.npy ...) and plots. See `python transfer.py --help`."""
+from sentiment_discovery.arguments import transfer_parser
+from sentiment_discovery.cli import run_cli, setup_logging
+
+
+def main(argv=None):
+    args = transfer_parser().parse_args(argv)
+    setup_logging()
+    from sentiment_discovery.transfer.transfer_run import run_transfer
+    return run_transfer(args)
+
+
+if __name__ == "__main__":
+    run_cli(main)
