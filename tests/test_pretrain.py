@@ -35,7 +35,7 @@ def corpus(tmp_path):
 def tiny_flags(corpus, save, *extra):
     return ["--data", corpus, "--loose-json", "--text-key", "text", "--split", "10,1,1", "--nhid", "32",
             "--emsize", "16", "--batch-size", "4", "--seq-length", "16", "--lr", "1e-2", "--log-interval", "1",
-            "--save", str(save), "--seed", "7", *extra]
+            "--save", str(save), "--seed", "7", "--num-workers", "1", *extra]
 
 
 def logged_losses(save):
