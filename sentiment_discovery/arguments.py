@@ -45,6 +45,9 @@ def add_model_args(parser):
                             "or an original sentiment-discovery checkpoint")
     group.add_argument("--compile", action="store_true",
                        help="wrap the model in torch.compile (slow start; measure before relying on it)")
+    group.add_argument("--rnn-impl", default="fast", choices=["fast", "reference"],
+                       help="recurrent implementation: the fast path, or the plain per-step reference cell "
+                            "(for benchmarks and debugging; same results)")
     return group
 
 
@@ -216,7 +219,7 @@ def add_transfer_args(parser):
 def add_run_classifier_args(parser):
     group = parser.add_argument_group("classify", "apply a saved classifier (run_classifier.py)")
     group.add_argument("--save-probs", default="clf_results.npy",
-                       help="where to save predictions; probabilities go to <save-probs>.prob.npy")
+                       help="where to save predictions; probabilities go to <save-probs>.prob.npy (e.g. clf_results.npy.prob.npy)")
     group.add_argument("--write-results", default=None,
                        help="also write a CSV with '<label> pred' / '<label> prob' columns and the text")
     return group
@@ -270,8 +273,39 @@ def add_finetune_args(parser):
                        help="each batch's class mix follows the training set")
     group.add_argument("--class-weights", default=None, choices=["balanced"],
                        help="weight the loss per class ('balanced': inversely to frequency)")
-    group.add_argument("--save-finetune", action="store_true", help="save the best classifier")
-    group.add_argument("--model-version-name", default="classifier", help="name of the run's output files")
+    group.add_argument("--save-finetune", action="store_true",
+                       help="also save every epoch's classifier, as <model-version-name>/e<epoch>.pt beside --save "
+                            "(the best one always goes to --save)")
+    group.add_argument("--model-version-name", default="classifier",
+                       help="folder (beside --save) for the per-epoch classifiers of --save-finetune")
+    group.add_argument("--no-test-eval", action="store_true", help="do not score the test split")
+    return group
+
+
+def add_threshold_args(parser):
+    group = parser.add_argument_group("threshold", "offline threshold search on saved predictions (threshold.py)")
+    group.add_argument("--task", default="binary", choices=["auc", "binary", "neutral", "scalar"],
+                       help="auc: ROC AUC per class; binary: per-class thresholds of probabilities; neutral: "
+                            "a 3-way (negative/neutral/positive) split of one score or of a (positive, negative) "
+                            "pair; scalar: the best cut of an unbounded score such as a neuron's value")
+    group.add_argument("--preds-file", required=True,
+                       help="predictions: .npy (N,) or (N, L) (e.g. run_classifier's clf_results.npy.prob.npy), "
+                            "or a .csv/.tsv whose every column is a prediction column")
+    group.add_argument("--labels-file", required=True,
+                       help="labels: .npy (N,) or (N, L), or a .csv/.tsv/.json data file read with --label-key "
+                            "or --non-binary-cols")
+    group.add_argument("--label-key", default="label", help="label column of a data --labels-file")
+    group.add_argument("--non-binary-cols", nargs="+", default=None,
+                       help="several 0/1 label columns of a data --labels-file (multi-label)")
+    group.add_argument("--loose-json", action="store_true", help="read a .json --labels-file as one object per line")
+    group.add_argument("--metric", default="f1", choices=["acc", "f1", "mcc", "precision", "recall", "jacc"],
+                       help="metric the thresholds maximise (binary, scalar)")
+    group.add_argument("--micro", action="store_true",
+                       help="report and tweak the micro average instead of the macro average")
+    group.add_argument("--global-tweaks", type=int, default=0,
+                       help="random global threshold tweaks tried after per-class tuning (binary)")
+    group.add_argument("--seed", type=int, default=1234, help="seed of the global tweaks")
+    group.add_argument("--save", default=None, help="also write the results as JSON to this file")
     return group
 
 
@@ -341,6 +375,13 @@ def finetune_parser():
     return parser
 
 
+def threshold_parser():
+    parser = _parser("Find decision thresholds (or ROC AUC) for saved predictions against labels.")
+    add_threshold_args(parser)
+    parser.add_argument("--version", action="version", version=f"sentiment-discovery {__version__}")
+    return parser
+
+
 # ---------------------------------------------------------------------------------------------
 # derived (never mutate args)
 
@@ -391,4 +432,5 @@ ALL_PARSERS = {
     "finetune_classifier.py": finetune_parser,
     "run_classifier.py": run_classifier_parser,
     "generate.py": generate_parser,
+    "threshold.py": threshold_parser,
 }

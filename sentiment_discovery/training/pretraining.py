@@ -8,6 +8,7 @@ every --save-iters, at the end and on SIGTERM/SIGINT), `<stem>_best.pt` (best va
 import logging
 import math
 import os
+import resource
 import time
 
 import numpy as np
@@ -77,7 +78,8 @@ def _log_window(trainer, window, env, bar, metrics):
     tokens = all_reduce_sum([float(window["tokens"])])[0]
     row = {"step": trainer.progress.iteration, "loss": loss, "ppl": math.exp(min(loss, 50)),
            "bpc": loss / LN2, "lr": trainer.schedule.get_lr(), "tokens_per_s": tokens / max(elapsed, 1e-9),
-           "loss_scale": trainer.precision.loss_scale, "skipped_steps": trainer.precision.skipped_steps}
+           "loss_scale": trainer.precision.loss_scale, "skipped_steps": trainer.precision.skipped_steps,
+           "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     if is_main(env):
         metrics.write(row)
         bar.set_postfix(loss=f"{loss:.3f}", lr=f"{row['lr']:.2e}", tok_s=f"{row['tokens_per_s']:.0f}")
@@ -140,6 +142,17 @@ def build_model(args, tokenizer, ckpt):
     return build_language_model(config), config
 
 
+def set_runtime_options(model, args):
+    """Options that change how, not what, the model computes: --rnn-impl, --compile."""
+    if getattr(model, "rnn", None) is not None:
+        model.rnn.impl = args.rnn_impl
+    if args.compile:
+        log.warning("--compile: torch.compile takes a while to start and gave no gain on the recurrent "
+                    "models measured here (see analysis/)")
+        model.forward = torch.compile(model.forward)
+    return model
+
+
 def estimate_tokens(texts, tokenizer, sample=1000, seed=0):
     """Approximate token count of a corpus from a random sample of its documents."""
     n = len(texts)
@@ -172,6 +185,7 @@ def pretrain(args):
     ckpt = load_checkpoint(resume, expect_kind="lm") if resume else None
     tokenizer = tokenizer_from_dict(ckpt["tokenizer"]) if ckpt else build_tokenizer(args, train.texts)
     model, config = build_model(args, tokenizer, ckpt)
+    set_runtime_options(model, args)
     if is_main(env):
         n_params = sum(p.numel() for p in model.parameters())
         log.info("%s language model, %.2fM parameters, vocabulary %d, %d training documents, %d processes",
