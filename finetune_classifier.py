@@ -1,0 +1,25 @@
+"""Finetune a language model and a classifier head together (binary, multi-class or multi-label), after
+"Practical Text Classification With Large Pre-Trained Language Models" (Kant et al. 2018, arXiv 1812.01207).
+
+    python finetune_classifier.py --load lang_model.pt --data data/binary_sst/train.csv \\
+        --valid data/binary_sst/val.csv --test data/binary_sst/test.csv --automatic-thresholding
+    python finetune_classifier.py --load lang_model.pt --data data/semeval/train.csv \\
+        --valid data/semeval/val.csv --text-key Tweet --non-binary-cols anger anticipation disgust fear \\
+        joy sadness surprise trust --automatic-thresholding --threshold-metric f1
+    torchrun --nproc-per-node 8 finetune_classifier.py ...     (or: python -m multiproc finetune_classifier.py ...)
+
+Writes the best classifier to --save (run_classifier.py loads it), `<stem>.metrics.jsonl`, a report
+(`<stem>_report.txt/.json`) and plots beside it. See `python finetune_classifier.py --help`."""
+from sentiment_discovery.arguments import finetune_parser
+from sentiment_discovery.cli import run_cli, setup_logging
+
+
+def main(argv=None):
+    args = finetune_parser().parse_args(argv)
+    setup_logging()
+    from sentiment_discovery.finetune.finetuning import finetune
+    return finetune(args)
+
+
+if __name__ == "__main__":
+    run_cli(main)

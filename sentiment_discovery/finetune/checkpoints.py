@@ -1,0 +1,64 @@
+"""What a finetuning run writes beside --save, and the two checkpoints it writes.
+
+- `--save` (default classifier.pt): the best classifier so far, a classifier checkpoint with exactly the
+  keys of analysis/architecture.md ("Classifier checkpoints"), `source: "finetune"`; run_classifier.py
+  and generate.py load it.
+- `<stem>_last.pt`: the same keys plus the full training state (optimizer, schedule, precision, RNG,
+  progress: epoch, step within the epoch, best value and thresholds, metric history), written at every
+  epoch's end, every --save-iters steps and on SIGTERM/SIGINT; `--resume auto` continues from it.
+- with --save-finetune, every epoch's classifier as `<model-version-name>/e<epoch>.pt` beside --save.
+"""
+import os
+
+from ..errors import UserError
+from ..training.checkpoint import load_checkpoint
+
+RESUME_KEYS = ("classifier_config", "model_state", "tokenizer", "labels", "optimizer", "schedule",
+               "precision", "rng", "progress", "task")
+
+
+def output_paths(save, model_version_name="classifier"):
+    """Every output path of a run, from --save."""
+    stem, ext = os.path.splitext(save)
+    folder = os.path.dirname(save)
+    return {"best": save, "last": f"{stem}_last{ext or '.pt'}", "metrics": f"{stem}.metrics.jsonl",
+            "report_txt": f"{stem}_report.txt", "report_json": f"{stem}_report.json",
+            "curves": f"{stem}_curves.png", "confusion": f"{stem}_confusion.png",
+            "epochs": os.path.join(folder, model_version_name)}
+
+
+def epoch_path(paths, epoch):
+    return os.path.join(paths["epochs"], f"e{epoch}.pt")
+
+
+def classifier_payload(model_state, classifier_config, tokenizer, labels, thresholds, feature_options):
+    """The classifier checkpoint (architecture.md's keys)."""
+    return {
+        "kind": "classifier", "model_config": dict(classifier_config["encoder"]),
+        "classifier_config": classifier_config, "model_state": model_state,
+        "tokenizer": tokenizer.to_dict(), "labels": [str(name) for name in labels],
+        "thresholds": [float(t) for t in thresholds], "neurons": None,
+        "feature_options": dict(feature_options), "source": "finetune",
+    }
+
+
+def resume_path(resume, paths):
+    """--resume PATH, or 'auto': this run's `<stem>_last.pt` when it exists (else start fresh)."""
+    if resume is None:
+        return None
+    if resume == "auto":
+        return paths["last"] if os.path.exists(paths["last"]) else None
+    return resume
+
+
+def load_resume(path, task):
+    """A resume checkpoint of a finetuning run on the same task; UserError otherwise."""
+    ckpt = load_checkpoint(path, expect_kind="classifier")
+    missing = [key for key in RESUME_KEYS if key not in ckpt]
+    if missing:
+        raise UserError(f"{path} is a classifier but not a finetuning resume checkpoint (it lacks "
+                        f"{', '.join(missing)}); pass it to --load with --load-finetuned to keep training it")
+    if ckpt["task"] != task.to_dict():
+        raise UserError(f"{path} was trained for outputs {ckpt['task'].get('names')} "
+                        f"({ckpt['task'].get('kind')}), this run asks for {list(task.names)} ({task.kind})")
+    return ckpt

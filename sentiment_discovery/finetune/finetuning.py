@@ -1,0 +1,397 @@
+"""The finetuning run behind finetune_classifier.py: data and task from the flags, the classifier (a language
+model from --load plus a new head, a classifier to keep training with --load-finetuned, or the state of a
+run to resume), then epochs of training, each ended by a validation pass that tunes thresholds and picks
+the best classifier, and at the end the report on validation and test.
+
+Outputs beside --save: see checkpoints.py (classifier, resume checkpoint, per-epoch classifiers) and
+reports.py (`<stem>.metrics.jsonl`, `<stem>_report.txt/.json`, `<stem>_curves.png`, `<stem>_confusion.png`).
+"""
+import logging
+import os
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..arguments import feature_options, model_config_from_args
+from ..data.tokenizers import make_tokenizer, tokenizer_from_dict
+from ..errors import UserError
+from ..models.classifier import build_classifier, classifier_config
+from ..models.featurizer import is_transformer
+from ..models.language_model import build_language_model
+from ..models.loading import load_language_model
+from ..runtime import choose_device, load_splits, set_threads
+from ..training.checkpoint import load_checkpoint, save_checkpoint
+from ..training.collective import all_reduce_sum, any_rank
+from ..training.distributed import init_distributed, is_main, shutdown, unwrap_model
+from ..training.metrics_log import MetricsLog
+from ..training.signals import GracefulExit
+from ..transfer.classify import effective_max_len
+from .batching import drop_tokenless, encode_split, epoch_steps
+from .checkpoints import (
+    classifier_payload,
+    epoch_path,
+    load_resume,
+    output_paths,
+    resume_path,
+)
+from .evaluation import selection_value, split_outputs
+from .losses import balanced_class_weights, prior_logits
+from .reports import (
+    draw_plots,
+    epoch_message,
+    epoch_row,
+    labelled_report,
+    print_summary,
+    write_report,
+)
+from .tasks import task_spec
+from .thresholding import DEFAULT_THRESHOLD, ThresholdOptions, tune_thresholds
+from .trainer import FinetuneTrainer, LossOptions
+
+log = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------------------------------------
+# flags, task and model
+
+
+def check_flags(args):
+    """Flag combinations that cannot work, refused before any data is read."""
+    if args.epochs < 1:
+        raise UserError(f"--epochs must be at least 1, got {args.epochs}")
+    if args.batch_size < 1:
+        raise UserError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.grad_accum < 1:
+        raise UserError(f"--grad-accum must be at least 1, got {args.grad_accum}")
+    if args.heads_per_class < 1:
+        raise UserError(f"--heads-per-class must be at least 1, got {args.heads_per_class}")
+    if args.warmup and args.warmup_epochs:
+        raise UserError("use either --warmup-epochs or --warmup, not both")
+    if args.neurons:
+        raise UserError("--neurons selects transfer.py's top neurons; finetuning trains the head on all features")
+    if args.load_finetuned and not args.load:
+        raise UserError("--load-finetuned needs --load CLASSIFIER")
+    if args.classifier_hidden_layers and min(args.classifier_hidden_layers) < 1:
+        raise UserError(f"--classifier-hidden-layers sizes must be >= 1, got {args.classifier_hidden_layers}")
+    if args.aux_lm_loss and args.freeze_lm:
+        log.warning("--aux-lm-loss has no effect with --freeze-lm (the language model is not trained)")
+    if args.aux_head_variance_loss_weight and args.heads_per_class < 2:
+        log.warning("--aux-head-variance-loss-weight has no effect with one head per class")
+
+
+def labelled(split):
+    return split if split is not None and split.labels is not None else None
+
+
+def set_output_bias(model, logits):
+    """Set the head's output bias to `logits` (C,), the same for each of a class's heads."""
+    last = model.head.linear if hasattr(model.head, "linear") else model.head.layers[-1]
+    bias = torch.as_tensor(logits, dtype=last.bias.dtype).repeat_interleave(model.heads_per_class)  # (C*K,)
+    with torch.no_grad():
+        last.bias.copy_(bias)
+
+
+def new_classifier(args, spec, train):
+    """(model, tokenizer): the language model of --load (or a fresh one from the flags) and a new head whose
+    output bias starts at the training label frequencies (a few steps then need not learn the base rates)."""
+    if args.load:
+        encoder, tokenizer, _ = load_language_model(args.load)
+    else:
+        log.warning("no --load: finetuning a randomly initialised %s language model", args.model)
+        tokenizer = make_tokenizer(args.tokenizer_type, args.tokenizer_path, args.tokenizer_model_type,
+                                   args.vocab_size, texts=train.texts)
+        encoder = build_language_model(model_config_from_args(args, tokenizer.vocab_size))
+    hidden = list(args.classifier_hidden_layers or [])
+    config = classifier_config(encoder.config, spec.n_outputs, head="mlp" if len(hidden) > 1 else "linear",
+                               hidden_layers=hidden[:-1], dropout=args.classifier_dropout,
+                               heads_per_class=args.heads_per_class, use_softmax=spec.use_softmax,
+                               **feature_options(args))
+    model = build_classifier(config, encoder=encoder)
+    set_output_bias(model, prior_logits(spec.targets(train), spec.use_softmax, spec.n_outputs))
+    return model, tokenizer
+
+
+def stored_classifier(ckpt, path, spec):
+    """(model, tokenizer) rebuilt from a classifier checkpoint trained for the same outputs."""
+    config = ckpt["classifier_config"]
+    if config["n_outputs"] != spec.n_outputs or bool(config.get("use_softmax")) != spec.use_softmax:
+        raise UserError(f"{path} has {config['n_outputs']} {'softmax' if config.get('use_softmax') else 'sigmoid'} "
+                        f"outputs, this task needs {spec.n_outputs} "
+                        f"{'softmax' if spec.use_softmax else 'sigmoid'} outputs ({', '.join(spec.names)})")
+    model = build_classifier(config)
+    try:
+        model.load_state_dict(ckpt["model_state"])
+    except RuntimeError as err:
+        raise UserError(f"{path}: weights do not fit its classifier config "
+                        f"({str(err).strip().splitlines()[0]})") from None
+    return model, tokenizer_from_dict(ckpt["tokenizer"])
+
+
+def build_model(args, spec, train, resume_ckpt):
+    """(model, tokenizer) from the resume checkpoint, a finetuned classifier, or an LM + new head."""
+    if resume_ckpt is not None:
+        return stored_classifier(resume_ckpt, "the resume checkpoint", spec)
+    if args.load_finetuned:
+        return stored_classifier(load_checkpoint(args.load, expect_kind="classifier"), args.load, spec)
+    return new_classifier(args, spec, train)
+
+
+# ---------------------------------------------------------------------------------------------
+# the data of a run
+
+
+class RunData:
+    """Token lists, loss targets and metric labels of the splits."""
+
+    def __init__(self, spec, tokenizer, max_len, train, valid, test):
+        self.train_tokens, self.train_targets = drop_tokenless(
+            encode_split(train, tokenizer, max_len, "train"), spec.targets(train), "train")
+        self.valid = self._eval_split(spec, tokenizer, max_len, valid, "validation")
+        self.test = self._eval_split(spec, tokenizer, max_len, test, "test")
+
+    @staticmethod
+    def _eval_split(spec, tokenizer, max_len, split, what):
+        if split is None:
+            return None
+        return {"tokens": encode_split(split, tokenizer, max_len, what), "truth": spec.truth(split)}
+
+
+def model_max_len(args, model):
+    encoder_config = model.encoder.config
+    positions = encoder_config.get("max_positions") if is_transformer(encoder_config) else None
+    return effective_max_len(args.max_seq_len, positions)
+
+
+def warmup_iterations(args, steps_per_epoch, total):
+    if args.warmup_epochs:
+        return int(args.warmup_epochs * steps_per_epoch)
+    return int(args.warmup * total) if 0 < args.warmup < 1 else int(args.warmup)
+
+
+def threshold_options(args):
+    return ThresholdOptions(automatic=args.automatic_thresholding, metric=args.threshold_metric, micro=args.micro,
+                            double=args.double_thresh, global_tweaks=args.global_tweaks, dual=args.dual_thresh,
+                            seed=args.seed)
+
+
+# ---------------------------------------------------------------------------------------------
+# the run
+
+
+class FinetuneRun:
+    """Everything one run needs between its steps: flags, task, data, trainer, outputs."""
+
+    def __init__(self, args, env, spec, data, trainer, tokenizer, paths, resumed):
+        self.args, self.env, self.spec, self.data = args, env, spec, data
+        self.trainer, self.tokenizer, self.paths = trainer, tokenizer, paths
+        if is_main(env) and not resumed and os.path.exists(paths["metrics"]):
+            os.remove(paths["metrics"])  # a fresh run starts a fresh log; a resumed one appends
+        self.metrics = MetricsLog(paths["metrics"], enabled=is_main(env))
+        self.config = unwrap_model(trainer.ddp_model).config
+        self.best_state = None      # the best epoch's model state, while this process has it
+        self.confusion = None       # (matrix, split name) for the multi-class plot
+        self.eval_batch = args.eval_batch_size or args.batch_size
+
+    @property
+    def model(self):
+        return unwrap_model(self.trainer.ddp_model)
+
+    def steps(self, epoch):
+        a = self.args
+        return epoch_steps(self.data.train_tokens, self.data.train_targets, a.batch_size * self.env.world_size,
+                           epoch, a.seed, a.stratified_batches, a.grad_accum, self.env.world_size, a.train_iters)
+
+    # --- saving ------------------------------------------------------------------------------------
+    def payload(self, model_state, thresholds):
+        return classifier_payload(model_state, dict(self.config, aux_lm=False), self.tokenizer, self.spec.names,
+                                  thresholds, feature_options(self.args))
+
+    def current_thresholds(self):
+        progress = self.trainer.progress
+        return progress.best_thresholds or [DEFAULT_THRESHOLD] * self.spec.n_outputs
+
+    def save_resume(self):
+        if not is_main(self.env):
+            return
+        payload = self.payload(self.trainer.model_state(), self.current_thresholds())
+        payload.update(self.trainer.training_state(), task=self.spec.to_dict())
+        save_checkpoint(self.paths["last"], payload)
+
+    # --- evaluation --------------------------------------------------------------------------------
+    def evaluate(self, split, thresholds=None, desc="validate"):
+        """Outputs of a split; thresholds tuned on it unless given."""
+        spec = self.spec
+        if thresholds is not None:
+            choose = lambda probs: (np.asarray(thresholds, dtype=np.float64), {})
+        elif spec.use_softmax:
+            choose = lambda probs: (np.full(spec.n_outputs, DEFAULT_THRESHOLD), {})
+        else:
+            options = threshold_options(self.args)
+            choose = lambda probs: tune_thresholds(probs, split["truth"], options)
+        return split_outputs(self.model, split["tokens"], split["truth"], spec, choose, self.eval_batch,
+                             self.env.device, self.trainer.precision.autocast(), self.env, desc)
+
+    def end_of_epoch(self):
+        """Validate, log the epoch's JSON line, keep the best classifier (and every epoch's with --save-finetune)."""
+        trainer, progress, a = self.trainer, self.trainer.progress, self.args
+        epoch = progress.epoch + 1
+        n_steps = max(progress.step_in_epoch, 1)
+        train_parts = {key: value / n_steps for key, value in progress.running.items()}
+        val = self.evaluate(self.data.valid) if self.data.valid is not None else None
+        value = selection_value(val["report"], a.report_metric, a.micro) if val else float(epoch)
+        thresholds = val["thresholds"] if val else self.current_thresholds()
+        row = epoch_row(epoch, progress.iteration, train_parts, trainer.schedule.get_lr(), val, thresholds)
+        progress.history.append(row)
+        self.metrics.write(row)
+        if is_main(self.env):
+            log.info(epoch_message(row, a.report_metric, a.micro, a.all_metrics, self.spec.kind))
+        improved = value > progress.best_value
+        state = trainer.model_state() if improved or a.save_finetune else None
+        if improved:
+            progress.best_value, progress.best_epoch = value, epoch
+            progress.best_thresholds = [float(t) for t in thresholds]
+            self.best_state = state
+            if is_main(self.env):
+                save_checkpoint(self.paths["best"], self.payload(state, thresholds))
+        if a.save_finetune and is_main(self.env):
+            save_checkpoint(epoch_path(self.paths, epoch), self.payload(state, thresholds))
+
+    # --- training ----------------------------------------------------------------------------------
+    def train(self, stop):
+        """Epochs until --epochs or a stop signal (`stop.should_stop` on any rank): 'done' | 'stopped'."""
+        trainer, progress, a = self.trainer, self.trainer.progress, self.args
+        while progress.epoch < a.epochs:
+            steps = self.steps(progress.epoch)
+            bar = tqdm(total=len(steps), initial=progress.step_in_epoch, desc=f"epoch {progress.epoch + 1}/{a.epochs}",
+                       unit="step", disable=not is_main(self.env), dynamic_ncols=True, mininterval=1.0)
+            for step_batches in steps[progress.step_in_epoch:]:
+                parts = trainer.train_step(step_batches)
+                keys = sorted(parts)
+                progress.add_step(dict(zip(keys, all_reduce_sum([parts[k] for k in keys]))))
+                bar.update(1)
+                bar.set_postfix(loss=f"{progress.running['loss'] / progress.step_in_epoch:.4f}",
+                                lr=f"{trainer.schedule.get_lr():.2e}")
+                if a.save_iters > 0 and progress.iteration % a.save_iters == 0:
+                    self.save_resume()
+                if any_rank(stop.should_stop):
+                    bar.close()
+                    self.save_resume()
+                    return "stopped"
+            bar.close()
+            self.end_of_epoch()
+            progress.next_epoch()
+            self.save_resume()
+        return "done"
+
+    # --- the end -----------------------------------------------------------------------------------
+    def load_best(self):
+        state = self.best_state
+        if state is None:
+            state = load_checkpoint(self.paths["best"], expect_kind="classifier")["model_state"]
+        self.model.load_state_dict(state)
+
+    def finish(self, outcome):
+        """Report on validation (best epoch) and test; plots; the summary (also returned)."""
+        a, progress, spec = self.args, self.trainer.progress, self.spec
+        summary = {"outcome": outcome, "task": spec.kind, "outputs": spec.n_outputs, "labels": list(spec.names),
+                   "epochs_run": progress.epoch, "iterations": progress.iteration,
+                   "best_epoch": progress.best_epoch, "report_metric": a.report_metric,
+                   "selection_value": progress.best_value, "thresholds": self.current_thresholds(),
+                   "checkpoint": self.paths["best"]}
+        if outcome != "done":
+            if is_main(self.env):
+                log.info("stopped at step %d; continue with --resume auto (%s)", progress.iteration,
+                         self.paths["last"])
+            return summary
+        self.load_best()
+        sections = self.final_sections(summary)
+        if is_main(self.env):
+            self.write_outputs(summary, sections)
+        return summary
+
+    def final_sections(self, summary):
+        sections = {}
+        splits = [("validation", self.data.valid), ("test", None if self.args.no_test_eval else self.data.test)]
+        for name, split in splits:
+            if split is None:
+                continue
+            outputs = self.evaluate(split, thresholds=self.current_thresholds(), desc=name)
+            report, table = labelled_report(outputs["report"], split["truth"], self.spec)
+            title = f"{name} (best epoch {summary['best_epoch']})" if name == "validation" else name
+            sections[title] = (report, table)
+            summary[name] = report
+            if self.spec.kind == "multiclass":
+                self.confusion = (report["confusion_matrix"], name)
+        return sections
+
+    def write_outputs(self, summary, sections):
+        paths, a = self.paths, self.args
+        written = [paths["best"], paths["metrics"]]
+        if sections:
+            write_report(paths, summary, sections)
+            written += [paths["report_txt"], paths["report_json"]]
+        matrix, split = self.confusion or (None, None)
+        written += draw_plots(paths, self.trainer.progress.history, a.report_metric, a.micro, self.spec.kind,
+                              confusion=matrix, label_names=list(self.spec.names), split=split)
+        print_summary(summary, sections, written)
+
+
+def finetune(args):
+    """Run finetuning as the flags say; returns a summary dict."""
+    check_flags(args)
+    env = init_distributed(choose_device(args.device))
+    set_threads(args.num_workers)
+    torch.manual_seed(args.seed + env.rank)
+    train, valid, test = load_splits(args)
+    spec = task_spec([train, valid, labelled(test)], args.use_softmax, args.joint_binary_train,
+                     args.classifier_hidden_layers, args.class_names, args.dual_thresh)
+    paths = output_paths(args.save, args.model_version_name)
+    resume = resume_path(args.resume, paths)
+    ckpt = load_resume(resume, spec) if resume else None
+    model, tokenizer = build_model(args, spec, train, ckpt)
+    data = RunData(spec, tokenizer, model_max_len(args, model), train, valid, labelled(test))
+    trainer = FinetuneTrainer(model, data.train_tokens, data.train_targets, env, precision_flags(args),
+                              {"optim": args.optim, "lr": args.lr, "weight_decay": args.weight_decay},
+                              loss_options(args, spec, data), freeze_lm=args.freeze_lm, clip=args.clip)
+    run = FinetuneRun(args, env, spec, data, trainer, tokenizer, paths, resumed=ckpt is not None)
+    steps_per_epoch = len(run.steps(0))
+    if steps_per_epoch == 0:
+        raise UserError(f"no training batches: {len(data.train_tokens)} rows for {env.world_size} processes")
+    total = steps_per_epoch * args.epochs
+    trainer.build_schedule(total, args.lr, args.decay_style, warmup_iterations(args, steps_per_epoch, total),
+                           args.constant_decay, args.cos_cut_frac, args.stlr_cut_frac)
+    if ckpt is not None:
+        trainer.restore(ckpt)
+    log_start(env, spec, data, model, steps_per_epoch, resume, trainer)
+    with GracefulExit() as graceful:
+        outcome = run.train(graceful)
+    summary = run.finish(outcome)
+    run.metrics.close()
+    shutdown(env, trainer.ddp_model)
+    return summary
+
+
+def precision_flags(args):
+    return {"fp16": args.fp16, "amp": args.amp, "bf16": args.bf16, "loss_scale": args.loss_scale,
+            "dynamic_loss_scale": args.dynamic_loss_scale}
+
+
+def loss_options(args, spec, data):
+    weights = None
+    if args.class_weights == "balanced":
+        weights = torch.from_numpy(balanced_class_weights(data.train_targets, spec.use_softmax, spec.n_outputs))
+    aux = args.aux_lm_loss_weight if args.aux_lm_loss and not args.freeze_lm else 0.0
+    return LossOptions(spec.use_softmax, weights, aux, args.aux_head_variance_loss_weight)
+
+
+def log_start(env, spec, data, model, steps_per_epoch, resume, trainer):
+    if not is_main(env):
+        return
+    n_params = sum(p.numel() for p in model.parameters())
+    log.info("%s task, outputs: %s; %d training texts, %d steps per epoch, %.2fM parameters, %d process(es)",
+             spec.kind, ", ".join(spec.names), len(data.train_tokens), steps_per_epoch, n_params / 1e6,
+             env.world_size)
+    if resume:
+        log.info("resumed from %s at epoch %d, step %d", resume, trainer.progress.epoch + 1,
+                 trainer.progress.step_in_epoch)

@@ -1,0 +1,98 @@
+"""The numbers a finetuning run leaves behind: one JSON line per epoch, the final report (a per-class table
+with micro and macro averages, as text and JSON) for the validation split at the best epoch and for the
+test split, plots (metric curves per epoch; for multi-class the confusion matrix) and a short summary.
+"""
+import json
+import logging
+import os
+
+import numpy as np
+
+from ..transfer.metrics import canonical_metric, format_report, support_per_class
+from ..visualize.plots import confusion_matrix_plot, metric_curves
+from .evaluation import flat_metrics
+
+log = logging.getLogger(__name__)
+
+
+def epoch_row(epoch, iteration, train_parts, lr, val, thresholds):
+    """The JSON line of one finished epoch: training losses, learning rate, validation metrics."""
+    row = {"epoch": epoch, "step": iteration, "lr": lr}
+    row.update({f"train_{key}": value for key, value in train_parts.items()})
+    if val is not None:
+        row["val_loss"] = val["loss"]
+        row.update(flat_metrics(val["report"], "val"))
+        row["thresholds"] = [float(t) for t in thresholds]
+        row.update({f"val_{key}": value for key, value in val["info"].items()})
+    return row
+
+
+def epoch_message(row, report_metric, micro, all_metrics, kind):
+    """One log line for an epoch: the losses and the report metric (or every metric)."""
+    parts = [f"epoch {row['epoch']}", f"train loss {row['train_loss']:.4f}"]
+    if "val_loss" not in row:
+        return ", ".join(parts)
+    parts.append(f"val loss {row['val_loss']:.4f}")
+    metrics = ("accuracy", "precision", "recall", "f1", "jaccard", "mcc") if all_metrics else (report_metric,)
+    average = "micro" if micro else "macro"
+    for metric in map(canonical_metric, metrics):
+        if metric == "accuracy":
+            parts.append(f"val accuracy {row['val_accuracy']:.4f}")
+        elif kind == "binary":
+            parts.append(f"val {metric} {row[f'val_{metric}']:.4f}")
+        else:
+            parts.append(f"val {average} {metric} {row[f'val_{metric}_{average}']:.4f}")
+    return ", ".join(parts)
+
+
+def labelled_report(report, truth, spec):
+    """A metrics report with row names and support, and its text table."""
+    report = dict(report, label_names=spec.report_names())
+    report["support"] = support_per_class(np.asarray(truth), report["task"], len(report["label_names"]))
+    return report, format_report(report)
+
+
+def write_report(paths, summary, sections):
+    """`<stem>_report.json` (the summary, which holds each split's report) and `<stem>_report.txt` (the
+    summary's plain fields, then one table per section)."""
+    header = "\n".join(f"{key}: {value}" for key, value in summary.items() if not isinstance(value, dict))
+    tables = "\n\n".join(f"{title}\n{table}" for title, (_, table) in sections.items())
+    with open(paths["report_txt"], "w", encoding="utf-8") as handle:
+        handle.write(header + "\n\n" + tables + "\n")
+    with open(paths["report_json"], "w", encoding="utf-8") as handle:
+        json.dump(summary, handle, indent=2)
+
+
+def curve_keys(rows, report_metric, micro, kind):
+    """The per-epoch numbers worth a panel: losses and the validation report metric."""
+    metric = canonical_metric(report_metric)
+    wanted = ["train_loss", "val_loss", "val_accuracy"]
+    if kind == "binary" and metric != "accuracy":
+        wanted.append(f"val_{metric}")
+    elif metric != "accuracy":
+        wanted += [f"val_{metric}_micro", f"val_{metric}_macro"]
+    return [key for key in wanted if any(isinstance(row.get(key), (int, float)) for row in rows)]
+
+
+def draw_plots(paths, rows, report_metric, micro, kind, confusion=None, label_names=None, split="validation"):
+    """Metric curves per epoch and, for multi-class, the confusion matrix; returns the paths drawn."""
+    drawn = []
+    keys = curve_keys(rows, report_metric, micro, kind)
+    if keys:
+        drawn.append(metric_curves(rows, paths["curves"], keys=keys))
+    if confusion is not None:
+        drawn.append(confusion_matrix_plot(confusion, label_names, paths["confusion"],
+                                           title=f"Confusion matrix ({split})"))
+    return drawn
+
+
+def print_summary(summary, sections, written):
+    """The run's short report on stdout."""
+    print(f"finetuned {summary['outputs']} output(s) ({summary['task']}) for {summary['epochs_run']} epoch(s); "
+          f"best epoch {summary['best_epoch']}: validation {summary['report_metric']} "
+          f"{summary['selection_value']:.4f}")
+    for title, (_, table) in sections.items():
+        print(f"{title}\n{table}")
+    for path in written:
+        if path and os.path.exists(path):
+            print(f"wrote {path}")

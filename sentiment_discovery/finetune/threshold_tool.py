@@ -1,0 +1,191 @@
+"""The run behind threshold.py, the original's offline threshold tool, on saved predictions and labels.
+
+Predictions: a `.npy` array (N,) or (N, L) (e.g. run_classifier's `clf_results.npy.prob.npy`) or a
+CSV/TSV whose `<label> prob` columns (run_classifier's --write-results) or, without such columns, every
+column is a prediction column. Labels: a `.npy` array, or a data file (.csv/.tsv/.json) whose
+`--label-key` column or `--non-binary-cols` columns hold them. Row i of both is the same text.
+
+Tasks (`--task`):
+- auc: ROC AUC per column, and their mean;
+- binary: per column, the threshold maximising `--metric` (then `--global-tweaks` for the `--micro` or
+  macro average), with the metric at 0.5 for comparison;
+- neutral: with two prediction columns (positive, negative) the pair of thresholds maximising 3-way
+  accuracy against two 0/1 label columns (equal columns = neutral); with one column, the (low, high)
+  split of the score into negative / neutral / positive maximising accuracy against labels 0/1/2;
+- scalar: per column, the best single cut of an unbounded score (e.g. a neuron's value), either direction.
+"""
+import json
+import os
+
+import numpy as np
+
+from ..data.labels import parse_label_column
+from ..data.tables import file_format, read_frame
+from ..errors import UserError
+from ..transfer.metrics import canonical_metric
+from ..transfer.thresholds import (
+    as_matrix,
+    best_thresholds,
+    check_probs_labels,
+    dual_thresholds,
+    evaluate_thresholds,
+    global_tweaks,
+    neutral_thresholds,
+    roc_auc,
+    scalar_threshold,
+)
+
+PROB_SUFFIX = " prob"
+
+
+def read_npy(path, what):
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise UserError(f"{what} {path} is not a readable .npy array ({str(err).splitlines()[0]})") from None
+    return as_matrix(array, f"{what} {path}")
+
+
+def _check_file(path, what):
+    if not os.path.isfile(path):
+        raise UserError(f"{what} not found: {path}")
+
+
+def read_predictions(path):
+    """(N, L) float64 predictions and their column names."""
+    _check_file(path, "--preds-file")
+    if path.lower().endswith(".npy"):
+        array = read_npy(path, "--preds-file")
+        return array, [str(j) for j in range(array.shape[1])]
+    frame = read_frame(path, file_format(path))
+    columns = [c for c in frame.columns if str(c).endswith(PROB_SUFFIX)] or list(frame.columns)
+    values = frame[columns].apply(lambda column: column.astype(str).str.strip())
+    numbers = values.apply(lambda column: _to_numbers(column, path))
+    names = [str(c).removesuffix(PROB_SUFFIX) for c in columns]
+    return as_matrix(numbers.to_numpy(np.float64), f"--preds-file {path}"), names
+
+
+def _to_numbers(column, path):
+    numbers = column.map(lambda cell: _number(cell))
+    if numbers.isna().any():
+        row = int(np.flatnonzero(numbers.isna().to_numpy())[0])
+        raise UserError(f"--preds-file {path}: column {column.name!r} has the non-numeric value "
+                        f"{column.iloc[row]!r} in row {row + 1}")
+    return numbers
+
+
+def _number(cell):
+    try:
+        return float(cell)
+    except ValueError:
+        return np.nan
+
+
+def read_labels(path, label_key="label", non_binary_cols=None, loose_json=False):
+    """(N, L) float64 labels from a .npy array or a data file's label column(s)."""
+    _check_file(path, "--labels-file")
+    if path.lower().endswith(".npy"):
+        return read_npy(path, "--labels-file")
+    frame = read_frame(path, file_format(path, loose_json))
+    columns = list(non_binary_cols) if non_binary_cols else [label_key]
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise UserError(f"--labels-file {path} has no label column {missing[0]!r}; its columns are: "
+                        f"{', '.join(map(str, frame.columns))}")
+    return np.stack([parse_label_column(frame[c].tolist(), c, path) for c in columns], axis=1)
+
+
+def check_rows(preds, labels):
+    if preds.shape[0] != labels.shape[0]:
+        raise UserError(f"--preds-file has {preds.shape[0]} rows but --labels-file has {labels.shape[0]}")
+
+
+def check_columns(preds, labels, task):
+    if preds.shape[1] != labels.shape[1]:
+        raise UserError(f"--task {task} needs one label column per prediction column: --preds-file has "
+                        f"{preds.shape[1]}, --labels-file {labels.shape[1]}")
+
+
+def auc_task(preds, labels, names):
+    check_columns(preds, labels, "auc")
+    aucs = roc_auc(preds, labels)
+    return {"task": "auc", "columns": names, "auc": aucs, "mean_auc": float(np.mean(aucs))}
+
+
+def binary_task(preds, labels, names, metric, micro, tweaks, seed):
+    check_columns(preds, labels, "binary")
+    probs, labels = check_probs_labels(preds, labels)
+    found = best_thresholds(probs, labels, metric)
+    thresholds = found.thresholds
+    if tweaks > 0:
+        thresholds, _ = global_tweaks(probs, labels, thresholds, n=tweaks, metric=metric, micro=micro, seed=seed)
+    average = "micro" if micro else "macro"
+    return {"task": "binary", "metric": found.metric, "average": average, "columns": names,
+            "thresholds": [float(t) for t in thresholds], "per_class": [float(v) for v in found.per_class],
+            f"{average}_at_thresholds": evaluate_thresholds(probs, labels, thresholds, metric, micro),
+            f"{average}_at_0.5": evaluate_thresholds(probs, labels, 0.5, metric, micro)}
+
+
+def neutral_task(preds, labels, names):
+    if preds.shape[1] == 2:
+        (positive, negative), accuracy = dual_thresholds(preds, labels)
+        return {"task": "neutral", "columns": names, "thresholds": [positive, negative], "accuracy": accuracy}
+    if preds.shape[1] == 1:
+        (low, high), accuracy = neutral_thresholds(preds[:, 0], labels[:, 0])
+        return {"task": "neutral", "columns": names, "low": low, "high": high, "accuracy": accuracy}
+    raise UserError(f"--task neutral needs one score column or a (positive, negative) pair, got {preds.shape[1]} "
+                    "columns")
+
+
+def scalar_task(preds, labels, names, metric):
+    check_columns(preds, labels, "scalar")
+    cuts = [scalar_threshold(preds[:, j], labels[:, j], metric) for j in range(preds.shape[1])]
+    return {"task": "scalar", "metric": canonical_metric(metric), "columns": names,
+            "thresholds": [c[0] for c in cuts], "values": [c[1] for c in cuts], "signs": [c[2] for c in cuts]}
+
+
+def run_threshold(task, preds_file, labels_file, metric="f1", micro=False, label_key="label",
+                  non_binary_cols=None, loose_json=False, global_tweaks_n=0, seed=1234):
+    """The results dict of one `--task` on the files."""
+    preds, names = read_predictions(preds_file)
+    labels = read_labels(labels_file, label_key, non_binary_cols, loose_json)
+    check_rows(preds, labels)
+    if task == "auc":
+        return auc_task(preds, labels, names)
+    if task == "binary":
+        return binary_task(preds, labels, names, metric, micro, global_tweaks_n, seed)
+    if task == "neutral":
+        return neutral_task(preds, labels, names)
+    if task == "scalar":
+        return scalar_task(preds, labels, names, metric)
+    raise UserError(f"unknown --task {task!r}; choose auc, binary, neutral or scalar")
+
+
+def format_results(results):
+    """Human-readable lines of a results dict."""
+    lines = [f"task {results['task']}"]
+    per_column = [key for key in ("auc", "thresholds", "per_class", "values", "signs")
+                  if isinstance(results.get(key), list) and len(results[key]) == len(results["columns"])]
+    if per_column:
+        lines.append("column".ljust(14) + "".join(key.rjust(12) for key in per_column))
+        for j, name in enumerate(results["columns"]):
+            lines.append(str(name)[:14].ljust(14) + "".join(f"{results[key][j]:12.4f}" for key in per_column))
+    for key, value in results.items():
+        if key in per_column or key in ("task", "columns"):
+            continue
+        lines.append(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}")
+    return "\n".join(lines)
+
+
+def threshold_main(args):
+    """threshold.py's flags -> results printed (and saved as JSON with --save)."""
+    results = run_threshold(args.task, args.preds_file, args.labels_file, args.metric, args.micro, args.label_key,
+                            args.non_binary_cols, args.loose_json, args.global_tweaks, args.seed)
+    print(format_results(results))
+    if args.save:
+        folder = os.path.dirname(os.path.abspath(args.save))
+        os.makedirs(folder, exist_ok=True)
+        with open(args.save, "w", encoding="utf-8") as handle:
+            json.dump(results, handle, indent=2)
+        print(f"wrote {args.save}")
+    return results

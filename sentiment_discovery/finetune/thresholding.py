@@ -1,0 +1,108 @@
+"""Decision thresholds of a finetuned classifier, tuned on validation probabilities, and its predictions.
+
+`tune_thresholds(probs, labels, options)` for sigmoid outputs (binary, multi-label):
+1. without `automatic`, 0.5 for every output;
+2. `automatic`: per output, the grid threshold maximising `metric` (transfer.thresholds.best_thresholds);
+3. `double` (--double-thresh): a second pass, output by output, re-tunes each threshold on the grid for
+   the *averaged* metric (micro with `micro`, else macro) with the other outputs' thresholds held at
+   their current values; the macro average is already optimal per output, the micro one is not;
+4. `global_tweaks` > 0: random nudges of single thresholds kept when the averaged metric rises;
+5. `dual` (--dual-thresh): the first two outputs are a (positive, negative) pair; their thresholds are
+   replaced by the pair maximising 3-way positive/neutral/negative accuracy (transfer.thresholds).
+Softmax outputs have no thresholds (the prediction is the most probable class): 0.5 is stored for each,
+as run_classifier expects one per label.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..transfer.metrics import canonical_metric, metric_from_counts
+from ..transfer.thresholds import (
+    DEFAULT_GRID,
+    apply_thresholds,
+    best_thresholds,
+    counts_over_grid,
+    dual_labels,
+    dual_predictions,
+    dual_thresholds,
+    evaluate_thresholds,
+    global_tweaks,
+    thresholded_counts,
+)
+
+DEFAULT_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class ThresholdOptions:
+    automatic: bool = False
+    metric: str = "f1"
+    micro: bool = False
+    double: bool = False
+    global_tweaks: int = 0
+    dual: bool = False
+    seed: int = 0
+
+
+def second_pass(probs, labels, thresholds, metric, micro, grid=DEFAULT_GRID):
+    """Coordinate ascent: each output's threshold re-chosen for the averaged metric, the others fixed."""
+    thresholds = np.array(thresholds, dtype=np.float64)
+    counts = thresholded_counts(probs, labels, thresholds)  # each (L,)
+    for column in range(probs.shape[1]):
+        grid_counts = counts_over_grid(probs[:, column], labels[:, column], grid)  # each (G,)
+        if micro:
+            summed = {key: grid_counts[key] + counts[key].sum() - counts[key][column] for key in counts}
+            values = metric_from_counts(metric, **summed)  # (G,)
+        else:
+            values = metric_from_counts(metric, **grid_counts)
+        current = _value_at(metric, counts, column, micro)
+        best = int(np.argmax(values))
+        if values[best] > current + 1e-12:
+            thresholds[column] = grid[best]
+            for key in counts:
+                counts[key][column] = grid_counts[key][best]
+    return thresholds
+
+
+def _value_at(metric, counts, column, micro):
+    if micro:
+        return float(metric_from_counts(metric, **{key: value.sum() for key, value in counts.items()}))
+    return float(metric_from_counts(metric, **{key: value[column] for key, value in counts.items()}))
+
+
+def tune_thresholds(probs, labels, options: ThresholdOptions):
+    """(thresholds (L,), info dict) for sigmoid probabilities (N, L) and 0/1 labels (N, L)."""
+    probs = np.asarray(probs, dtype=np.float64)
+    labels = np.asarray(labels).reshape(probs.shape).astype(np.int64)
+    thresholds = np.full(probs.shape[1], DEFAULT_THRESHOLD)
+    info = {}
+    if not options.automatic:
+        return thresholds, info
+    metric = canonical_metric(options.metric)
+    thresholds = best_thresholds(probs, labels, metric).thresholds
+    if options.double:
+        thresholds = second_pass(probs, labels, thresholds, metric, options.micro)
+    if options.global_tweaks > 0:
+        thresholds, _ = global_tweaks(probs, labels, thresholds, n=options.global_tweaks, metric=metric,
+                                      micro=options.micro, seed=options.seed)
+    if options.dual:
+        pair, accuracy = dual_thresholds(probs[:, :2], labels[:, :2])
+        thresholds[:2] = pair
+        info["dual_accuracy"] = accuracy
+    info["averaged_metric"] = evaluate_thresholds(probs, labels, thresholds, metric, options.micro)
+    return thresholds, info
+
+
+def predictions(probs, thresholds, kind):
+    """Predicted labels in the form the metrics read: (N,) 0/1, (N,) class ids or (N, L) 0/1."""
+    probs = np.asarray(probs)
+    if kind == "multiclass":
+        return probs.argmax(axis=1).astype(np.int64)
+    predicted = apply_thresholds(probs, thresholds)
+    return predicted[:, 0] if kind == "binary" else predicted
+
+
+def dual_accuracy(probs, labels, thresholds):
+    """3-way accuracy of the (positive, negative) pair of outputs at the given thresholds."""
+    truth = dual_labels(np.asarray(labels)[:, :2])
+    return float(np.mean(dual_predictions(np.asarray(probs)[:, :2], np.asarray(thresholds)[:2]) == truth))

@@ -1,0 +1,21 @@
+"""Find decision thresholds (or ROC AUC) for saved predictions against labels: the original's offline
+threshold tool.
+
+    python threshold.py --task binary --preds-file clf_results.npy.prob.npy --labels-file data/semeval/val.csv \\
+        --non-binary-cols anger anticipation disgust fear joy sadness surprise trust --metric f1 --micro
+    python threshold.py --task auc --preds-file clf_results.npy.prob.npy --labels-file data/binary_sst/test.csv
+    python threshold.py --task scalar --preds-file neuron_values.npy --labels-file labels.npy --metric acc
+
+See `python threshold.py --help`."""
+from sentiment_discovery.arguments import threshold_parser
+from sentiment_discovery.cli import run_cli
+
+
+def main(argv=None):
+    args = threshold_parser().parse_args(argv)
+    from sentiment_discovery.finetune.threshold_tool import threshold_main
+    return threshold_main(args)
+
+
+if __name__ == "__main__":
+    run_cli(main)
