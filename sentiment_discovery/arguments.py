@@ -77,7 +77,8 @@ def add_transformer_args(parser):
 def add_data_args(parser):
     group = parser.add_argument_group("data", "input files and how to read them")
     group.add_argument("--data", nargs="+", default=None,
-                       help="training file(s): .csv, .tsv, .json (a list) or loose JSON; several are concatenated")
+                       help="training file(s): .csv, .tsv, .json (a list) or loose JSON; several are concatenated "
+                            "(transfer/finetune without --data: the bundled binary SST train/val/test)")
     group.add_argument("--valid", nargs="+", default=None,
                        help="validation file(s); if absent, taken from --data by --split")
     group.add_argument("--test", nargs="+", default=None,
@@ -313,6 +314,20 @@ def add_threshold_args(parser):
 # parsers of the scripts
 
 
+# Scripts on a labelled task default to the bundled binary SST split, but only as a whole: given --data,
+# --valid/--test come from the user (or from --split), never from SST.
+BUNDLED_SST = {"data": None, "valid": None, "test": None, "default_data": {
+    "data": ["data/binary_sst/train.csv"], "valid": ["data/binary_sst/val.csv"], "test": ["data/binary_sst/test.csv"]}}
+
+
+def data_files(args):
+    """(data, valid, test) paths: the flags, or the script's bundled default split when --data is absent."""
+    default = getattr(args, "default_data", None)
+    if args.data is None and default is not None:
+        return default["data"], args.valid or default["valid"], args.test or default["test"]
+    return args.data, args.valid, args.test
+
+
 def _parser(description):
     return argparse.ArgumentParser(description=description,
                                    formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -334,8 +349,7 @@ def transfer_parser():
     for add in (add_general_args, add_model_args, add_data_args, add_featurizer_args, add_classifier_args,
                 add_transfer_args, add_precision_args):
         add(parser)
-    parser.set_defaults(data=["data/binary_sst/train.csv"], valid=["data/binary_sst/val.csv"],
-                        test=["data/binary_sst/test.csv"], neurons=1, batch_size=64, load="lang_model.pt")
+    parser.set_defaults(neurons=1, batch_size=64, load="lang_model.pt", **BUNDLED_SST)
     return parser
 
 
@@ -369,8 +383,7 @@ def finetune_parser():
                 add_featurizer_args, add_classifier_args, add_training_args, add_precision_args,
                 add_finetune_args):
         add(parser)
-    parser.set_defaults(data=["data/binary_sst/train.csv"], valid=["data/binary_sst/val.csv"],
-                        test=["data/binary_sst/test.csv"], batch_size=32, lr=1e-5, epochs=5,
+    parser.set_defaults(batch_size=32, lr=1e-5, epochs=5, **BUNDLED_SST,
                         save="classifier.pt", decay_style="constant")
     return parser
 

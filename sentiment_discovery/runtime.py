@@ -5,7 +5,7 @@ import os
 
 import torch
 
-from .arguments import reader_options
+from .arguments import data_files, reader_options
 from .data.readers import read_dataset
 from .data.splits import parse_split, split_dataset
 from .errors import UserError
@@ -44,18 +44,19 @@ def load_splits(args, require_labels=True, keep_empty=False):
     Returns (train, valid, test); valid/test may be None when neither a file nor a fraction asks for them.
     """
     options = reader_options(args)
-    _check_paths(args.data, "--data")
-    _check_paths(args.valid, "--valid")
-    _check_paths(args.test, "--test")
-    if not args.data:
+    data, valid_files, test_files = data_files(args)
+    _check_paths(data, "--data")
+    _check_paths(valid_files, "--valid")
+    _check_paths(test_files, "--test")
+    if not data:
         raise UserError("no training data: pass --data FILE")
-    train = read_dataset(args.data, require_labels=require_labels, keep_empty=keep_empty, **options)
+    train = read_dataset(data, require_labels=require_labels, keep_empty=keep_empty, **options)
     fractions = parse_split(args.split)
-    needs_split = (args.valid is None and fractions[1] > 0) or (args.test is None and fractions[2] > 0)
+    needs_split = (valid_files is None and fractions[1] > 0) or (test_files is None and fractions[2] > 0)
     carved = split_dataset(train, fractions, seed=args.seed) if needs_split else [train, None, None]
     train = carved[0]
-    valid = _read_optional(args.valid, options, carved[1], keep_empty)
-    test = _read_optional(args.test, options, carved[2], keep_empty, require_labels=False)
+    valid = _read_optional(valid_files, options, carved[1], keep_empty)
+    test = _read_optional(test_files, options, carved[2], keep_empty, require_labels=False)
     return train, valid, test
 
 
