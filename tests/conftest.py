@@ -26,3 +26,27 @@ def write_file(tmp_path):
         return str(path)
 
     return write
+
+
+class StopAfter:
+    """Stands in for training.signals.GracefulExit: reports a stop signal at the n-th poll."""
+
+    def __init__(self, n):
+        self.n, self.polls = n, 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    @property
+    def should_stop(self):
+        self.polls += 1
+        return self.polls >= self.n
+
+
+@pytest.fixture
+def stop_after():
+    """stop_after(n) -> a GracefulExit stand-in factory that signals a stop at the n-th poll."""
+    return lambda n: (lambda: StopAfter(n))

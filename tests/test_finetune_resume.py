@@ -34,39 +34,21 @@ def task(tmp_path):
     return write_tiny_lm(tmp_path / "lm.pt"), files
 
 
-class StopAfter:
-    """Stands in for GracefulExit: reports a stop signal at the n-th poll."""
-
-    def __init__(self, n):
-        self.n, self.polls = n, 0
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    @property
-    def should_stop(self):
-        self.polls += 1
-        return self.polls >= self.n
-
-
 def run_flags(lm, files, save):
     return finetune_argv(lm, files, save, *LABELS, "--epochs", "2", "--decay-style", "cosine",
                          "--classifier-hidden-layers", "8", "3", "--classifier-dropout", "0.3", "--aux-lm-loss",
                          "--automatic-thresholding")
 
 
-def test_resume_mid_epoch_equals_an_uninterrupted_run(task, tmp_path, monkeypatch):
+def test_resume_mid_epoch_equals_an_uninterrupted_run(task, tmp_path, monkeypatch, stop_after):
     lm, files = task
     straight, split = tmp_path / "a" / "clf.pt", tmp_path / "b" / "clf.pt"
     finetune_classifier.main(run_flags(lm, files, straight))
-    monkeypatch.setattr(finetuning, "GracefulExit", lambda: StopAfter(13))     # 10 steps per epoch
+    monkeypatch.setattr(finetuning, "GracefulExit", stop_after(13))     # 10 steps per epoch
     first = finetune_classifier.main(run_flags(lm, files, split))
     assert first["outcome"] == "stopped" and first["iterations"] == 13
     assert load_checkpoint(str(tmp_path / "b" / "clf_last.pt"))["progress"]["step_in_epoch"] == 3
-    monkeypatch.setattr(finetuning, "GracefulExit", lambda: StopAfter(10 ** 9))
+    monkeypatch.setattr(finetuning, "GracefulExit", stop_after(10 ** 9))
     resumed = finetune_classifier.main([*run_flags(lm, files, split), "--resume", "auto"])
     assert resumed["outcome"] == "done" and resumed["iterations"] == 20
     for name in ("clf.pt", "clf_last.pt"):

@@ -77,31 +77,13 @@ def test_transformer_trains(corpus, tmp_path):
     assert losses[-1] < losses[0]
 
 
-class StopAfter:
-    """Stands in for GracefulExit: reports a stop signal after `n` polls."""
-
-    def __init__(self, n):
-        self.n, self.polls = n, 0
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    @property
-    def should_stop(self):
-        self.polls += 1
-        return self.polls >= self.n
-
-
-def test_resume_equivalence(corpus, tmp_path, monkeypatch):
+def test_resume_equivalence(corpus, tmp_path, monkeypatch, stop_after):
     straight, split = tmp_path / "a" / "lm.pt", tmp_path / "b" / "lm.pt"
     pretrain.main(tiny_flags(corpus, straight, "--train-iters", "8", "--decay-style", "cosine"))
-    monkeypatch.setattr(pretraining, "GracefulExit", lambda: StopAfter(4))
+    monkeypatch.setattr(pretraining, "GracefulExit", stop_after(4))
     first = pretrain.main(tiny_flags(corpus, split, "--train-iters", "8", "--decay-style", "cosine"))
     assert first["outcome"] == "stopped" and load_checkpoint(str(split))["iteration"] == 4
-    monkeypatch.setattr(pretraining, "GracefulExit", lambda: StopAfter(10 ** 9))
+    monkeypatch.setattr(pretraining, "GracefulExit", stop_after(10 ** 9))
     pretrain.main(tiny_flags(corpus, split, "--train-iters", "8", "--decay-style", "cosine", "--resume", "auto"))
     a, b = load_checkpoint(str(straight)), load_checkpoint(str(split))
     assert b["iteration"] == 8
@@ -110,7 +92,7 @@ def test_resume_equivalence(corpus, tmp_path, monkeypatch):
     assert logged_losses(straight) == pytest.approx(logged_losses(split), abs=1e-5)
 
 
-def test_sigterm_saves_and_resumes(corpus, tmp_path, monkeypatch):
+def test_sigterm_saves_and_resumes(corpus, tmp_path, monkeypatch, stop_after):
     save = tmp_path / "lm.pt"
     flags = tiny_flags(corpus, save, "--train-iters", "100000", "--nhid", "16", "--log-interval", "5")
     env = dict(os.environ, OMP_NUM_THREADS="1")
@@ -125,7 +107,7 @@ def test_sigterm_saves_and_resumes(corpus, tmp_path, monkeypatch):
     assert proc.returncode == 0, stderr[-2000:]
     stopped_at = load_checkpoint(str(save))["iteration"]
     assert 0 < stopped_at < 100000
-    monkeypatch.setattr(pretraining, "GracefulExit", lambda: StopAfter(3))
+    monkeypatch.setattr(pretraining, "GracefulExit", stop_after(3))
     pretrain.main(flags + ["--resume", "auto"])
     assert load_checkpoint(str(save))["iteration"] == stopped_at + 3
 

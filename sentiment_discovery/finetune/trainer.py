@@ -11,10 +11,9 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..training.checkpoint import rng_state, set_rng_state
+from ..training.checkpoint import rng_state
 from ..training.distributed import grad_sync, unwrap_model, wrap_ddp
-from ..training.fp16_optimizer import load_optimizer_state
-from ..training.lm_trainer import fp32_model_state, raise_world_size
+from ..training.lm_trainer import fp32_model_state, restore_optimization
 from ..training.optim import build_optimizer
 from ..training.precision import Precision
 from ..training.schedules import AnnealingLR
@@ -159,11 +158,6 @@ class FinetuneTrainer:
 
     def restore(self, ckpt):
         """Continue exactly from a resume checkpoint (the model state is loaded by the caller)."""
-        if int(ckpt.get("world_size", 1)) != self.env.world_size:
-            raise_world_size(ckpt, self.env.world_size)
-        load_optimizer_state(self.optimizer, ckpt["optimizer"])
-        self.schedule.load_state_dict(ckpt["schedule"])
-        self.precision.load_state_dict(ckpt["precision"])
-        set_rng_state(ckpt["rng"])
+        restore_optimization(ckpt, self.env.world_size, self.optimizer, self.schedule, self.precision)
         self.progress = Progress.from_dict(ckpt["progress"])
 

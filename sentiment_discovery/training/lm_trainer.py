@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data.lm_stream import LMStream, merge_state_dicts
+from ..errors import UserError
 from .checkpoint import rng_state, set_rng_state
 from .collective import all_gather_objects, all_reduce_sum
 from .distributed import unwrap_model, wrap_ddp
@@ -188,12 +189,7 @@ class LMTrainer:
 
     def restore(self, ckpt):
         """Continue exactly from a checkpoint written by `payload`."""
-        if int(ckpt.get("world_size", 1)) != self.env.world_size:
-            raise_world_size(ckpt, self.env.world_size)
-        load_optimizer_state(self.optimizer, ckpt["optimizer"])
-        self.schedule.load_state_dict(ckpt["schedule"])
-        self.precision.load_state_dict(ckpt["precision"])
-        set_rng_state(ckpt["rng"])
+        restore_optimization(ckpt, self.env.world_size, self.optimizer, self.schedule, self.precision)
         self.stream.load_state_dict(ckpt["data_state"])
         self.state = _to_device(ckpt["recurrent_state"][self.env.rank], self.env.device)
         self.progress = Progress(int(ckpt["iteration"]), float(ckpt["best_val_loss"]),
@@ -211,10 +207,16 @@ def fp32_model_state(model, optimizer):
     return state
 
 
-def raise_world_size(ckpt, world_size):
-    from ..errors import UserError
-    raise UserError(f"the checkpoint was written by {ckpt.get('world_size')} processes, this run has "
-                    f"{world_size}: resume with the same number of processes")
+def restore_optimization(ckpt, world_size, optimizer, schedule, precision):
+    """Restore what every resumable run shares: optimizer, schedule, loss scaler and random states,
+    after checking the checkpoint was written by as many processes as this run has."""
+    if int(ckpt.get("world_size", 1)) != world_size:
+        raise UserError(f"the checkpoint was written by {ckpt.get('world_size')} processes, this run has "
+                        f"{world_size}: resume with the same number of processes")
+    load_optimizer_state(optimizer, ckpt["optimizer"])
+    schedule.load_state_dict(ckpt["schedule"])
+    precision.load_state_dict(ckpt["precision"])
+    set_rng_state(ckpt["rng"])
 
 
 def _null():
