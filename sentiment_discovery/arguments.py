@@ -160,7 +160,6 @@ def add_training_args(parser):
     group.add_argument("--save-iters", type=int, default=10000, help="iterations between checkpoints")
     group.add_argument("--resume", default=None,
                        help="checkpoint to continue from exactly, or 'auto' for the newest of this run's --save")
-    group.add_argument("--tensorboard", default=None, help="also write TensorBoard scalars to this directory")
     return group
 
 
