@@ -50,3 +50,12 @@ class StopAfter:
 def stop_after():
     """stop_after(n) -> a GracefulExit stand-in factory that signals a stop at the n-th poll."""
     return lambda n: (lambda: StopAfter(n))
+
+
+@pytest.fixture(autouse=True)
+def keep_torch_threads():
+    """CLIs run in-process with --num-workers 1 set torch's thread count; give later tests theirs back."""
+    import torch
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)

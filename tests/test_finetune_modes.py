@@ -20,13 +20,6 @@ TRANSFORMER = ["--model", "transformer", "--decoder-layers", "1", "--decoder-emb
                "--decoder-ffn-embed-dim", "32", "--decoder-attention-heads", "2", "--max-seq-len", "24"]
 
 
-@pytest.fixture(autouse=True)
-def keep_torch_threads():
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def task(tmp_path_factory):
     """(LM, multi-label files, 5-class files), small."""

@@ -18,14 +18,6 @@ from sentiment_discovery.training.checkpoint import save_checkpoint
 from test_transfer_cli import make_task, transfer_argv
 
 
-@pytest.fixture(autouse=True)
-def keep_torch_threads():
-    """--num-workers 1 sets torch's thread count; give the next tests back the count they had."""
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def transferred(tmp_path_factory):
     """A transfer run on the synthetic task: (task files, classifier.pt, transfer's test probabilities)."""

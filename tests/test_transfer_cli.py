@@ -69,14 +69,6 @@ def transfer_argv(task, *extra):
             "--batch-size", "32", "--num-workers", "1", *extra]
 
 
-@pytest.fixture(autouse=True)
-def keep_torch_threads():
-    """--num-workers 1 sets torch's thread count; give the next tests back the count they had."""
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def task(tmp_path_factory):
     return make_task(tmp_path_factory.mktemp("transfer_task"))

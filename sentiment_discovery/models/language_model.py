@@ -10,10 +10,10 @@ inputs, between layers and to the last layer's outputs (the original's placement
 At inference (no grad, dropout off) with a small (character) vocabulary, layer 0's input products are a
 lookup table: each vocabulary row's embedding already multiplied by [W_ih; W_mih] (+ biases), rebuilt
 when the embedding or the layer changes."""
-import torch
 from torch import nn
 
 from ..errors import UserError
+from .token_check import check_token_ids
 from .prepared_weight import VersionedCache
 from .recurrent import LAYER_TYPES, StackedRNN
 from .recurrent_layer import keep_mask, needs_graph
@@ -126,11 +126,4 @@ class RecurrentLM(nn.Module):
         return self._table_cache.get(sources, lambda: first.input_table(self.embedding.weight))
 
     def _check_tokens(self, tokens):
-        if not isinstance(tokens, torch.Tensor) or tokens.dim() != 2:
-            shape = tuple(tokens.shape) if isinstance(tokens, torch.Tensor) else type(tokens).__name__
-            raise UserError(f"tokens must be a (batch, time) tensor, got {shape}")
-        if tokens.dtype not in (torch.int64, torch.int32):
-            raise UserError(f"tokens must be integer ids, got {tokens.dtype}")
-        if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= self.vocab_size):
-            bad = int(tokens.max()) if int(tokens.max()) >= self.vocab_size else int(tokens.min())
-            raise UserError(f"token id {bad} is outside the model's vocabulary of {self.vocab_size}")
+        check_token_ids(tokens, self.vocab_size)

@@ -29,6 +29,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from ..errors import UserError
+from .token_check import check_token_ids
 
 DEFAULT_CONFIG = {
     "model": "transformer",
@@ -212,14 +213,7 @@ class TransformerLM(nn.Module):
 
     def check_tokens(self, tokens):
         """UserError unless tokens is a (B, T) integer tensor of ids inside the vocabulary."""
-        if not isinstance(tokens, torch.Tensor) or tokens.dim() != 2:
-            shape = tuple(tokens.shape) if isinstance(tokens, torch.Tensor) else type(tokens).__name__
-            raise UserError(f"tokens must be a (batch, time) tensor, got {shape}")
-        if tokens.dtype not in (torch.int64, torch.int32):
-            raise UserError(f"tokens must be integer ids, got {tokens.dtype}")
-        if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= self.vocab_size):
-            bad = int(tokens.max()) if int(tokens.max()) >= self.vocab_size else int(tokens.min())
-            raise UserError(f"token id {bad} is outside the model's vocabulary of {self.vocab_size}")
+        check_token_ids(tokens, self.vocab_size)
 
     def run_layers(self, tokens, state):
         """tokens (B, T) -> last hidden after the final norm (B, T, D), new cache."""
