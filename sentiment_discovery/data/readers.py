@@ -154,7 +154,8 @@ def _as_path_list(paths):
 
 def read_dataset(paths, text_key="sentence", label_key="label", non_binary_cols=None,
                  loose_json=False, delim=",", lazy=False, require_labels=True, process_fn=None,
-                 keep_empty=False, num_classes=None, class_names=None) -> TextDataset:
+                 keep_empty=False, num_classes=None, class_names=None, data_format="auto",
+                 binarize_sent=None) -> TextDataset:
     """Read one or more files into a TextDataset (see the module docstring for the rules).
 
     process_fn: "process_str" | "process_tweet" | None (or a callable), applied to each text.
