@@ -237,8 +237,8 @@ def test_ragged_csv_row(write_file):
 
 
 def test_unknown_extension(write_file):
-    with pytest.raises(UserError, match="cannot tell the format of .*data.txt"):
-        read_dataset(write_file("data.txt", "hello\n"))
+    with pytest.raises(UserError, match="cannot tell the format of .*data.dat"):
+        read_dataset(write_file("data.dat", "hello\n"))
 
 
 # ----- lazy -----

@@ -8,13 +8,19 @@ Which of binary / multi-class a single column is, is inferred from its values un
 `num_classes` declares it (2 = binary). Label names (e.g. "negative") are accepted only when
 `class_names` lists them; they map to their position in that list. Every problem is a UserError
 naming the file, the column, a row (1-based, header not counted) and the offending value.
+
+`binarize_ratings` turns star ratings into binary sentiment (`--binarize-sent MIDPOINT`): above the
+midpoint -> 1, below -> 0, equal -> dropped (the caller removes those rows).
 """
+import logging
 import math
 
 import numpy as np
 import pandas as pd
 
 from ..errors import UserError
+
+log = logging.getLogger(__name__)
 
 MISSING_STRINGS = {"", "nan", "NaN", "NAN", "null", "None", "NA", "N/A"}
 
@@ -104,3 +110,21 @@ def finish_multi_label(columns, names, source):
     for values, name in zip(columns, names):
         _check_binary(values, name, source, "multi-label")
     return np.stack(columns, axis=1).astype(np.float32)
+
+
+def binarize_ratings(ratings, midpoint, column, source):
+    """(labels float32 (M,), kept row indices (M,) int64) of ratings (N,): > midpoint -> 1, < -> 0,
+    == midpoint dropped with one warning giving the count."""
+    ratings = np.asarray(ratings, dtype=np.float64)
+    if not np.isfinite(midpoint):
+        raise UserError(f"--binarize-sent needs a finite midpoint, got {midpoint}")
+    kept = np.flatnonzero(ratings != midpoint)  # (M,)
+    dropped = ratings.size - kept.size
+    labels = (ratings[kept] > midpoint).astype(np.float32)
+    if dropped:
+        log.warning("%s: --binarize-sent %g dropped %d of %d row(s) whose %r equals the midpoint "
+                    "(%d positive, %d negative kept)", source, midpoint, dropped, ratings.size, column,
+                    int(labels.sum()), int(labels.size - labels.sum()))
+    if labels.size == 0:
+        raise UserError(f"{source}: every {column!r} equals the --binarize-sent midpoint {midpoint:g}; nothing is left")
+    return labels, kept

@@ -1,23 +1,32 @@
 """Reading labelled or unlabelled text data sets: `read_dataset(paths, ...) -> TextDataset`.
 
-Formats (chosen by the file name): `.csv`, `.tsv` (tab-separated when `delim` is left at ","),
-`.json` (a JSON list of objects, or one object per line), `.jsonl` or `loose_json=True` (one
-object per line). Several paths are read one after another and joined.
+`data_format` says how each path is read (one module per format; each turns a path into a
+`parts.FilePart`, and this module joins them):
+- "table" (`formats_table.py`): `.csv`, `.tsv` (tab-separated when `delim` is left at ","), `.json` (a
+  JSON list of objects, or one object per line), `.jsonl` or `loose_json=True` (one object per line);
+- "text" (`formats_text.py`): one document per line, no labels;
+- "imdb" (`formats_imdb.py`): an aclImdb split folder (pos/, neg/, [unsup/]);
+- "amazon" (`formats_amazon.py`): one JSON review per line (reviewText, overall);
+- "goemotions" (`formats_goemotions.py`): GoEmotions .tsv + emotions.txt, multi-label;
+- "sst5" (`formats_sst5.py`): SST tree files or a label,sentence CSV, 5 classes;
+- "auto" (default): a folder is imdb, `.txt` is text, anything else is table.
+A `.gz` file is read by the name inside it (`a.json.gz` as `.json`; see `gzip_source.py`). Several
+paths are read one after another and joined (their formats are resolved one by one).
 
 Labels: one column (`label_key`) -> binary float32 (N,) or multi-class int64 (N,); several 0/1
-columns (`non_binary_cols`) -> multi-label float32 (N, L); see `labels.py` for the checks.
-`require_labels=False` reads files that lack the label column(s) (labels None).
+columns (`non_binary_cols`) -> multi-label float32 (N, L); see `labels.py` for the checks. A format
+may name its labels itself (GoEmotions' emotions, SST-5's classes). `require_labels=False` reads files
+that lack labels (labels None). `binarize_sent=MIDPOINT` turns one rating column into binary labels:
+above -> 1, below -> 0, rows equal to the midpoint dropped (one warning with the count).
 
 Rows whose text is empty (after `process_fn`) are skipped, with one warning giving the count;
 `keep_empty=True` keeps them (as "") so that row i of the output is row i of the input.
 
-`lazy=True` reads texts on demand through a byte-offset index (`lazy.py`), for loose JSON and for
-CSV/TSV without quoted newlines; labels, when present, are read in one pass. A lazy data set keeps
-every row (empty texts come back as ""), because skipping them would need a pass over the texts.
+`lazy=True` reads texts on demand (table: loose JSON and CSV/TSV without quoted newlines; text;
+amazon; imdb), through a byte-offset index (`lazy.py`); labels, when present, are read in one pass.
+A lazy data set keeps every row (empty texts come back as ""), because skipping them would need a
+pass over the texts. GoEmotions and SST-5 files are small and always read whole.
 """
-import functools
-import logging
-import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,13 +34,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import UserError
-from .labels import finish_multi_label, finish_single_label, is_missing, parse_label_column
-from .lazy_tables import LazyField, LazyTable
+from .formats_amazon import read_amazon
+from .formats_goemotions import read_goemotions
+from .formats_imdb import read_imdb
+from .formats_sst5 import read_sst5
+from .formats_table import read_table
+from .formats_text import read_text
+from .gzip_source import inner_name
+from .labels import binarize_ratings, finish_multi_label, finish_single_label
 from .preprocess import get_process_fn
 from .sequences import concat, take
-from .tables import file_format, read_frame
 
-log = logging.getLogger(__name__)
+FORMAT_READERS = {"table": read_table, "text": read_text, "imdb": read_imdb, "amazon": read_amazon,
+                  "goemotions": read_goemotions, "sst5": read_sst5}
+DATA_FORMATS = ("auto", *FORMAT_READERS)
+TEXT_SUFFIX = ".txt"
 
 
 @dataclass
@@ -42,7 +59,7 @@ class TextDataset:
     labels: np.ndarray | None    # (N,) float32 binary | (N,) int64 multi-class | (N, L) float32 multi-label
     label_names: list[str]       # the label column(s), e.g. ["label"] or the non_binary_cols
     source: str                  # file path(s), for messages
-    class_names: list[str] | None = None  # names of the class ids, when labels were names
+    class_names: list[str] | None = None  # names of the class ids (labels given as names, or named by the format)
 
     def __len__(self):
         return len(self.texts)
@@ -64,83 +81,18 @@ class TextDataset:
                            source or self.source, self.class_names)
 
 
-@dataclass
-class _FilePart:
-    """What one file contributed: texts and raw numeric labels (float64 (N, L)) or None."""
-
-    texts: Sequence[str]
-    raw_labels: np.ndarray | None
-
-
-def _clean_text(cell, process=None):
-    """A raw text cell as a processed string (a missing cell is "")."""
-    if cell is None or (isinstance(cell, float) and math.isnan(cell)):
-        return ""
-    text = cell if isinstance(cell, str) else str(cell)
-    return process(text) if process is not None else text
-
-
-def _require_column(key, columns, path, what):
-    if key not in columns:
-        shown = ", ".join(repr(c) for c in columns)
-        raise UserError(f"{path} has no {what} column {key!r}; its columns are: {shown}")
-
-
-def _label_matrix(columns, label_cols, get_cells, path, require_labels, class_names):
-    """Raw labels float64 (N, L), or None when labels are optional and absent."""
-    missing = [c for c in label_cols if c not in columns]
-    if missing and (require_labels or len(missing) < len(label_cols)):
-        _require_column(missing[0], columns, path, "label")
-    if missing:
-        return None
-    cells = get_cells(label_cols)
-    if not require_labels and all(all(is_missing(v) for v in col) for col in cells):
-        return None
-    parsed = [parse_label_column(col, name, path, class_names) for col, name in zip(cells, label_cols)]
-    return np.stack(parsed, axis=1)  # (N, L)
-
-
-def _drop_empty(texts, raw_labels, path):
-    """Remove rows whose text is blank, with one warning giving the count."""
-    keep = np.array([bool(t.strip()) for t in texts], bool)
-    if keep.all():
-        return texts, raw_labels
-    log.warning("%s: skipped %d row(s) with empty text (keep_empty=True keeps them)",
-                path, int((~keep).sum()))
-    texts = [t for t, k in zip(texts, keep) if k]
-    return texts, None if raw_labels is None else raw_labels[keep]
-
-
-def _read_eager(path, fmt, options):
-    frame = read_frame(path, fmt, options["delim"])
-    columns = [str(c) for c in frame.columns]
-    frame.columns = columns
-    _require_column(options["text_key"], columns, path, "text")
-    texts = [_clean_text(cell, options["process"]) for cell in frame[options["text_key"]].tolist()]
-    raw_labels = _label_matrix(columns, options["label_cols"],
-                               lambda keys: [frame[k].tolist() for k in keys], path,
-                               options["require_labels"], options["class_names"])
-    if not options["keep_empty"]:
-        texts, raw_labels = _drop_empty(texts, raw_labels, path)
-        if not texts:
-            raise UserError(f"{path} has no rows with non-empty text in column {options['text_key']!r}")
-    return _FilePart(texts, raw_labels)
-
-
-def _read_lazy(path, fmt, options):
-    table = LazyTable(path, fmt, options["delim"])
-    _require_column(options["text_key"], table.keys, path, "text")
-    texts = LazyField(table, options["text_key"],
-                      functools.partial(_clean_text, process=options["process"]))
-    raw_labels = _label_matrix(table.keys, options["label_cols"], table.scan, path,
-                               options["require_labels"], options["class_names"])
-    return _FilePart(texts, raw_labels)
-
-
-def _finish_labels(raw, label_cols, multi_label, source, num_classes):
-    if multi_label:
-        return finish_multi_label(list(raw.T), label_cols, source)
-    return finish_single_label(raw[:, 0], label_cols[0], source, num_classes)
+def resolve_format(path, data_format="auto"):
+    """The format that reads `path`: `data_format`, or for "auto" imdb (a folder), text (.txt) or table."""
+    if data_format not in DATA_FORMATS:
+        raise UserError(f"unknown data format {data_format!r}; choose one of: {', '.join(DATA_FORMATS)}")
+    is_folder = os.path.isdir(path)
+    if data_format == "auto":
+        if is_folder:
+            return "imdb"
+        return "text" if inner_name(path).lower().endswith(TEXT_SUFFIX) else "table"
+    if is_folder and data_format != "imdb":
+        raise UserError(f"{path} is a folder; only the imdb format reads folders (give a file for {data_format})")
+    return data_format
 
 
 def _as_path_list(paths):
@@ -152,6 +104,55 @@ def _as_path_list(paths):
     return paths
 
 
+def _agreed(parts, paths, attribute, default):
+    """A label description the parts give (all the same), else `default`."""
+    given = {tuple(v) if isinstance(v, list) else v for v in (getattr(p, attribute) for p in parts)}
+    given.discard(None)
+    if len(given) > 1:
+        raise UserError(f"the files {', '.join(paths)} disagree on their {attribute.replace('_', ' ')}")
+    if not given:
+        return default
+    value = given.pop()
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _finish_labels(raw, label_names, source, num_classes):
+    """Checked labels from raw (N, L): multi-label for several columns, else one column's task."""
+    if raw.shape[1] > 1:
+        return finish_multi_label(list(raw.T), label_names, source)
+    return finish_single_label(raw[:, 0], label_names[0], source, num_classes)
+
+
+def _binarize(texts, raw, label_names, midpoint, source):
+    """(texts, float32 (M,) labels) with ratings above/below `midpoint` as 1/0 and ties dropped."""
+    if raw.shape[1] != 1:
+        raise UserError(f"--binarize-sent turns one rating column into binary labels; {source} has "
+                        f"{raw.shape[1]} label columns")
+    labels, kept = binarize_ratings(raw[:, 0], midpoint, label_names[0], source)
+    return (texts if kept.size == len(texts) else take(texts, kept)), labels
+
+
+def _join(parts, paths, options, num_classes):
+    """One TextDataset of the parts' texts and labels."""
+    source = ", ".join(paths)
+    with_labels = [p.raw_labels is not None for p in parts]
+    if any(with_labels) and not all(with_labels):
+        unlabelled = [path for path, has in zip(paths, with_labels) if not has]
+        raise UserError(f"some files have labels and some do not (no labels: {', '.join(unlabelled)})")
+    label_names = _agreed(parts, paths, "label_names", options["label_cols"])
+    class_names = _agreed(parts, paths, "class_names", options["class_names"])
+    num_classes = num_classes if num_classes is not None else _agreed(parts, paths, "num_classes", None)
+    texts, labels = concat([p.texts for p in parts]), None
+    if all(with_labels):
+        raw = np.concatenate([p.raw_labels for p in parts])  # (N, L)
+        if options["binarize_sent"] is not None:
+            texts, labels = _binarize(texts, raw, label_names, options["binarize_sent"], source)
+            class_names = None
+        else:
+            labels = _finish_labels(raw, label_names, source, num_classes)
+    return TextDataset(texts, labels, label_names, source, class_names)
+
+
 def read_dataset(paths, text_key="sentence", label_key="label", non_binary_cols=None,
                  loose_json=False, delim=",", lazy=False, require_labels=True, process_fn=None,
                  keep_empty=False, num_classes=None, class_names=None, data_format="auto",
@@ -160,25 +161,17 @@ def read_dataset(paths, text_key="sentence", label_key="label", non_binary_cols=
 
     process_fn: "process_str" | "process_tweet" | None (or a callable), applied to each text.
     num_classes: declares the task of a single label column (2 = binary 0/1; K > 2 = ids 0..K-1).
-    class_names: label values that are names, mapped to their position in this list."""
+    class_names: label values that are names, mapped to their position in this list.
+    data_format: "auto" | "table" | "text" | "imdb" | "amazon" | "goemotions" | "sst5".
+    binarize_sent: a rating midpoint (e.g. 3.0): ratings above -> 1, below -> 0, equal dropped."""
     paths = _as_path_list(paths)
     multi_label = bool(non_binary_cols)
     options = {
-        "text_key": text_key, "delim": delim, "require_labels": require_labels,
-        "label_cols": list(non_binary_cols) if multi_label else [label_key],
-        "process": get_process_fn(process_fn), "keep_empty": keep_empty,
+        "text_key": text_key, "delim": delim, "require_labels": require_labels, "lazy": lazy,
+        "label_cols": list(non_binary_cols) if multi_label else [label_key], "multi_label": multi_label,
+        "process": get_process_fn(process_fn), "keep_empty": keep_empty, "loose_json": loose_json,
         "class_names": list(class_names) if class_names is not None else None,
+        "binarize_sent": None if binarize_sent is None else float(binarize_sent),
     }
-    reader = _read_lazy if lazy else _read_eager
-    parts = [reader(path, file_format(path, loose_json), options) for path in paths]
-    source = ", ".join(paths)
-    with_labels = [p.raw_labels is not None for p in parts]
-    if any(with_labels) and not all(with_labels):
-        unlabelled = [path for path, has in zip(paths, with_labels) if not has]
-        raise UserError(f"some files have labels and some do not (no labels: {', '.join(unlabelled)})")
-    labels = None
-    if all(with_labels):
-        raw = np.concatenate([p.raw_labels for p in parts])  # (N, L)
-        labels = _finish_labels(raw, options["label_cols"], multi_label, source, num_classes)
-    return TextDataset(concat([p.texts for p in parts]), labels, options["label_cols"], source,
-                       options["class_names"])
+    parts = [FORMAT_READERS[resolve_format(path, data_format)](path, options) for path in paths]
+    return _join(parts, paths, options, num_classes)

@@ -3,47 +3,45 @@
 Every cell is kept as read (strings for CSV, JSON values for JSON) so that the label checks in
 `labels.py` see exactly what the file holds. Bytes that are not UTF-8 are replaced and counted
 (one warning per file). Format problems are UserErrors naming the file and, for JSON, the line.
+A `.gz` file is decompressed while it is read, and judged by the name inside (`a.tsv.gz` is a .tsv).
 """
 import csv
 import io
 import json
-import os
 
 import pandas as pd
 
 from ..errors import UserError
 from .decoding import decode_counting, warn_replaced
+from .gzip_source import inner_name, read_all_bytes
 
 CSV_SUFFIXES = (".csv", ".tsv")
 JSON_SUFFIXES = (".json", ".jsonl")
 
 
 def file_format(path, loose_json=False):
-    """"csv", "json" (a list, or one object per line) or "loose_json" for a path."""
-    lower = path.lower()
+    """"csv", "json" (a list, or one object per line) or "loose_json" for a path (.gz: its inner name)."""
+    lower = inner_name(path).lower()
     if lower.endswith(CSV_SUFFIXES):
         return "csv"
     if loose_json or lower.endswith(".jsonl"):
         return "loose_json"
     if lower.endswith(".json"):
         return "json"
-    raise UserError(f"cannot tell the format of {path}: expected a .csv, .tsv, .json or .jsonl file "
-                    "(or loose_json=True for one JSON object per line)")
+    raise UserError(f"cannot tell the format of {path}: expected a .csv, .tsv, .json or .jsonl file, "
+                    "optionally .gz (or loose_json=True for one JSON object per line, or choose a data format)")
 
 
 def file_delimiter(path, delim):
     """The delimiter for a path: a .tsv file with the default "," is read with tabs."""
-    if path.lower().endswith(".tsv") and delim == ",":
+    if inner_name(path).lower().endswith(".tsv") and delim == ",":
         return "\t"
     return delim
 
 
 def read_text_file(path):
-    """The decoded contents of a file; UserError if it is missing or has no text."""
-    if not os.path.isfile(path):
-        raise UserError(f"file not found: {path}")
-    with open(path, "rb") as handle:
-        text, replaced = decode_counting(handle.read())
+    """The decoded contents of a file (a .gz decompressed); UserError if it is missing or has no text."""
+    text, replaced = decode_counting(read_all_bytes(path))
     warn_replaced(path, replaced)
     if not text.strip():
         raise UserError(f"{path} is empty")
