@@ -1,10 +1,12 @@
 """The numbers a finetuning run leaves behind: one JSON line per epoch, the final report (a per-class table
 with micro and macro averages, as text and JSON) for the validation split at the best epoch and for the
 test split, plots (metric curves per epoch; for multi-class the confusion matrix) and a short summary.
+With --tensorboard the confusion matrix also goes to TensorBoard as an image (`mirror_confusion`).
 """
 import json
 import logging
 import os
+import tempfile
 
 import numpy as np
 
@@ -84,6 +86,16 @@ def draw_plots(paths, rows, report_metric, micro, kind, confusion=None, label_na
         drawn.append(confusion_matrix_plot(confusion, label_names, paths["confusion"],
                                            title=f"Confusion matrix ({split})"))
     return drawn
+
+
+def mirror_confusion(metrics, report, label_names, step, split):
+    """A multi-class report's confusion matrix as an image in the metrics log's TensorBoard mirror, if any."""
+    if metrics.mirror is None or "confusion_matrix" not in report:
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        path = confusion_matrix_plot(report["confusion_matrix"], label_names, os.path.join(folder, "confusion.png"),
+                                     title=f"Confusion matrix ({split}, step {step})")
+        metrics.image(f"confusion_matrix/{split}", path, step)
 
 
 def print_summary(summary, sections, written):

@@ -8,7 +8,10 @@ crashed or running job's curves can be read (and plotted) at any time.
 Values may be Python/numpy numbers, 0-d tensors, strings, bools, None, lists or dicts of those;
 nan and inf are written as JSON's common NaN/Infinity extensions (Python's json reads them back).
 With `enabled=False` (ranks other than 0) nothing is opened or written. An existing file is appended
-to, so a resumed run continues its log."""
+to, so a resumed run continues its log.
+
+An optional `mirror` (training/tensorboard_log.py's TensorBoardLog) gets each row too, as scalars, and
+the PNGs passed to `image(...)`; closing the log closes the mirror."""
 import json
 import os
 
@@ -33,9 +36,10 @@ def _plain(value):
 class MetricsLog:
     """Append-only JSON-lines writer; one `write(...)` call is one line, flushed at once."""
 
-    def __init__(self, path, enabled=True):
+    def __init__(self, path, enabled=True, mirror=None):
         self.path = os.fspath(path)
         self.enabled = enabled
+        self.mirror = mirror if enabled else None
         self._file = None
         if enabled:
             directory = os.path.dirname(self.path)
@@ -52,15 +56,26 @@ class MetricsLog:
             return
         row = dict(record or {})
         row.update(fields)
-        self._file.write(json.dumps(_plain(row)) + "\n")
+        row = _plain(row)
+        self._file.write(json.dumps(row) + "\n")
         self._file.flush()
+        if self.mirror is not None:
+            self.mirror.scalars(row)
 
     log = write
+
+    def image(self, tag, png_path, step):
+        """Hand a PNG the run has drawn to the mirror (nothing without one, or when the file is missing)."""
+        if self.mirror is not None and os.path.exists(png_path):
+            self.mirror.image(tag, png_path, step)
 
     def close(self):
         if self._file is not None:
             self._file.close()
             self._file = None
+        if self.mirror is not None:
+            self.mirror.close()
+            self.mirror = None
 
     def __enter__(self):
         return self

@@ -28,6 +28,7 @@ from .distributed import init_distributed, is_main, shutdown
 from .lm_trainer import LMTrainer, LoopOptions, checkpoint_paths, iterations_per_epoch
 from .metrics_log import MetricsLog, read_metrics
 from .signals import GracefulExit
+from .tensorboard_log import check_tensorboard, open_tensorboard
 
 log = logging.getLogger(__name__)
 LN2 = math.log(2.0)
@@ -176,6 +177,7 @@ class _Stopper:
 
 def pretrain(args):
     """Run pretraining as the flags say; returns a summary dict (also logged)."""
+    check_tensorboard(args.tensorboard)
     device = choose_device(args.device)
     env = init_distributed(device)
     set_threads(args.num_workers)
@@ -201,10 +203,12 @@ def pretrain(args):
         if is_main(env):
             log.info("resumed from %s at iteration %d of %d", resume, trainer.progress.iteration, total)
     paths = checkpoint_paths(args.save)
-    metrics = MetricsLog(paths["metrics"], enabled=is_main(env))
+    tensorboard = open_tensorboard(args.tensorboard, enabled=is_main(env))
+    metrics = MetricsLog(paths["metrics"], enabled=is_main(env), mirror=tensorboard)
     with GracefulExit() as graceful:
         outcome = run_training(trainer, config, options, total, env, _Stopper(graceful), metrics)
     summary = _finish(trainer, outcome, test, env, metrics, paths)
+    metrics.close()
     shutdown(env, trainer.ddp_model)
     return summary
 
@@ -226,6 +230,7 @@ def _finish(trainer, outcome, test, env, metrics, paths):
                            "test_bpc": test_loss / LN2})
     if is_main(env):
         _plot_curve(paths)
+        metrics.image("loss_curve", paths["curve"], trainer.progress.iteration)
         if outcome == "stopped":
             log.info("stopped by a signal at iteration %d; checkpoint saved to %s (continue with --resume auto)",
                      trainer.progress.iteration, paths["last"])
