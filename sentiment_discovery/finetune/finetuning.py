@@ -17,15 +17,16 @@ from ..arguments import feature_options, model_config_from_args
 from ..data.tokenizers import make_tokenizer, tokenizer_from_dict
 from ..errors import UserError
 from ..models.classifier import build_classifier, classifier_config
-from ..models.featurizer import is_transformer
+from ..models.featurizer import max_positions
 from ..models.language_model import build_language_model
-from ..models.loading import load_language_model
+from ..models.loading import load_text_encoder
 from ..runtime import choose_device, load_splits, set_threads
 from ..training.checkpoint import load_checkpoint, save_checkpoint
 from ..training.collective import all_reduce_sum, any_rank
 from ..training.distributed import init_distributed, is_main, shutdown, unwrap_model
 from ..training.metrics_log import MetricsLog
 from ..training.signals import GracefulExit
+from ..training.tensorboard_log import check_tensorboard, open_tensorboard
 from ..transfer.classify import effective_max_len
 from .batching import drop_tokenless, encode_split, epoch_steps
 from .checkpoints import (
@@ -42,6 +43,7 @@ from .reports import (
     epoch_message,
     epoch_row,
     labelled_report,
+    mirror_confusion,
     print_summary,
     write_report,
 )
@@ -72,6 +74,8 @@ def check_flags(args):
         raise UserError("--neurons selects transfer.py's top neurons; finetuning trains the head on all features")
     if args.load_finetuned and not args.load:
         raise UserError("--load-finetuned needs --load CLASSIFIER")
+    if args.model == "hf" and args.aux_lm_loss:
+        raise UserError("--aux-lm-loss needs a language model; a pretrained hf encoder (--model hf) has no LM head")
     if args.classifier_hidden_layers and min(args.classifier_hidden_layers) < 1:
         raise UserError(f"--classifier-hidden-layers sizes must be >= 1, got {args.classifier_hidden_layers}")
     if args.aux_lm_loss and args.freeze_lm:
@@ -95,8 +99,8 @@ def set_output_bias(model, logits):
 def new_classifier(args, spec, train):
     """(model, tokenizer): the language model of --load (or a fresh one from the flags) and a new head whose
     output bias starts at the training label frequencies (a few steps then need not learn the base rates)."""
-    if args.load:
-        encoder, tokenizer, _ = load_language_model(args.load)
+    if args.load or args.model == "hf":
+        encoder, tokenizer = load_text_encoder(args)
     else:
         log.warning("no --load: finetuning a randomly initialised %s language model", args.model)
         tokenizer = make_tokenizer(args.tokenizer_type, args.tokenizer_path, args.tokenizer_model_type,
@@ -158,9 +162,7 @@ class RunData:
 
 
 def model_max_len(args, model):
-    encoder_config = model.encoder.config
-    positions = encoder_config.get("max_positions") if is_transformer(encoder_config) else None
-    return effective_max_len(args.max_seq_len, positions)
+    return effective_max_len(args.max_seq_len, max_positions(model.encoder))
 
 
 def warmup_iterations(args, steps_per_epoch, total):
@@ -187,7 +189,8 @@ class FinetuneRun:
         self.trainer, self.tokenizer, self.paths = trainer, tokenizer, paths
         if is_main(env) and not resumed and os.path.exists(paths["metrics"]):
             os.remove(paths["metrics"])  # a fresh run starts a fresh log; a resumed one appends
-        self.metrics = MetricsLog(paths["metrics"], enabled=is_main(env))
+        tensorboard = open_tensorboard(args.tensorboard, enabled=is_main(env), list_names=spec.report_names())
+        self.metrics = MetricsLog(paths["metrics"], enabled=is_main(env), mirror=tensorboard)
         self.config = unwrap_model(trainer.ddp_model).config
         self.best_state = None      # the best epoch's model state, while this process has it
         self.confusion = None       # (matrix, split name) for the multi-class plot
@@ -244,6 +247,8 @@ class FinetuneRun:
         row = epoch_row(epoch, progress.iteration, train_parts, trainer.schedule.get_lr(), val, thresholds)
         progress.history.append(row)
         self.metrics.write(row)
+        if val:
+            mirror_confusion(self.metrics, val["report"], self.spec.names, progress.iteration, "validation")
         if is_main(self.env):
             log.info(epoch_message(row, a.report_metric, a.micro, a.all_metrics, self.spec.kind))
         improved = value > progress.best_value
@@ -323,6 +328,14 @@ class FinetuneRun:
             summary[name] = report
             if self.spec.kind == "multiclass":
                 self.confusion = (report["confusion_matrix"], name)
+        tuned = np.asarray(self.current_thresholds(), dtype=np.float64)
+        if self.data.valid is not None and not np.allclose(tuned, DEFAULT_THRESHOLD):
+            # what the tuning bought: the same classifier on validation at the plain 0.5 thresholds
+            outputs = self.evaluate(self.data.valid, thresholds=np.full_like(tuned, DEFAULT_THRESHOLD),
+                                    desc="validation at 0.5")
+            report, table = labelled_report(outputs["report"], self.data.valid["truth"], self.spec)
+            sections["validation at 0.5 thresholds"] = (report, table)
+            summary["validation_at_0.5"] = report
         return sections
 
     def write_outputs(self, summary, sections):
@@ -334,18 +347,22 @@ class FinetuneRun:
         matrix, split = self.confusion or (None, None)
         written += draw_plots(paths, self.trainer.progress.history, a.report_metric, a.micro, self.spec.kind,
                               confusion=matrix, label_names=list(self.spec.names), split=split)
+        if matrix is not None:
+            step = self.trainer.progress.iteration
+            self.metrics.image(f"confusion_matrix/{split}_best_epoch", paths["confusion"], step)
         print_summary(summary, sections, written)
 
 
 def finetune(args):
     """Run finetuning as the flags say; returns a summary dict."""
     check_flags(args)
+    check_tensorboard(args.tensorboard)
     env = init_distributed(choose_device(args.device))
     set_threads(args.num_workers)
     torch.manual_seed(args.seed + env.rank)
     train, valid, test = load_splits(args)
     spec = task_spec([train, valid, labelled(test)], args.use_softmax, args.joint_binary_train,
-                     args.classifier_hidden_layers, args.class_names, args.dual_thresh)
+                     args.classifier_hidden_layers, args.class_names or train.class_names, args.dual_thresh)
     paths = output_paths(args.save, args.model_version_name)
     resume = resume_path(args.resume, paths)
     ckpt = load_resume(resume, spec) if resume else None

@@ -216,6 +216,9 @@ def run_generate(args):
     device = choose_device(args.device)
     torch.manual_seed(args.seed)
     model, tokenizer, info = load_language_model(args.load, map_location=device)
+    if model.config["model"] == "hf":
+        raise UserError(f"{args.load} holds a pretrained hf encoder, not a language model: it cannot generate "
+                        "text or show a neuron over it")
     log.info("loaded %s %s model from %s", info["source"], model.config["model"], args.load)
     if args.data:
         return run_row_heatmaps(args, model, tokenizer)

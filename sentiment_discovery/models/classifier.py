@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ..errors import UserError
-from .featurizer import check_lengths, feature_size, features_from_states, is_transformer
+from .featurizer import check_lengths, feature_size, features_from_states, is_hf, is_transformer
 from .language_model import build_language_model
 
 FEATURE_OPTIONS = ("get_hidden", "all_layers", "concat_max", "concat_min", "concat_mean")
@@ -127,8 +127,12 @@ class ClassifierModel(nn.Module):
         """tokens (B, T), lengths (B,) -> logits (B, C) | (B, C, K) [, LM logits (B, T', V)]."""
         lengths = check_lengths(tokens, lengths)
         tokens = tokens[:, : int(lengths.max())]
-        states, _ = self.encoder.trace(tokens)
-        logits = self.head(features_from_states(states, lengths, **self.features))
+        if is_hf(self.encoder):
+            states, features = None, self.encoder.pooled(tokens, lengths).float()  # (B, H)
+        else:
+            states, _ = self.encoder.trace(tokens)
+            features = features_from_states(states, lengths, **self.features)
+        logits = self.head(features)
         if self.heads_per_class > 1:
             logits = logits.view(logits.shape[0], -1, self.heads_per_class)  # (B, C, K)
         if not self.aux_lm:
@@ -182,6 +186,11 @@ def _check_classifier_config(config):
         raise UserError("a classifier needs n_outputs >= 1 and heads_per_class >= 1")
     if config.get("neurons") and config["head"] != "linear":
         raise UserError("neuron selection works with the linear head only")
+    if is_hf(config["encoder"]) and config.get("aux_lm"):
+        raise UserError("a pretrained hf encoder is not a language model: no auxiliary LM loss with --model hf")
+    if is_hf(config["encoder"]) and any(config["features"].values()):
+        raise UserError("the feature options (--get-hidden, --all-layers, --concat-*) are for the project's own "
+                        "language models; with --model hf choose --hf-pooling cls|mean")
 
 
 def build_classifier(config, encoder=None):

@@ -56,7 +56,11 @@ def build_language_model(config):
         return TransformerLM(config)
     if model in LAYER_TYPES:
         return RecurrentLM(config)
-    raise UserError(f"unknown model {model!r}; choose one of {', '.join([*LAYER_TYPES, 'transformer'])}")
+    if model == "hf":
+        from .hf_encoder import HFEncoder
+
+        return HFEncoder(config)
+    raise UserError(f"unknown model {model!r}; choose one of {', '.join([*LAYER_TYPES, 'transformer', 'hf'])}")
 
 
 class RecurrentLM(nn.Module):

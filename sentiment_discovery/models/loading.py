@@ -7,6 +7,7 @@
 - a checkpoint of the original sentiment-discovery (see convert/original.py).
 and returns (model in eval mode, tokenizer, info dict). Imported character models get `CharTokenizer()`.
 """
+import logging
 import os
 
 import torch
@@ -19,6 +20,7 @@ from ..training.checkpoint import check_checkpoint, is_checkpoint_payload, read_
 from .language_model import build_language_model
 
 ENCODER_PREFIX = "encoder."
+log = logging.getLogger(__name__)
 
 
 def load_language_model(path, map_location="cpu"):
@@ -78,7 +80,7 @@ def model_from_checkpoint(payload, path):
 
 def checkpoint_tokenizer(payload, model, path):
     """The checkpoint's tokenizer, checked against the model's vocabulary size."""
-    vocab_size = model.config["vocab_size"]
+    vocab_size = model.config.get("vocab_size") or model.vocab_size  # an hf encoder keeps it in its hf_config
     if payload.get("tokenizer") is None:
         if vocab_size == CharTokenizer.vocab_size:
             return CharTokenizer()
@@ -97,3 +99,27 @@ def finish(model, tokenizer, info, map_location):
         model = model.to(torch.device(map_location))
     info.setdefault("model_config", model.config)
     return model.eval(), tokenizer, info
+
+
+def load_pretrained_hf(hf_model, pooling="cls"):
+    """(HFEncoder in eval mode, its HFTokenizer) from a local folder or installed package (--model hf)."""
+    from ..data.hf_tokenizer import HFTokenizer
+    from .hf_encoder import HFEncoder, resolve_model_path
+
+    encoder = HFEncoder.from_pretrained(hf_model, pooling)
+    tokenizer = HFTokenizer.from_folder(resolve_model_path(hf_model), encoder.config["max_positions"])
+    return encoder.eval(), tokenizer
+
+
+def load_text_encoder(args):
+    """(encoder, tokenizer) the flags name: --model hf with --hf-model, else the language model of --load."""
+    if args.model == "hf":
+        if args.load:
+            raise UserError("--load and --model hf exclude each other: the hf encoder comes from --hf-model")
+        return load_pretrained_hf(args.hf_model, args.hf_pooling)
+    if not args.load:
+        raise UserError("no language model given: pass --load MODEL (or --model hf --hf-model PATH)")
+    model, tokenizer, info = load_language_model(args.load)
+    if info.get("kind") == "classifier":
+        log.info("%s is a classifier checkpoint: its language-model encoder is used", args.load)
+    return model, tokenizer

@@ -32,7 +32,7 @@ from ..data.readers import read_dataset
 from ..data.tokenizers import tokenizer_from_dict
 from ..errors import UserError
 from ..models.classifier import build_classifier
-from ..models.featurizer import feature_size
+from ..models.featurizer import feature_size, max_positions
 from ..training.checkpoint import load_checkpoint
 from .featurize import (RunStats, encode_texts, precision_mode, prepare_for_inference, progress_bar,
                         run_length_ordered)
@@ -78,7 +78,7 @@ def load_classifier(path) -> LoadedClassifier:
         raise UserError(f"{path} has {model.n_outputs} outputs but {len(labels)} label names and "
                         f"{thresholds.size} thresholds")
     encoder_config = ckpt["classifier_config"]["encoder"]
-    max_len = encoder_config.get("max_positions") if encoder_config.get("model") == "transformer" else None
+    max_len = max_positions(encoder_config)
     return LoadedClassifier(model, tokenizer_from_dict(ckpt["tokenizer"]), labels, thresholds,
                             ckpt.get("neurons"), str(ckpt.get("source", "unknown")), max_len)
 

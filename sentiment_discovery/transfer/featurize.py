@@ -53,12 +53,13 @@ def encode_texts(texts, tokenizer, max_seq_len=None) -> tuple[list[np.ndarray], 
     if max_seq_len is not None and max_seq_len < 1:
         raise UserError(f"--max-seq-len must be at least 1, got {max_seq_len}")
     encode = getattr(tokenizer, "encode_array", None) or (lambda text: np.asarray(tokenizer.encode(text)))
+    cut = getattr(tokenizer, "truncate", None) or (lambda ids, n: ids[:n])  # an hf tokenizer keeps its [SEP]
     token_lists, n_truncated, n_chars = [], 0, 0
     for text in texts:
         n_chars += len(text)
         ids = np.asarray(encode(text), dtype=np.int64)
         if max_seq_len is not None and ids.size > max_seq_len:
-            ids = ids[:max_seq_len]
+            ids = cut(ids, max_seq_len)
             n_truncated += 1
         token_lists.append(ids)
     return token_lists, n_truncated, n_chars

@@ -237,7 +237,9 @@ def sweep_logistic_regression(train_x, train_y, val_x, val_y, cs=DEFAULT_CS, met
 
     metric: "accuracy" ("acc") or "mcc" (any name of `metrics.METRIC_NAMES` works).
     feature_index: optional columns of the features to use (the caller passes full-width features).
-    Ties between Cs go to the smaller C (sparser model), as the first best in the grid order."""
+    Ties between Cs go to the smaller C (sparser model), as the first best in the grid order, except that a
+    fit with some non-zero weight beats a tied all-zero one (a constant predictor says nothing about the
+    features: with one weak neuron, every C can tie at the majority-class score)."""
     started = time.perf_counter()
     metric = canonical_metric(metric)
     if solver not in SOLVERS:
@@ -267,14 +269,14 @@ def sweep_logistic_regression(train_x, train_y, val_x, val_y, cs=DEFAULT_CS, met
         mean, scale = standardizer(train_x)
         train_x, val_x = (train_x - mean) / scale, (val_x - mean) / scale
 
-    val_scores, not_converged, best_models = [], 0, None
-    for models, failures in fit_grid(train_x, train_columns, cs, solver, seed, max_iter, n_jobs):
+    val_scores, not_converged, best_models, best_key, best_c = [], 0, None, None, None
+    for c, (models, failures) in zip(cs, fit_grid(train_x, train_columns, cs, solver, seed, max_iter, n_jobs)):
         not_converged += failures
         predicted = predictions_from_columns(column_probabilities(models, val_x), task)
         val_scores.append(task_score(val_y, predicted, task, metric, n_classes)[0])
-        if val_scores[-1] > max(val_scores[:-1], default=-np.inf):
-            best_models = models
-    best_c = float(cs[int(np.argmax(val_scores))])
+        key = (val_scores[-1], any(np.any(model.coef_ != 0) for model in models))
+        if best_key is None or key > best_key:
+            best_models, best_key, best_c = models, key, float(c)
     # The "refit on train at the best C" of the original is the sweep's own fit at that C (same data,
     # same seed, deterministic solver), so it is kept rather than fitted a second time.
     models = best_models

@@ -23,8 +23,9 @@ import numpy as np
 
 from ..arguments import feature_options
 from ..errors import UserError
-from ..models.featurizer import feature_size, is_transformer
-from ..models.loading import load_language_model
+from ..models.featurizer import feature_size, max_positions
+from ..models.hf_encoder import resolve_model_path
+from ..models.loading import load_text_encoder
 from ..runtime import choose_device, load_splits, set_threads
 from . import feature_cache
 from .classify import effective_max_len
@@ -72,14 +73,12 @@ def results_directory(load: str, save_results: str = "") -> str:
     return os.path.join(stem + "_transfer", save_results or "")
 
 
-def load_encoder(load: str):
-    """(language model, tokenizer) from --load; a classifier checkpoint contributes its encoder."""
-    if not load:
-        raise UserError("no language model given: pass --load MODEL")
-    model, tokenizer, info = load_language_model(load)
-    if info.get("kind") == "classifier":
-        log.info("%s is a classifier checkpoint: its language-model encoder is used", load)
-    return model, tokenizer
+def model_stamp(args) -> dict:
+    """What identifies the features' model for the cache: the --load file, or the hf folder and pooling."""
+    if args.model != "hf":
+        return feature_cache.model_stamp(args.load)
+    folder = resolve_model_path(args.hf_model)
+    return dict(feature_cache.model_stamp(os.path.join(folder, "config.json")), pooling=args.hf_pooling)
 
 
 def check_neuron_count(k: int, width: int) -> None:
@@ -204,21 +203,21 @@ def run_transfer(args) -> dict:
     """Everything transfer.py does; returns the results dict also written to results.json."""
     set_threads(args.num_workers)
     device = choose_device(args.device)
-    model, tokenizer = load_encoder(args.load)
+    model, tokenizer = load_text_encoder(args)  # a classifier checkpoint contributes its encoder
     options = feature_options(args)
     width = feature_width(model.config, options)
     check_neuron_count(args.neurons, width)
     splits = read_splits(args)
-    results_dir = results_directory(args.load, args.save_results)
+    model_name = args.hf_model if args.model == "hf" else args.load
+    results_dir = results_directory(model_name, args.save_results)
     os.makedirs(results_dir, exist_ok=True)
 
     mode = precision_mode(args.fp16, args.amp, args.bf16)
     encoder = copy.deepcopy(model) if mode == "fp16" else model  # fp32 weights for the checkpoint
     model, context = prepare_for_inference(model, mode, device)
-    max_len = effective_max_len(args.max_seq_len,
-                                model.config.get("max_positions") if is_transformer(model) else None)
+    max_len = effective_max_len(args.max_seq_len, max_positions(model))
     settings = {"results_dir": results_dir, "use_cached": args.use_cached,
-                "stamp": feature_cache.model_stamp(args.load), "max_len": max_len, "batch_size": args.eval_batch_size or args.batch_size, "device": device,
+                "stamp": model_stamp(args), "max_len": max_len, "batch_size": args.eval_batch_size or args.batch_size, "device": device,
                 "context": context}
     for split in splits.values():
         split_features(split, model, tokenizer, options, width, settings)
@@ -249,7 +248,7 @@ def write_outputs(args, splits, reports, indices, signs, encoder, tokenizer, opt
     elif args.write_results:
         log.warning("--write-results %s not written: there is no test split", args.write_results)
     results = {
-        "load": args.load, "results_dir": results_dir, "task": full.task, "metric": full.metric,
+        "load": args.hf_model if args.model == "hf" else args.load, "results_dir": results_dir, "task": full.task, "metric": full.metric,
         "labels": names, "n_features": int(full.n_input_features), "feature_options": options,
         "rows": {name: len(split.dataset.texts) for name, split in splits.items()},
         "featurized": {name: split.featurized or "cached" for name, split in splits.items()},
