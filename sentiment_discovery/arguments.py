@@ -352,7 +352,9 @@ def data_files(args):
 
 
 def _parser(description):
-    return argparse.ArgumentParser(description=description,
+    # allow_abbrev=False: a misspelt flag that happens to be a prefix of a real one (--neuron) is an error,
+    # not silently that flag; recipes are checked against these parsers (tests/test_recipes.py)
+    return argparse.ArgumentParser(description=description, allow_abbrev=False,
                                    formatter_class=argparse.ArgumentDefaultsHelpFormatter)
 
 
@@ -372,7 +374,7 @@ def transfer_parser():
     for add in (add_general_args, add_model_args, add_data_args, add_featurizer_args, add_classifier_args,
                 add_transfer_args, add_precision_args):
         add(parser)
-    parser.set_defaults(neurons=1, batch_size=64, load="lang_model.pt", **BUNDLED_SST)
+    parser.set_defaults(neurons=1, batch_size=64, **BUNDLED_SST)
     return parser
 
 
