@@ -29,6 +29,7 @@ from sklearn.linear_model import LogisticRegression
 from sentiment_discovery.cli import run_cli
 from sentiment_discovery.errors import UserError
 from sentiment_discovery.transfer.metrics import evaluate
+from sentiment_discovery.visualize.plots import confusion_matrix_plot
 from sentiment_discovery.transfer.thresholds import apply_thresholds, best_thresholds, global_tweaks
 
 PLUTCHIK_8 = ["anger", "anticipation", "disgust", "fear", "joy", "sadness", "surprise", "trust"]
@@ -77,7 +78,7 @@ def labels_from(frame: pd.DataFrame, column: str, path: str) -> np.ndarray:
     return values.to_numpy().astype(np.int64)
 
 
-def run_sst(data_dir, cs, seed, max_features):
+def run_sst(data_dir, cs, seed, max_features, out=None):
     """Binary SST: C by val accuracy, report test accuracy."""
     folder = os.path.join(data_dir, "binary_sst")
     splits = {name: read_csv(os.path.join(folder, f"{name}.csv"), ["label", "sentence"])
@@ -102,8 +103,9 @@ def tweets3_ids(frame: pd.DataFrame, path: str) -> np.ndarray:
     return labels.map({name: i for i, name in enumerate(TWEETS3_CLASSES)}).to_numpy()
 
 
-def run_tweets3(data_dir, cs, seed, max_features):
-    """3-class tweets: C by val macro-F1; report test macro-F1, accuracy and per-class recall."""
+def run_tweets3(data_dir, cs, seed, max_features, out=None):
+    """3-class tweets: C by val macro-F1; report test macro-F1, accuracy, per-class recall and the confusion
+    matrix (drawn to <out>/tweets3_tfidf_confusion.png when `out` is given)."""
     folder = os.path.join(data_dir, "tweets3")
     splits = {name: read_csv(os.path.join(folder, f"{name}.csv"), ["label", "confidence", "text"])
               for name in ("train", "val", "test")}
@@ -115,7 +117,11 @@ def run_tweets3(data_dir, cs, seed, max_features):
     report = evaluate(ys["test"], model.predict(test_x), "multiclass", 3)
     majority = np.bincount(ys["train"]).argmax()
     majority_report = evaluate(ys["test"], np.full_like(ys["test"], majority), "multiclass", 3)
+    if out:
+        confusion_matrix_plot(report["confusion_matrix"], TWEETS3_CLASSES,
+                              os.path.join(out, "tweets3_tfidf_confusion.png"), title="TF-IDF LR, tweets3 test")
     return {"task": "tweets3", "best_c": c, "val_macro_f1_per_c": val_scores,
+            "test_confusion_matrix": np.asarray(report["confusion_matrix"]).tolist(),
             "test_macro_f1": report["macro"]["f1"], "test_accuracy": report["accuracy"],
             "test_recall": dict(zip(TWEETS3_CLASSES, report["per_class"]["recall"])),
             "majority_test_accuracy": majority_report["accuracy"],
@@ -123,7 +129,7 @@ def run_tweets3(data_dir, cs, seed, max_features):
             "n_train": len(ys["train"]), "n_features": int(train_x.shape[1])}
 
 
-def run_semeval(data_dir, cs, seed, max_features):
+def run_semeval(data_dir, cs, seed, max_features, out=None):
     """Plutchik-8 one-vs-rest: one C shared by the 8 labels, chosen by val macro-F1 at 0.5; report val F1
     at 0.5 and with thresholds tuned on val (C, thresholds and scores all from the one val split)."""
     folder = os.path.join(data_dir, "semeval")
@@ -166,6 +172,7 @@ def parse_args(argv):
     parser.add_argument("--cs", type=float, nargs="+", default=DEFAULT_CS, help="C grid searched on val")
     parser.add_argument("--max-features", type=int, default=None, help="cap on the TF-IDF vocabulary")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=None, help="folder for plots (the tweets3 confusion matrix)")
     return parser.parse_args(argv)
 
 
@@ -173,7 +180,9 @@ def main(argv=None):
     args = parse_args(argv)
     for name in TASKS if args.task == "all" else [args.task]:
         started = time.perf_counter()
-        result = TASKS[name](args.data_dir, list(args.cs), args.seed, args.max_features)
+        if args.out:
+            os.makedirs(args.out, exist_ok=True)
+        result = TASKS[name](args.data_dir, list(args.cs), args.seed, args.max_features, out=args.out)
         result["seconds"] = round(time.perf_counter() - started, 1)
         print(json.dumps(rounded(result)), flush=True)
 
