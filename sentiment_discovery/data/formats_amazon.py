@@ -15,7 +15,6 @@ required, and not at all otherwise (pretraining starts without a pass over the f
 is then reported when its record is read.
 """
 import functools
-import json
 import math
 
 import numpy as np
@@ -25,6 +24,7 @@ from .decoding import decode_counting, warn_replaced
 from .formats_table import open_lazy_table
 from .gzip_source import iter_lines
 from .labels import is_missing, parse_label_column
+from .tables import parse_json_object
 from .lazy_tables import LazyField
 from .parts import FilePart, clean_text, finish_part, require_column
 
@@ -43,14 +43,7 @@ def amazon_keys(options):
 
 
 def _parse_record(line, path, line_number):
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as err:
-        raise UserError(f"{path} line {line_number} is not valid JSON ({err.msg}); Amazon reviews are one JSON "
-                        "object per line")
-    if not isinstance(record, dict):
-        raise UserError(f"{path} line {line_number} is a JSON {type(record).__name__}, not an object")
-    return record
+    return parse_json_object(line, path, line_number, "Amazon reviews are one JSON object per line")
 
 
 def _stars_as_ids(ratings, label_key, path):

@@ -70,15 +70,20 @@ def _loose_json_records(text, path):
     for line_number, line in enumerate(text.split("\n"), start=1):  # not splitlines: U+2028 is text
         if not line.strip():
             continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise UserError(f"{path} line {line_number} is not valid JSON ({err.msg}); a JSON file "
-                            "must be a JSON list of objects or one JSON object per line")
-        if not isinstance(record, dict):
-            raise UserError(f"{path} line {line_number} is a JSON {type(record).__name__}, not an object")
-        records.append(record)
+        records.append(parse_json_object(line, path, line_number, "a JSON file must be a JSON list of objects "
+                                                                  "or one JSON object per line"))
     return records
+
+
+def parse_json_object(line, path, line_number, hint):
+    """The JSON object on one line; UserError naming the file and line (and `hint`) otherwise."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as err:
+        raise UserError(f"{path} line {line_number} is not valid JSON ({err.msg}); {hint}") from None
+    if not isinstance(record, dict):
+        raise UserError(f"{path} line {line_number} is a JSON {type(record).__name__}, not an object")
+    return record
 
 
 def _json_list_records(text, path):

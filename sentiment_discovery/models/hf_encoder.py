@@ -35,6 +35,7 @@ def import_transformers():
     except ImportError:
         raise UserError(f"--model hf needs the transformers package: {INSTALL_HINT}") from None
     transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()  # its weight-loading bar; our own bars report the work
     return transformers
 
 
