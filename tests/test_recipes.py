@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import multiproc
@@ -205,3 +206,22 @@ def test_imdb_standin_rejects_a_non_binary_file(tmp_path, write_file):
     with pytest.raises(SystemExit, match="labels other than 0 and 1"):
         imdb_standin.main([str(tmp_path / "out"), "--sst", str(tmp_path / "sst")])
     assert os.listdir(tmp_path) == ["sst"]                         # nothing half-written
+
+
+def test_goemotions_standin_is_read_by_the_goemotions_reader(tmp_path, data_dir):
+    sys.path.insert(0, str(REPO_ROOT / "experiments"))
+    try:
+        import goemotions_standin
+    finally:
+        sys.path.pop(0)
+    out = tmp_path / "goemotions"
+    assert goemotions_standin.main([str(out), "--semeval", str(data_dir / "semeval")]) == 0
+    from sentiment_discovery.data.readers import read_dataset
+    train = read_dataset(str(out / "train.tsv"), data_format="goemotions")
+    semeval = read_dataset(str(data_dir / "semeval" / "train.csv"), text_key="Tweet",
+                           non_binary_cols=goemotions_standin.PLUTCHIK_8)
+    assert train.label_names == goemotions_standin.PLUTCHIK_8 and train.task == "multilabel"
+    assert np.array_equal(train.labels, semeval.labels)  # the same tweets, the same emotions, in order
+    dev, test = (read_dataset(str(out / name), data_format="goemotions") for name in ("dev.tsv", "test.tsv"))
+    assert len(dev) + len(test) == len(read_dataset(str(data_dir / "semeval" / "val.csv"), text_key="Tweet",
+                                                     non_binary_cols=goemotions_standin.PLUTCHIK_8))
