@@ -182,8 +182,9 @@ def add_training_args(parser):
     group.add_argument("--resume", default=None,
                        help="checkpoint to continue from exactly, or 'auto' for the newest of this run's --save")
     group.add_argument("--tensorboard", default=None, metavar="DIR",
-                       help="also write TensorBoard logs (loss, lr, throughput, metrics; finetuning adds the "
-                            "confusion matrix as an image) to DIR; needs the tensorboard package")
+                       help="also write TensorBoard logs (loss, lr, throughput, metrics; pretraining adds the "
+                            "loss curve, finetuning the confusion matrices as images) to DIR; needs the "
+                            "tensorboard package")
     return group
 
 
@@ -266,6 +267,9 @@ def add_generate_args(parser):
                        help="set the neuron to this value x polarity after every generated step")
     group.add_argument("--overwrite-prefix", action="store_true", help="also overwrite while reading the prime")
     group.add_argument("--max-rows", type=int, default=10, help="with --data: heatmaps for the first N rows")
+    group.add_argument("--tensorboard", default=None, metavar="DIR",
+                       help="also write the samples (as text) and the heatmaps (as images) to TensorBoard "
+                            "logs in DIR; needs the tensorboard package")
     return group
 
 

@@ -1,5 +1,5 @@
-"""--tensorboard DIR: a tiny pretraining run (and its resume) and a tiny 3-class finetuning run write event
-files whose scalars and images are read back here; without tensorboard the flag is a clear error; without
+"""--tensorboard DIR: a tiny pretraining run (and its resume), a tiny 3-class finetuning run and generate.py's
+samples and heatmaps write event files whose scalars, images and texts are read back here; without tensorboard the flag is a clear error; without
 the flag nothing is written."""
 import json
 import math
@@ -12,6 +12,7 @@ import pytest
 pytest.importorskip("tensorboard")
 
 import finetune_classifier  # noqa: E402
+import generate  # noqa: E402
 import pretrain  # noqa: E402
 from sentiment_discovery.cli import run_cli  # noqa: E402
 from sentiment_discovery.errors import UserError  # noqa: E402
@@ -28,7 +29,7 @@ FILLER = ["the", "flight", "was", "and", "so", "very", "crew", "seat"]
 
 def read_events(directory):
     """Every event file in `directory`, loaded (scalars and images kept in full)."""
-    events = EventAccumulator(str(directory), size_guidance={"scalars": 0, "images": 0})
+    events = EventAccumulator(str(directory), size_guidance={"scalars": 0, "images": 0, "tensors": 0})
     events.Reload()
     return events
 
@@ -119,6 +120,32 @@ def test_finetuning_scalars_and_confusion_images(tmp_path):
     assert "confusion_matrix/validation" in images and "confusion_matrix/test_best_epoch" in images
     assert [image.step for image in events.Images("confusion_matrix/validation")] == steps
     assert all(image.width > 0 and image.height > 0 for image in events.Images("confusion_matrix/test_best_epoch"))
+
+
+def test_generated_samples_and_heatmaps(tmp_path):
+    lm = tmp_path / "lm.pt"
+    pretrain.main(pretrain_flags(write_corpus(tmp_path / "corpus.json"), lm))
+    board = tmp_path / "tb"
+    summary = generate.main(["--load", str(lm), "--text", "the movie", "--gen-length", "8", "--num-samples", "2",
+                             "--neuron", "3", "--visualize", "--save", str(tmp_path / "gen.txt"),
+                             "--tensorboard", str(board), "--num-workers", "1"])
+    events = read_events(board)
+    for index, sample in enumerate(summary["samples"], start=1):
+        text = events.Tensors(f"sample/{index}/text_summary")[0].tensor_proto.string_val[0].decode()
+        assert text == "    " + sample.replace("\n", "\n    ")
+    images = events.Images("heatmap/sample_2")
+    assert len(images) == 1 and images[0].width > 0 and images[0].height > 0
+    rows = tmp_path / "rows.csv"
+    rows.write_text("sentence\ngreat fun\nawful plot\n")
+    generate.main(["--load", str(lm), "--neuron", "3", "--data", str(rows), "--save", str(tmp_path / "rows.txt"),
+                   "--tensorboard", str(tmp_path / "tb_rows"), "--num-workers", "1"])
+    assert sorted(read_events(tmp_path / "tb_rows").Tags()["images"]) == ["heatmap/row_0000", "heatmap/row_0001"]
+
+
+def test_missing_tensorboard_fails_generate_before_loading(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
+    with pytest.raises(UserError, match="--tensorboard needs the tensorboard package"):
+        generate.main(["--load", str(tmp_path / "missing.pt"), "--tensorboard", str(tmp_path / "tb")])
 
 
 def test_missing_tensorboard_is_a_clear_error(tmp_path, monkeypatch):

@@ -6,7 +6,9 @@ Outputs beside --save (default generated.txt):
 - with --visualize: `<stem>_heatmap.png` and `.html` (`<stem>_heatmap_<i>.*` for several samples) and
   `<stem>_heatmap.json` (the neuron, and each sample's text with one value per character);
 - with --data: `<stem>_heatmaps/row_<i>.png` / `.html` for the first --max-rows rows, and
-  `<stem>_heatmaps/neuron_values.json`.
+  `<stem>_heatmaps/neuron_values.json`;
+- with --tensorboard DIR: the samples as text (`sample/<i>`) and every heatmap PNG as an image
+  (`heatmap/sample_<i>`, `heatmap/row_<i>`), all at step 0.
 Shown values are the neuron's raw value × polarity (the drawing clips them to [-1, 1]).
 """
 import json
@@ -21,6 +23,7 @@ from ..errors import UserError
 from ..models.loading import load_language_model
 from ..runtime import choose_device, set_threads
 from ..training.checkpoint import is_checkpoint_payload, read_torch_file
+from ..training.tensorboard_log import check_tensorboard, open_tensorboard
 from ..visualize.heatmap import text_heatmap_html, text_heatmap_png
 from .alignment import token_text
 from .decoding import Steering, generate
@@ -210,8 +213,23 @@ def run_row_heatmaps(args, model, tokenizer):
     return {"heatmaps": records, "folder": folder}
 
 
+def mirror_to_tensorboard(directory, summary):
+    """The samples (text) and heatmap PNGs (images) of a finished run's summary, into TensorBoard at `directory`."""
+    board = open_tensorboard(directory)
+    try:
+        for index, text in enumerate(summary.get("samples", []), start=1):
+            board.text(f"sample/{index}", text)
+        for index, record in enumerate(summary.get("heatmaps", []), start=1):
+            name = f"row_{record['row']:04d}" if "row" in record else f"sample_{index}"
+            board.image(f"heatmap/{name}", record["png"], 0)
+    finally:
+        board.close()
+    log.info("TensorBoard logs written to %s", directory)
+
+
 def run_generate(args):
     """generate.py's work, as the flags say; returns a summary dict."""
+    check_tensorboard(args.tensorboard)
     set_threads(args.num_workers)
     device = choose_device(args.device)
     torch.manual_seed(args.seed)
@@ -221,5 +239,9 @@ def run_generate(args):
                         "text or show a neuron over it")
     log.info("loaded %s %s model from %s", info["source"], model.config["model"], args.load)
     if args.data:
-        return run_row_heatmaps(args, model, tokenizer)
-    return run_sampling(args, model, tokenizer, device)
+        summary = run_row_heatmaps(args, model, tokenizer)
+    else:
+        summary = run_sampling(args, model, tokenizer, device)
+    if args.tensorboard:
+        mirror_to_tensorboard(args.tensorboard, summary)
+    return summary

@@ -6,6 +6,8 @@
     metrics.image("loss_curve", "runs/lm_loss.png", 100)  # a PNG already drawn, as an image
     metrics.close()                                       # flushes and closes the writer too
 
+generate.py uses the log directly: `tensorboard.text("sample/1", text)`, `tensorboard.image("heatmap/1", png, 0)`.
+
 Every numeric value of a record becomes one scalar under the record's "step" (else its "epoch", else a
 running count). Nested dicts become `a/b` tags and lists of numbers `a/0`, `a/1`, ... (or `a/<name>` when
 the list has one entry per `list_names`). Strings, booleans and None are left to the JSON log.
@@ -88,6 +90,11 @@ class TensorBoardLog:
     def image(self, tag, png_path, step):
         """A PNG already written (a plot of the run) as an image at `step`."""
         self.writer.add_image(tag, png_pixels(png_path), global_step=step, dataformats="HWC")
+        self.writer.flush()
+
+    def text(self, tag, text, step=0):
+        """A piece of text (a generated sample, say) at `step`; shown verbatim in TensorBoard's text tab."""
+        self.writer.add_text(tag, "    " + text.replace("\n", "\n    "), global_step=step)  # a code block
         self.writer.flush()
 
     def _step_of(self, record):
