@@ -208,7 +208,7 @@ class FinetuneRun:
     # --- saving ------------------------------------------------------------------------------------
     def payload(self, model_state, thresholds):
         return classifier_payload(model_state, dict(self.config, aux_lm=False), self.tokenizer, self.spec.names,
-                                  thresholds, feature_options(self.args))
+                                  thresholds, feature_options(self.args), self.spec.class_names)
 
     def current_thresholds(self):
         progress = self.trainer.progress

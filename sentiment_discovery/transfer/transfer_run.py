@@ -32,7 +32,7 @@ from .classify import effective_max_len
 from .featurize import featurize_texts, precision_mode, prepare_for_inference
 from .regression import (drop_neurons, fit_on_neurons, probabilities, score, sweep_logistic_regression,
                          top_neurons)
-from .transfer_outputs import (classifier_payload, output_names, save_classifier, write_plots,
+from .transfer_outputs import (classifier_payload, output_names, save_classifier, stored_class_names, write_plots,
                                write_results_json, write_test_results)
 
 log = logging.getLogger(__name__)
@@ -240,23 +240,25 @@ def write_outputs(args, splits, reports, indices, signs, encoder, tokenizer, opt
     """classifier.pt, plots, --write-results and results.json."""
     full = reports["all"].result
     train = splits["train"].dataset
-    names = output_names(full.task, train.label_names, train.class_names, np.atleast_2d(full.weights).shape[0])
+    n_columns = np.atleast_2d(full.weights).shape[0]
+    names = output_names(full.task, train.label_names, train.class_names, n_columns)
+    class_names = stored_class_names(full.task, train.class_names, n_columns)
     neurons = {"indices": [int(i) for i in indices], "signs": [float(s) for s in signs]} if len(indices) else None
     files = {"classifier": save_classifier(results_dir, classifier_payload(
-        encoder, tokenizer, full.weights, full.intercepts, names, options, neurons))}
+        encoder, tokenizer, full.weights, full.intercepts, names, options, neurons, class_names))}
     files["plots"] = write_plots(results_dir, full.task, splits["train"].features, splits["train"].labels,
-                                 full.weights, indices, names)
+                                 full.weights, indices, names, class_names)
     test = splits.get("test")
     if args.write_results and test is not None:
         probs_top = probabilities(reports["top"].result, test.features) if "top" in reports else None
         files["test_results"] = write_test_results(
             args.write_results, test.dataset.texts, test.labels, train.label_names, names,
-            probabilities(full, test.features), probs_top, len(indices), test.features, indices)
+            probabilities(full, test.features), probs_top, len(indices), test.features, indices, class_names)
     elif args.write_results:
         log.warning("--write-results %s not written: there is no test split", args.write_results)
     results = {
         "load": args.hf_model if args.model == "hf" else args.load, "results_dir": results_dir, "task": full.task, "metric": full.metric,
-        "labels": names, "n_features": int(full.n_input_features), "feature_options": options,
+        "labels": names, "class_names": class_names, "n_features": int(full.n_input_features), "feature_options": options,
         "rows": {name: len(split.dataset.texts) for name, split in splits.items()},
         "featurized": {name: split.featurized or "cached" for name, split in splits.items()},
         "neurons": neurons, "fits": {name: report.to_dict() for name, report in reports.items()},
