@@ -170,3 +170,16 @@ def test_class_names_flag_unchanged(words, tmp_path):
     assert results["class_names"] == ["positive", "negative"]
     assert np.load(os.path.join(results["results_dir"], "trY.npy")).tolist() == [
         0.0 if name == "positive" else 1.0 for name in pd.read_csv(words["train"])["label"]]
+
+
+def test_binary_finetune_summary_names_its_metric_and_classes(words, tmp_path, capsys):
+    save = tmp_path / "bin.pt"
+    summary = finetune_classifier.main([
+        "--load", words["lm"], "--data", words["train"], "--valid", words["valid"], "--test", words["test"],
+        "--epochs", "1", "--batch-size", "32", "--save", str(save), "--num-workers", "1", "--report-metric", "f1"])
+    out = capsys.readouterr().out
+    assert summary["selected_on"] == "F1 of class 1 (positive)"
+    assert (f"best epoch 1: validation F1 of class 1 (positive) {summary['selection_value']:.4f} "
+            "(the --report-metric that picked the best epoch)") in out
+    assert summary["test"]["label_names"] == ["negative", "positive"]  # report rows, not label=0 / label=1
+    assert load_checkpoint(str(save))["class_names"] == ["negative", "positive"]

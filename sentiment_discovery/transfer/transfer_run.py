@@ -169,25 +169,36 @@ def score_triple(scores: dict, key: str) -> str:
     return "/".join(parts)
 
 
-def print_fit(report: FitReport, metric: str) -> None:
+def fit_explained(result, metric: str, chosen_on: str = "validation") -> list[str]:
+    """The original's `regularization coef` / `NNZ` lines, each saying what its number is."""
+    weights = np.atleast_2d(result.weights)  # (C, F)
+    outputs = f" x {weights.shape[0]} outputs" if weights.shape[0] > 1 else ""
+    return [f"regularization coef: {result.best_c:g} (C, the inverse L1 regularisation strength: smaller keeps "
+            f"fewer features; chosen on {chosen_on} {metric})",
+            f"NNZ: {result.n_nonzero} (non-zero weights, of {weights.shape[1]} feature"
+            f"{'' if weights.shape[1] == 1 else 's'}{outputs})"]
+
+
+def print_fit(report: FitReport, metric: str, chosen_on: str = "validation") -> None:
     print(f"{score_triple(report.scores, 'accuracy')} train/val/test accuracy w/ {report.name}")
     if metric != "accuracy":
         print(f"{score_triple(report.scores, 'score')} train/val/test {metric} w/ {report.name}")
-    print(f"regularization coef: {report.result.best_c:g}")
-    print(f"NNZ: {report.result.n_nonzero}")
+    for line in fit_explained(report.result, metric, chosen_on):
+        print(line)
 
 
-def print_report(reports: dict, indices, signs, metric: str, test_unscored: bool) -> None:
-    print_fit(reports["all"], metric)
+def print_report(reports: dict, indices, signs, metric: str, test_unscored: bool,
+                 chosen_on: str = "validation") -> None:
+    print_fit(reports["all"], metric, chosen_on)
     if len(indices):
         listed = ", ".join(f"{int(i)} ({SIGN_MARKS[int(s)]})" for i, s in zip(indices, signs))
         print(f"neuron(s) {listed} are top sentiment neurons")
         if not np.all(signs):
             print(f"note: only {int(np.count_nonzero(signs))} of the top {len(signs)} neurons have a "
                   "non-zero weight; the others (0) are arbitrary")
-        print_fit(reports["top"], metric)
+        print_fit(reports["top"], metric, chosen_on)
     if "rest" in reports:
-        print_fit(reports["rest"], metric)
+        print_fit(reports["rest"], metric, chosen_on)
     if test_unscored:
         print("test split has no labels: test scores skipped (predictions still written)")
 
@@ -232,7 +243,10 @@ def run_transfer(args) -> dict:
     sweep_options = {"metric": "mcc" if args.mcc else "accuracy", "seed": args.seed}
     reports, indices, signs = fit_all(splits, args.neurons, args.drop_neurons, sweep_options)
     test = splits.get("test")
-    print_report(reports, indices, signs, reports["all"].result.metric, test is not None and test.labels is None)
+    valid = splits.get("valid")
+    chosen_on = "validation" if valid is not None and valid.labels is not None else "training"  # validation_pair
+    print_report(reports, indices, signs, reports["all"].result.metric, test is not None and test.labels is None,
+                 chosen_on)
     return write_outputs(args, splits, reports, indices, signs, encoder, tokenizer, options, results_dir)
 
 
