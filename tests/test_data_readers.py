@@ -192,7 +192,8 @@ def test_json_null_label(write_file):
 
 def test_labels_mixing_numbers_and_words(write_file):
     path = write_file("s.csv", "label,sentence\n1,a\npos,b\n")
-    with pytest.raises(UserError, match="mixes numbers \\('1' in row 1\\) and words \\('pos' in row 2\\).*--class-names"):
+    message = r"mixes numbers \('1' in row 1\) and words \('pos' in row 2\).*--class-names"
+    with pytest.raises(UserError, match=message):
         read_dataset(path)
 
 

@@ -111,7 +111,8 @@ def test_transfer_reads_words_and_run_classifier_writes_them(words, tmp_path, ca
         results = transfer.main(transfer_argv(words, "--write-results", rows_path,
                                               "--save-results", str(tmp_path / "out")))
     assert "labels read as class names: negative=0, positive=1" in caplog.text
-    assert results["class_names"] == ["negative", "positive"] and results["fits"]["all"]["scores"]["test"]["accuracy"] > 0.9
+    assert results["class_names"] == ["negative", "positive"]
+    assert results["fits"]["all"]["scores"]["test"]["accuracy"] > 0.9
     assert set(pd.read_csv(rows_path)["label"]) == {"negative", "positive"}
     classifier = os.path.join(results["results_dir"], "classifier.pt")
     assert load_checkpoint(classifier)["class_names"] == ["negative", "positive"]

@@ -272,7 +272,8 @@ def write_outputs(args, splits, reports, indices, signs, encoder, tokenizer, opt
         log.warning("--write-results %s not written: there is no test split", args.write_results)
     results = {
         "load": args.hf_model if args.model == "hf" else args.load, "results_dir": results_dir, "task": full.task, "metric": full.metric,
-        "labels": names, "class_names": class_names, "n_features": int(full.n_input_features), "feature_options": options,
+        "labels": names, "class_names": class_names, "n_features": int(full.n_input_features),
+        "feature_options": options,
         "rows": {name: len(split.dataset.texts) for name, split in splits.items()},
         "featurized": {name: split.featurized or "cached" for name, split in splits.items()},
         "neurons": neurons, "fits": {name: report.to_dict() for name, report in reports.items()},
