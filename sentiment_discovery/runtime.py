@@ -55,6 +55,8 @@ def load_splits(args, require_labels=True, keep_empty=False):
     needs_split = (valid_files is None and fractions[1] > 0) or (test_files is None and fractions[2] > 0)
     carved = split_dataset(train, fractions, seed=args.seed) if needs_split else [train, None, None]
     train = carved[0]
+    if options["class_names"] is None:  # word labels elsewhere must be the training data's class names
+        options = dict(options, known_class_names=list(train.class_names or []))
     valid = _read_optional(valid_files, options, carved[1], keep_empty, require_labels=require_labels)
     test = _read_optional(test_files, options, carved[2], keep_empty, require_labels=False)
     return train, valid, test

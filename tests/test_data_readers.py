@@ -190,9 +190,10 @@ def test_json_null_label(write_file):
         read_dataset(path, text_key="text")
 
 
-def test_non_numeric_label(write_file):
-    path = write_file("s.csv", "label,sentence\npos,a\nneg,b\n")
-    with pytest.raises(UserError, match="non-numeric value 'pos' in row 1 .*'neg', 'pos'.*class_names"):
+def test_labels_mixing_numbers_and_words(write_file):
+    path = write_file("s.csv", "label,sentence\n1,a\npos,b\n")
+    message = r"mixes numbers \('1' in row 1\) and words \('pos' in row 2\).*--class-names"
+    with pytest.raises(UserError, match=message):
         read_dataset(path)
 
 

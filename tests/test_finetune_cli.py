@@ -24,7 +24,7 @@ FILLER = ["the", "a", "movie", "plot", "was", "is", "and", "it", "so", "very", "
 MARKS = ["!", "?", "#"]                                # multi-label: label j is on when MARKS[j] occurs
 CLASS_WORDS = ["awful", "bad", "okay", "good", "great"]  # 5-class: the class is the text's last word
 CONTRACT_KEYS = {"format", "format_version", "kind", "model_config", "classifier_config", "model_state",
-                 "tokenizer", "labels", "thresholds", "neurons", "feature_options", "source"}
+                 "tokenizer", "labels", "thresholds", "neurons", "feature_options", "source", "class_names"}
 
 
 @pytest.fixture(autouse=True)

@@ -128,9 +128,10 @@ def test_overwrite_changes_the_neurons_values_and_the_sampled_text(tmp_path):
 
 
 def png_height_rows(path, titled=True):
-    """Character rows a heatmap PNG is tall enough for (inverse of text_heatmap_png's figure size)."""
+    """Character rows a heatmap PNG is tall enough for (inverse of text_heatmap_png's figure size; 60
+    characters per row fit the colour bar's caption on one line)."""
     height_in = plt.imread(path).shape[0] / heatmap.DPI
-    return round((height_in - 0.2) / heatmap.CELL_HEIGHT_IN - (1.6 if titled else 0.0))
+    return round((height_in - 0.2) / heatmap.CELL_HEIGHT_IN - (1.6 if titled else 0.0) - heatmap.scale_band_rows(1))
 
 
 def test_visualize_writes_png_html_and_json_with_the_expected_rows(tmp_path):

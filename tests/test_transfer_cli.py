@@ -135,8 +135,10 @@ def test_printed_report(first_run):
     all_scores = results["fits"]["all"]["scores"]
     triple = "/".join(f"{100 * all_scores[s]['accuracy']:.1f}" for s in ("train", "valid", "test"))
     assert f"{triple} train/val/test accuracy w/ all neurons" in lines
-    assert f"regularization coef: {results['fits']['all']['best_c']:g}" in lines
-    assert f"NNZ: {results['fits']['all']['n_nonzero']}" in lines
+    assert (f"regularization coef: {results['fits']['all']['best_c']:g} (C, the inverse L1 regularisation "
+            "strength: smaller keeps fewer features; chosen on validation accuracy)") in lines
+    assert f"NNZ: {results['fits']['all']['n_nonzero']} (non-zero weights, of {HIDDEN} features)" in lines
+    assert f"NNZ: {results['fits']['top']['n_nonzero']} (non-zero weights, of 1 feature)" in lines
     neuron, sign = results["neurons"]["indices"][0], results["neurons"]["signs"][0]
     assert f"neuron(s) {neuron} ({'+' if sign > 0 else '-'}) are top sentiment neurons" in lines
     assert any(line.endswith("train/val/test accuracy w/ 1 neuron(s)") for line in lines)

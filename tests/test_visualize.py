@@ -69,8 +69,35 @@ def test_heatmap_png_size_grows_with_rows(tmp_path):
     assert width_s == width_l  # fixed characters per row
     margin_px = 0.2 * H.DPI
     row_px = H.CELL_HEIGHT_IN * H.DPI
-    assert height_s == pytest.approx(margin_px + row_px, abs=2)
-    assert height_l == pytest.approx(margin_px + (8 + 1.6) * row_px, abs=2)  # 8 rows + title band
+    width_in = 20 * H.CELL_WIDTH_IN + 0.2
+    band_rows = [H.scale_band_rows(len(H.wrapped_caption(H.scale_caption(v), width_in)))
+                 for v in (np.linspace(-1, 1, len(short)), np.linspace(-2, 2, len(long_text)))]
+    assert band_rows[0] > H.SCALE_BAND_ROWS  # a narrow figure wraps the colour bar's caption
+    assert height_s == pytest.approx(margin_px + (1 + band_rows[0]) * row_px, abs=2)
+    assert height_l == pytest.approx(margin_px + (8 + 1.6 + band_rows[1]) * row_px, abs=2)  # + title band
+
+
+def test_heatmap_png_has_a_labelled_colour_bar(tmp_path, monkeypatch):
+    figures = []
+    monkeypatch.setattr(H.plt, "close", figures.append)  # keep the figure to look at it
+    H.text_heatmap_png("bad then good", np.linspace(-1.5, 0.8, 13), str(tmp_path / "c.png"), title="neuron 7")
+    fig = figures[0]
+    assert len(fig.axes) == 2  # the character grid and the colour bar
+    bar = fig.axes[1]
+    label = bar.get_xlabel()
+    assert "green = positive" in label and "red = negative" in label and "-1.50 to 0.80" in label
+    assert [t.get_text() for t in bar.get_xticklabels()] == ["-1", "0", "+1"]
+    assert bar.get_xlim() == pytest.approx((-1.0, 1.0))
+    H.plt.close(fig)
+
+
+def test_heatmap_html_legend_and_hover_values(tmp_path):
+    page = H.text_heatmap_html("ab\n", [0.25, -3.0, 1.0], str(tmp_path / "v.html"))
+    assert '<div class="legend"' in page and "linear-gradient(to right, #a50026" in page
+    assert "-1 (negative)" in page and ">0<" in page and "+1 (positive)" in page
+    assert "green = positive" in page and "this text -3.00 to 1.00" in page
+    assert 'title="0.2500"' in page and 'title="-3.0000"' in page and 'title="1.0000"' in page
+    assert page.count("<span") == 3  # the legend adds no spans: one per character
 
 
 def test_heatmap_colours_and_html_escaping(tmp_path):

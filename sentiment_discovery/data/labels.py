@@ -5,9 +5,11 @@
 - multi-label (`non_binary_cols`, each 0/1)       -> float32 (N, L)
 
 Which of binary / multi-class a single column is, is inferred from its values unless
-`num_classes` declares it (2 = binary). Label names (e.g. "negative") are accepted only when
-`class_names` lists them; they map to their position in that list. Every problem is a UserError
-naming the file, the column, a row (1-based, header not counted) and the offending value.
+`num_classes` declares it (2 = binary). Label names (e.g. "negative") map to their position in
+`class_names` when it is given (order as given); without it a column whose every value is a word is
+read as class names: `parse_label_column` returns the words, and `name_ids` turns them into ids of
+the sorted names (or of the names the training data had). Every problem is a UserError naming the
+file, the column, a row (1-based, header not counted) and the offending value.
 
 `binarize_ratings` turns star ratings into binary sentiment (`--binarize-sent MIDPOINT`): above the
 midpoint -> 1, below -> 0, equal -> dropped (the caller removes those rows).
@@ -52,7 +54,8 @@ def _map_class_names(values, column, source, class_names):
 
 
 def parse_label_column(values, column, source, class_names=None):
-    """Raw cells of one label column (strings, numbers, bools, None) -> float64 (N,)."""
+    """Raw cells of one label column (strings, numbers, bools, None) -> float64 (N,), or object (N,) of
+    stripped words when class_names is None and no cell is a number."""
     values = list(values)
     missing = np.array([is_missing(v) for v in values], bool)
     if missing.any():
@@ -63,16 +66,41 @@ def parse_label_column(values, column, source, class_names=None):
     cells = [int(v) if isinstance(v, bool) else v for v in values]
     numbers = pd.to_numeric(pd.Series(cells, dtype=object), errors="coerce").to_numpy(np.float64)
     non_numeric = np.isnan(numbers)
+    if non_numeric.all():
+        return np.array([str(v).strip() for v in values], dtype=object)  # word labels: class names
     if non_numeric.any():
         row, value = _first_bad(values, non_numeric)
-        seen = sorted({str(v) for v in values})
-        shown = ", ".join(repr(v) for v in seen[:6]) + (", ..." if len(seen) > 6 else "")
-        raise UserError(f"{source}: label {column!r} has the non-numeric value {value!r} in row {row} "
-                        f"(values seen: {shown}); labels must be numbers, or pass class_names to map names")
+        number_row, number = _first_bad(values, ~non_numeric)
+        raise UserError(f"{source}: label {column!r} mixes numbers ({number!r} in row {number_row}) and words "
+                        f"({value!r} in row {row}); give every label as a number or every label as a "
+                        "class name (--class-names NAME ... maps names to ids in the order given)")
     if np.isinf(numbers).any():
         row, value = _first_bad(values, np.isinf(numbers))
         raise UserError(f"{source}: label {column!r} is infinite in row {row} (value {value!r})")
     return numbers
+
+
+def sorted_names(word_columns):
+    """The class names the word labels of several (N_i,) object arrays use, sorted."""
+    return sorted({str(word) for words in word_columns for word in words})
+
+
+def name_ids(words, column, source, names, known_from=None):
+    """Word labels (N,) object -> float64 (N,) positions in `names`; a word not among them is a
+    UserError (`known_from` says where the names came from, e.g. "the training data")."""
+    lookup = {name: float(i) for i, name in enumerate(names)}
+    ids = np.array([lookup.get(word, np.nan) for word in words], np.float64)
+    if np.isnan(ids).any():
+        row, value = _first_bad(list(words), np.isnan(ids))
+        where = f"a class not seen in {known_from}" if known_from else "not one of the class names"
+        raise UserError(f"{source}: label {column!r} has {value!r} in row {row}, {where} "
+                        f"({', '.join(names) if names else 'its labels are numbers'})")
+    return ids
+
+
+def describe_names(names):
+    """'negative=0, neutral=1, positive=2'."""
+    return ", ".join(f"{name}={i}" for i, name in enumerate(names))
 
 
 def _check_binary(values, column, source, why):

@@ -13,6 +13,11 @@
 A `.gz` file is read by the name inside it (`a.json.gz` as `.json`; see `gzip_source.py`). Several
 paths are read one after another and joined (their formats are resolved one by one).
 
+Labels given as words (`positive`, `negative`, `neutral`) are class names: without `class_names`
+they map to the sorted names (said in one log line, kept as the data set's class_names), or, with
+`known_class_names` (what the training data had: pass it when reading validation / test files), to
+those names, a word not among them being an error. `class_names` maps names in the order given.
+
 Labels: one column (`label_key`) -> binary float32 (N,) or multi-class int64 (N,); several 0/1
 columns (`non_binary_cols`) -> multi-label float32 (N, L); see `labels.py` for the checks. A format
 may name its labels itself (GoEmotions' emotions, SST-5's classes). `require_labels=False` reads files
@@ -27,6 +32,7 @@ amazon; imdb), through a byte-offset index (`lazy.py`); labels, when present, ar
 A lazy data set keeps every row (empty texts come back as ""), because skipping them would need a
 pass over the texts. GoEmotions and SST-5 files are small and always read whole.
 """
+import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,9 +47,12 @@ from .formats_sst5 import read_sst5
 from .formats_table import read_table
 from .formats_text import read_text
 from .gzip_source import inner_name
-from .labels import binarize_ratings, finish_multi_label, finish_single_label
+from .labels import (binarize_ratings, describe_names, finish_multi_label, finish_single_label, name_ids,
+                     sorted_names)
 from .preprocess import get_process_fn
 from .sequences import concat, take
+
+log = logging.getLogger(__name__)
 
 FORMAT_READERS = {"table": read_table, "text": read_text, "imdb": read_imdb, "amazon": read_amazon,
                   "goemotions": read_goemotions, "sst5": read_sst5}
@@ -132,6 +141,29 @@ def _binarize(texts, raw, label_names, midpoint, source):
     return (texts if kept.size == len(texts) else take(texts, kept)), labels
 
 
+def _is_words(raw):
+    return raw is not None and raw.dtype == object
+
+
+def _word_labels(parts, paths, label_names, options):
+    """(float64 (N, 1) class ids, names) of parts whose one label column is words."""
+    if len(label_names) > 1:
+        raise UserError(f"multi-label columns (--non-binary-cols) must be 0/1; {', '.join(paths)} has words in them")
+    if not all(_is_words(p.raw_labels) for p in parts):
+        numbers = [path for path, part in zip(paths, parts) if not _is_words(part.raw_labels)]
+        raise UserError(f"some files give their labels as words and some as numbers ({', '.join(numbers)}); "
+                        "use one kind in every file")
+    if options["binarize_sent"] is not None:
+        raise UserError(f"--binarize-sent needs numeric ratings; the labels of {', '.join(paths)} are words")
+    known = options["known_class_names"]
+    names = list(known) if known is not None else sorted_names(p.raw_labels[:, 0] for p in parts)
+    ids = [name_ids(p.raw_labels[:, 0], label_names[0], path, names,
+                    "the training data" if known is not None else None) for p, path in zip(parts, paths)]
+    if known is None:
+        log.info("labels read as class names: %s", describe_names(names))
+    return np.concatenate(ids)[:, None], names
+
+
 def _join(parts, paths, options, num_classes):
     """One TextDataset of the parts' texts and labels."""
     source = ", ".join(paths)
@@ -143,7 +175,12 @@ def _join(parts, paths, options, num_classes):
     class_names = _agreed(parts, paths, "class_names", options["class_names"])
     num_classes = num_classes if num_classes is not None else _agreed(parts, paths, "num_classes", None)
     texts, labels = concat([p.texts for p in parts]), None
-    if all(with_labels):
+    if any(_is_words(p.raw_labels) for p in parts):
+        raw, class_names = _word_labels(parts, paths, label_names, options)  # (N, 1) ids, names
+        if num_classes is None and len(class_names) > 2:
+            num_classes = len(class_names)  # every file read with these names gets the same task
+        labels = _finish_labels(raw, label_names, source, num_classes)
+    elif all(with_labels):
         raw = np.concatenate([p.raw_labels for p in parts])  # (N, L)
         if options["binarize_sent"] is not None:
             texts, labels = _binarize(texts, raw, label_names, options["binarize_sent"], source)
@@ -156,12 +193,14 @@ def _join(parts, paths, options, num_classes):
 def read_dataset(paths, text_key="sentence", label_key="label", non_binary_cols=None,
                  loose_json=False, delim=",", lazy=False, require_labels=True, process_fn=None,
                  keep_empty=False, num_classes=None, class_names=None, data_format="auto",
-                 binarize_sent=None) -> TextDataset:
+                 binarize_sent=None, known_class_names=None) -> TextDataset:
     """Read one or more files into a TextDataset (see the module docstring for the rules).
 
     process_fn: "process_str" | "process_tweet" | None (or a callable), applied to each text.
     num_classes: declares the task of a single label column (2 = binary 0/1; K > 2 = ids 0..K-1).
     class_names: label values that are names, mapped to their position in this list.
+    known_class_names: the class names the training data's word labels had (validation / test files:
+        their word labels must be among them); an empty list when the training labels were numbers.
     data_format: "auto" | "table" | "text" | "imdb" | "amazon" | "goemotions" | "sst5".
     binarize_sent: a rating midpoint (e.g. 3.0): ratings above -> 1, below -> 0, equal dropped."""
     paths = _as_path_list(paths)
@@ -172,6 +211,7 @@ def read_dataset(paths, text_key="sentence", label_key="label", non_binary_cols=
         "process": get_process_fn(process_fn), "keep_empty": keep_empty, "loose_json": loose_json,
         "class_names": list(class_names) if class_names is not None else None,
         "binarize_sent": None if binarize_sent is None else float(binarize_sent),
+        "known_class_names": None if known_class_names is None else list(known_class_names),
     }
     parts = [FORMAT_READERS[resolve_format(path, data_format)](path, options) for path in paths]
     return _join(parts, paths, options, num_classes)

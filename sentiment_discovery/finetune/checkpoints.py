@@ -31,14 +31,17 @@ def epoch_path(paths, epoch):
     return os.path.join(paths["epochs"], f"e{epoch}.pt")
 
 
-def classifier_payload(model_state, classifier_config, tokenizer, labels, thresholds, feature_options):
-    """The classifier checkpoint (architecture.md's keys)."""
+def classifier_payload(model_state, classifier_config, tokenizer, labels, thresholds, feature_options,
+                       class_names=None):
+    """The classifier checkpoint (architecture.md's keys); class_names: the names of a single label
+    column's class ids (binary: class 0 then class 1), None when the labels were numbers."""
     return {
         "kind": "classifier", "model_config": dict(classifier_config["encoder"]),
         "classifier_config": classifier_config, "model_state": model_state,
         "tokenizer": tokenizer.to_dict(), "labels": [str(name) for name in labels],
         "thresholds": [float(t) for t in thresholds], "neurons": None,
         "feature_options": dict(feature_options), "source": "finetune",
+        "class_names": [str(name) for name in class_names] if class_names else None,
     }
 
 

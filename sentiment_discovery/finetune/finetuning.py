@@ -45,6 +45,7 @@ from .reports import (
     labelled_report,
     mirror_confusion,
     print_summary,
+    selection_words,
     write_report,
 )
 from .tasks import task_spec
@@ -208,7 +209,7 @@ class FinetuneRun:
     # --- saving ------------------------------------------------------------------------------------
     def payload(self, model_state, thresholds):
         return classifier_payload(model_state, dict(self.config, aux_lm=False), self.tokenizer, self.spec.names,
-                                  thresholds, feature_options(self.args))
+                                  thresholds, feature_options(self.args), self.spec.class_names)
 
     def current_thresholds(self):
         progress = self.trainer.progress
@@ -302,6 +303,8 @@ class FinetuneRun:
         summary = {"outcome": outcome, "task": spec.kind, "outputs": spec.n_outputs, "labels": list(spec.names),
                    "epochs_run": progress.epoch, "iterations": progress.iteration,
                    "best_epoch": progress.best_epoch, "report_metric": a.report_metric,
+                   "selected_on": selection_words(spec.kind, a.report_metric, a.micro, spec.report_names())
+                   if self.data.valid is not None else None,
                    "selection_value": progress.best_value, "thresholds": self.current_thresholds(),
                    "checkpoint": self.paths["best"]}
         if outcome != "done":

@@ -1,6 +1,8 @@
 """The numbers a finetuning run leaves behind: one JSON line per epoch, the final report (a per-class table
 with micro and macro averages, as text and JSON) for the validation split at the best epoch and for the
-test split, plots (metric curves per epoch; for multi-class the confusion matrix) and a short summary.
+test split, plots (metric curves per epoch; for multi-class the confusion matrix) and a short summary that names the
+number the best epoch was picked on (`selection_words`: for a binary task the F1 of class 1, say, not
+an accuracy).
 With --tensorboard the confusion matrix also goes to TensorBoard as an image (`mirror_confusion`).
 """
 import json
@@ -98,11 +100,31 @@ def mirror_confusion(metrics, report, label_names, step, split):
         metrics.image(f"confusion_matrix/{split}", path, step)
 
 
+METRIC_WORDS = {"f1": "F1", "mcc": "MCC", "jaccard": "Jaccard"}
+
+
+def selection_words(kind, report_metric, micro, report_names):
+    """What the number that picks the best epoch is, e.g. "F1 of class 1 (positive)" for a binary task,
+    "macro F1" for several outputs, "accuracy"."""
+    metric = canonical_metric(report_metric)
+    word = METRIC_WORDS.get(metric, metric)
+    if metric == "accuracy":
+        return word
+    if kind == "binary":
+        return f"{word} of class 1 ({report_names[1]})"
+    return f"{'micro' if micro else 'macro'} {word}"
+
+
 def print_summary(summary, sections, written):
     """The run's short report on stdout."""
+    what = summary.get("selected_on")
+    if what:
+        chosen = (f"best epoch {summary['best_epoch']}: validation {what} {summary['selection_value']:.4f} "
+                  "(the --report-metric that picked the best epoch)")
+    else:
+        chosen = f"no validation data: the last epoch ({summary['best_epoch']}) is kept"
     print(f"finetuned {summary['outputs']} output(s) ({summary['task']}) for {summary['epochs_run']} epoch(s); "
-          f"best epoch {summary['best_epoch']}: validation {summary['report_metric']} "
-          f"{summary['selection_value']:.4f}")
+          f"{chosen}")
     for title, (_, table) in sections.items():
         print(f"{title}\n{table}")
     for path in written:

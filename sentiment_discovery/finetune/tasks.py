@@ -31,14 +31,18 @@ class TaskSpec:
     use_softmax: bool = False
     joint_binary: bool = False    # multi-class ids trained as one-hot binary columns
     one_hot_columns: bool = False  # softmax classes given as one-hot label columns
+    class_names: tuple = ()       # names of the class ids of one label column (words or --class-names)
 
     @property
     def n_outputs(self) -> int:
         return len(self.names)
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "names": list(self.names), "use_softmax": self.use_softmax,
+        spec = {"kind": self.kind, "names": list(self.names), "use_softmax": self.use_softmax,
                 "joint_binary": self.joint_binary, "one_hot_columns": self.one_hot_columns}
+        if self.class_names:  # only then, so that resume checkpoints of numeric labels still match
+            spec["class_names"] = list(self.class_names)
+        return spec
 
     def class_ids(self, labels: np.ndarray) -> np.ndarray:
         """Class ids (N,) int64 of multi-class labels (ids, or one-hot rows)."""
@@ -65,7 +69,7 @@ class TaskSpec:
     def report_names(self) -> list[str]:
         """Row names of the per-class report: both classes of a binary task, else the outputs."""
         if self.kind == "binary":
-            return [f"{self.names[0]}=0", f"{self.names[0]}=1"]
+            return list(self.class_names) or [f"{self.names[0]}=0", f"{self.names[0]}=1"]
         return list(self.names)
 
 
@@ -143,13 +147,15 @@ def _single_column_spec(first, splits, use_softmax, joint_binary, hidden_layers,
         n_classes = _number_of_classes(splits, hidden_layers if use_softmax else None, class_names)
         names = tuple(output_names("multiclass", first.label_names, class_names, n_classes))
         _check_hidden_layers(hidden_layers, n_classes, f"{n_classes} classes")
+        known = tuple(str(name) for name in class_names) if class_names and len(class_names) == n_classes else ()
         if use_softmax:
-            return TaskSpec("multiclass", names, use_softmax=True)
-        return TaskSpec("multilabel", names, joint_binary=True)
+            return TaskSpec("multiclass", names, use_softmax=True, class_names=known)
+        return TaskSpec("multilabel", names, joint_binary=True, class_names=known)
     for split in splits:
         _check_binary_split(split, label)
     _check_hidden_layers(hidden_layers, 1, f"one binary label {label!r}")
-    return TaskSpec("binary", (label,))
+    known = tuple(str(name) for name in class_names) if class_names and len(class_names) == 2 else ()
+    return TaskSpec("binary", (label,), class_names=known)
 
 
 def task_spec(splits, use_softmax=False, joint_binary=False, hidden_layers=None, class_names=None,

@@ -13,9 +13,12 @@ Outputs (with `save_probs` = clf_results.npy):
 - clf_results.npy       thresholded predictions (N, L) int8, `prob > threshold` per label;
 - clf_results.npy.prob.npy  probabilities (N, L) float32, columns in the checkpoint's label order;
 - clf_results.npy.std.npy   the std over heads (N, L) float32, for heads_per_class > 1 only;
-- --write-results CSV   `<label> pred` / `<label> prob` columns and the text.
+- --write-results CSV   `<label> pred` / `<label> prob` columns, `predicted class` (the class name of
+                        a binary or multi-class prediction, when the checkpoint stores class names:
+                        labels given as words or --class-names), and the text.
 They are written under temporary names and renamed when the run completes.
-When the input has labels (matching the checkpoint's label count) accuracy and F1 are reported.
+When the input has labels (matching the checkpoint's label count) accuracy and F1 are reported; word
+labels are read as the checkpoint's class names.
 """
 from __future__ import annotations
 
@@ -54,6 +57,7 @@ class LoadedClassifier:
     neurons: dict | None
     source: str
     max_len: int | None          # the encoder's longest input (transformers), else None
+    class_names: list[str] | None = None  # names of the class ids (binary: class 0, class 1), if known
 
 
 # ---------------------------------------------------------------- loading
@@ -79,8 +83,10 @@ def load_classifier(path) -> LoadedClassifier:
                         f"{thresholds.size} thresholds")
     encoder_config = ckpt["classifier_config"]["encoder"]
     max_len = max_positions(encoder_config)
+    class_names = ckpt.get("class_names")
     return LoadedClassifier(model, tokenizer_from_dict(ckpt["tokenizer"]), labels, thresholds,
-                            ckpt.get("neurons"), str(ckpt.get("source", "unknown")), max_len)
+                            ckpt.get("neurons"), str(ckpt.get("source", "unknown")), max_len,
+                            [str(name) for name in class_names] if class_names else None)
 
 
 def effective_max_len(requested, model_max):
@@ -176,12 +182,29 @@ class OutputFiles:
                 os.remove(path)
 
 
-def results_frame(labels, preds, probs, texts, text_key) -> pd.DataFrame:
-    """The --write-results rows of one chunk: `<label> pred`, `<label> prob` per label, then the text."""
+def predicted_class(class_names, preds, probs):
+    """(n,) class names of the predictions: a binary classifier's thresholded output picks class 0 or 1,
+    a multi-class one's most probable output; None when the checkpoint has no class names for them."""
+    if not class_names:
+        return None
+    names = np.asarray(class_names, dtype=object)
+    if probs.shape[1] == 1 and len(names) == 2:
+        return names[preds[:, 0].astype(np.int64)]
+    if probs.shape[1] == len(names):
+        return names[np.argmax(probs, axis=1)]
+    return None
+
+
+def results_frame(labels, preds, probs, texts, text_key, class_names=None) -> pd.DataFrame:
+    """The --write-results rows of one chunk: `<label> pred`, `<label> prob` per label, `predicted class`
+    when the class names are known, then the text."""
     columns = {}
     for j, name in enumerate(labels):
         columns[f"{name} pred"] = preds[:, j]
         columns[f"{name} prob"] = probs[:, j]
+    named = predicted_class(class_names, preds, probs)
+    if named is not None:
+        columns["predicted class"] = named
     columns[text_key] = list(texts)
     return pd.DataFrame(columns)
 
@@ -229,7 +252,7 @@ def write_chunk(files: OutputFiles, loaded: LoadedClassifier, start: int, output
     if "std" in files.arrays:
         files.arrays["std"][start:end] = outputs[..., 1]
     if "csv" in files.temp:
-        files.write_csv(results_frame(loaded.labels, preds, probs, texts, text_key))
+        files.write_csv(results_frame(loaded.labels, preds, probs, texts, text_key, loaded.class_names))
 
 
 def score_predictions(labels, probs, preds, label_names) -> dict | None:
@@ -273,6 +296,8 @@ def classify_to_files(load, data, read_options: dict, save_probs="clf_results.np
     loaded = load_classifier(load)
     loaded.model, context = prepare_for_inference(loaded.model, precision, device)
     log.info("classifier %s (from %s; labels: %s)", load, loaded.source, ", ".join(loaded.labels))
+    if read_options.get("class_names") is None:  # word labels: the classifier's class names, in its order
+        read_options = dict(read_options, known_class_names=loaded.class_names or [])
     dataset = read_input(data, read_options)
     max_len = effective_max_len(max_seq_len, loaded.max_len)
     paths = output_paths(save_probs, loaded.model.heads_per_class > 1)

@@ -37,10 +37,20 @@ def output_names(task: str, label_names, class_names, n_columns: int) -> list[st
     return [str(name) for name in label_names]
 
 
+def stored_class_names(task: str, class_names, n_columns: int) -> list[str] | None:
+    """The class names a classifier checkpoint keeps for a single label column (binary: class 0 then
+    class 1; multi-class: one per output), or None when the labels were numbers or several columns."""
+    wanted = {"binary": 2, "multiclass": n_columns}.get(task)
+    if class_names and len(class_names) == wanted:
+        return [str(name) for name in class_names]
+    return None
+
+
 def classifier_payload(encoder, tokenizer, weights, intercepts, labels, feature_options: dict,
-                       neurons: dict | None) -> dict:
+                       neurons: dict | None, class_names=None) -> dict:
     """The classifier checkpoint of a fitted regression: encoder + linear head (C outputs) over all F
-    features, with weight = the regression's (C, F) weights and bias = its (C,) intercepts."""
+    features, with weight = the regression's (C, F) weights and bias = its (C,) intercepts.
+    class_names: `stored_class_names`, kept so that run_classifier can name its predictions."""
     weights = np.atleast_2d(np.asarray(weights, dtype=np.float64))  # (C, F)
     config = classifier_config(encoder.config, n_outputs=weights.shape[0], head="linear", **feature_options)
     model = build_classifier(config, encoder=encoder)
@@ -54,6 +64,7 @@ def classifier_payload(encoder, tokenizer, weights, intercepts, labels, feature_
         "model_state": state, "tokenizer": tokenizer.to_dict(), "labels": list(labels),
         "thresholds": [0.5] * weights.shape[0], "neurons": neurons,
         "feature_options": dict(feature_options), "source": "transfer",
+        "class_names": list(class_names) if class_names else None,
     }
 
 
@@ -61,22 +72,24 @@ def save_classifier(results_dir: str, payload: dict) -> str:
     return save_checkpoint(os.path.join(results_dir, CLASSIFIER_FILE), payload)
 
 
-def histogram_labels(task: str, labels, weights, neuron: int, names):
+def histogram_labels(task: str, labels, weights, neuron: int, names, class_names=None):
     """(0/1 labels to split a neuron's values by, their two names), or None when the task has no
-    such split (multi-class). Multi-label: the label whose weight on the neuron is largest."""
+    such split (multi-class). Multi-label: the label whose weight on the neuron is largest. Binary:
+    the class names when the labels had them, else negative / positive."""
     if task == "binary":
-        return labels, ("negative", "positive")
+        return labels, tuple(class_names) if class_names else ("negative", "positive")
     if task == "multilabel":
         column = int(np.argmax(np.abs(np.atleast_2d(weights)[:, neuron])))
         return labels[:, column], (f"not {names[column]}", names[column])
     return None
 
 
-def write_plots(results_dir: str, task: str, train_x, train_y, weights, neurons, names) -> list[str]:
+def write_plots(results_dir: str, task: str, train_x, train_y, weights, neurons, names,
+                class_names=None) -> list[str]:
     """Histogram of each top neuron on the training split by label, and the weights of all neurons."""
     paths = []
     for neuron in neurons:
-        split = histogram_labels(task, train_y, weights, int(neuron), names)
+        split = histogram_labels(task, train_y, weights, int(neuron), names, class_names)
         if split is None:
             log.info("no neuron histograms for a multi-class task (they split values by a 0/1 label)")
             break
@@ -95,14 +108,16 @@ def probability_columns(probs, names, suffix: str) -> dict:
 
 
 def write_test_results(path: str, texts, labels, label_names, names, probs_all, probs_top, k: int,
-                       test_x, neurons) -> str:
-    """Per test row: the label(s), P with all neurons, P with the k top neurons, each top neuron's
-    value, and the text."""
+                       test_x, neurons, class_names=None) -> str:
+    """Per test row: the label(s) (as class names when the labels had them), P with all neurons, P
+    with the k top neurons, each top neuron's value, and the text."""
     columns = {}
     if labels is not None:
         labels = np.asarray(labels)
         if labels.ndim == 2:
             columns.update({name: labels[:, j] for j, name in enumerate(label_names)})
+        elif class_names:
+            columns[label_names[0]] = np.asarray(class_names, dtype=object)[labels.astype(np.int64)]
         else:
             columns[label_names[0]] = labels
     columns.update(probability_columns(probs_all, names, "all neurons"))

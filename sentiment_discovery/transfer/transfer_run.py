@@ -32,7 +32,7 @@ from .classify import effective_max_len
 from .featurize import featurize_texts, precision_mode, prepare_for_inference
 from .regression import (drop_neurons, fit_on_neurons, probabilities, score, sweep_logistic_regression,
                          top_neurons)
-from .transfer_outputs import (classifier_payload, output_names, save_classifier, write_plots,
+from .transfer_outputs import (classifier_payload, output_names, save_classifier, stored_class_names, write_plots,
                                write_results_json, write_test_results)
 
 log = logging.getLogger(__name__)
@@ -169,25 +169,36 @@ def score_triple(scores: dict, key: str) -> str:
     return "/".join(parts)
 
 
-def print_fit(report: FitReport, metric: str) -> None:
+def fit_explained(result, metric: str, chosen_on: str = "validation") -> list[str]:
+    """The original's `regularization coef` / `NNZ` lines, each saying what its number is."""
+    weights = np.atleast_2d(result.weights)  # (C, F)
+    outputs = f" x {weights.shape[0]} outputs" if weights.shape[0] > 1 else ""
+    return [f"regularization coef: {result.best_c:g} (C, the inverse L1 regularisation strength: smaller keeps "
+            f"fewer features; chosen on {chosen_on} {metric})",
+            f"NNZ: {result.n_nonzero} (non-zero weights, of {weights.shape[1]} feature"
+            f"{'' if weights.shape[1] == 1 else 's'}{outputs})"]
+
+
+def print_fit(report: FitReport, metric: str, chosen_on: str = "validation") -> None:
     print(f"{score_triple(report.scores, 'accuracy')} train/val/test accuracy w/ {report.name}")
     if metric != "accuracy":
         print(f"{score_triple(report.scores, 'score')} train/val/test {metric} w/ {report.name}")
-    print(f"regularization coef: {report.result.best_c:g}")
-    print(f"NNZ: {report.result.n_nonzero}")
+    for line in fit_explained(report.result, metric, chosen_on):
+        print(line)
 
 
-def print_report(reports: dict, indices, signs, metric: str, test_unscored: bool) -> None:
-    print_fit(reports["all"], metric)
+def print_report(reports: dict, indices, signs, metric: str, test_unscored: bool,
+                 chosen_on: str = "validation") -> None:
+    print_fit(reports["all"], metric, chosen_on)
     if len(indices):
         listed = ", ".join(f"{int(i)} ({SIGN_MARKS[int(s)]})" for i, s in zip(indices, signs))
         print(f"neuron(s) {listed} are top sentiment neurons")
         if not np.all(signs):
             print(f"note: only {int(np.count_nonzero(signs))} of the top {len(signs)} neurons have a "
                   "non-zero weight; the others (0) are arbitrary")
-        print_fit(reports["top"], metric)
+        print_fit(reports["top"], metric, chosen_on)
     if "rest" in reports:
-        print_fit(reports["rest"], metric)
+        print_fit(reports["rest"], metric, chosen_on)
     if test_unscored:
         print("test split has no labels: test scores skipped (predictions still written)")
 
@@ -232,7 +243,10 @@ def run_transfer(args) -> dict:
     sweep_options = {"metric": "mcc" if args.mcc else "accuracy", "seed": args.seed}
     reports, indices, signs = fit_all(splits, args.neurons, args.drop_neurons, sweep_options)
     test = splits.get("test")
-    print_report(reports, indices, signs, reports["all"].result.metric, test is not None and test.labels is None)
+    valid = splits.get("valid")
+    chosen_on = "validation" if valid is not None and valid.labels is not None else "training"  # validation_pair
+    print_report(reports, indices, signs, reports["all"].result.metric, test is not None and test.labels is None,
+                 chosen_on)
     return write_outputs(args, splits, reports, indices, signs, encoder, tokenizer, options, results_dir)
 
 
@@ -240,23 +254,26 @@ def write_outputs(args, splits, reports, indices, signs, encoder, tokenizer, opt
     """classifier.pt, plots, --write-results and results.json."""
     full = reports["all"].result
     train = splits["train"].dataset
-    names = output_names(full.task, train.label_names, train.class_names, np.atleast_2d(full.weights).shape[0])
+    n_columns = np.atleast_2d(full.weights).shape[0]
+    names = output_names(full.task, train.label_names, train.class_names, n_columns)
+    class_names = stored_class_names(full.task, train.class_names, n_columns)
     neurons = {"indices": [int(i) for i in indices], "signs": [float(s) for s in signs]} if len(indices) else None
     files = {"classifier": save_classifier(results_dir, classifier_payload(
-        encoder, tokenizer, full.weights, full.intercepts, names, options, neurons))}
+        encoder, tokenizer, full.weights, full.intercepts, names, options, neurons, class_names))}
     files["plots"] = write_plots(results_dir, full.task, splits["train"].features, splits["train"].labels,
-                                 full.weights, indices, names)
+                                 full.weights, indices, names, class_names)
     test = splits.get("test")
     if args.write_results and test is not None:
         probs_top = probabilities(reports["top"].result, test.features) if "top" in reports else None
         files["test_results"] = write_test_results(
             args.write_results, test.dataset.texts, test.labels, train.label_names, names,
-            probabilities(full, test.features), probs_top, len(indices), test.features, indices)
+            probabilities(full, test.features), probs_top, len(indices), test.features, indices, class_names)
     elif args.write_results:
         log.warning("--write-results %s not written: there is no test split", args.write_results)
     results = {
         "load": args.hf_model if args.model == "hf" else args.load, "results_dir": results_dir, "task": full.task, "metric": full.metric,
-        "labels": names, "n_features": int(full.n_input_features), "feature_options": options,
+        "labels": names, "class_names": class_names, "n_features": int(full.n_input_features),
+        "feature_options": options,
         "rows": {name: len(split.dataset.texts) for name, split in splits.items()},
         "featurized": {name: split.featurized or "cached" for name, split in splits.items()},
         "neurons": neurons, "fits": {name: report.to_dict() for name, report in reports.items()},

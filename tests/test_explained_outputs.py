@@ -1,0 +1,48 @@
+"""Outputs that say what their numbers are: the finetune summary names the metric that picked the best
+epoch; transfer's `regularization coef` / `NNZ` lines say what C and the count are."""
+import numpy as np
+import pytest
+
+from sentiment_discovery.finetune.reports import print_summary, selection_words
+from sentiment_discovery.transfer.transfer_run import fit_explained
+
+
+@pytest.mark.parametrize("kind,metric,micro,names,words", [
+    ("binary", "f1", False, ["label=0", "label=1"], "F1 of class 1 (label=1)"),
+    ("binary", "acc", False, ["negative", "positive"], "accuracy"),
+    ("binary", "mcc", False, ["negative", "positive"], "MCC of class 1 (positive)"),
+    ("multiclass", "f1", False, ["a", "b", "c"], "macro F1"),
+    ("multilabel", "jacc", True, ["a", "b"], "micro Jaccard"),
+])
+def test_selection_words(kind, metric, micro, names, words):
+    assert selection_words(kind, metric, micro, names) == words
+
+
+def summary(selected_on):
+    return {"outputs": 1, "task": "binary", "epochs_run": 3, "best_epoch": 2, "report_metric": "f1",
+            "selected_on": selected_on, "selection_value": 0.87}
+
+
+def test_summary_line_names_the_selection_metric(capsys):
+    print_summary(summary("F1 of class 1 (positive)"), {}, [])
+    assert capsys.readouterr().out.splitlines()[0] == (
+        "finetuned 1 output(s) (binary) for 3 epoch(s); best epoch 2: validation F1 of class 1 (positive) "
+        "0.8700 (the --report-metric that picked the best epoch)")
+    print_summary(summary(None), {}, [])
+    assert "no validation data: the last epoch (2) is kept" in capsys.readouterr().out
+
+
+class Result:
+    def __init__(self, weights):
+        self.weights, self.best_c, self.n_nonzero = weights, 0.25, int(np.count_nonzero(weights))
+
+
+def test_regularisation_and_nnz_lines_say_what_they_are():
+    binary = Result(np.r_[np.zeros(4084), np.ones(12)])  # (F,)
+    assert fit_explained(binary, "accuracy") == [
+        "regularization coef: 0.25 (C, the inverse L1 regularisation strength: smaller keeps fewer features; "
+        "chosen on validation accuracy)",
+        "NNZ: 12 (non-zero weights, of 4096 features)"]
+    multiclass = Result(np.eye(3, 8))  # (K, F)
+    assert fit_explained(multiclass, "mcc", "training")[1] == "NNZ: 3 (non-zero weights, of 8 features x 3 outputs)"
+    assert "chosen on training mcc" in fit_explained(multiclass, "mcc", "training")[0]
