@@ -188,7 +188,7 @@ def mixed_texts(n=40, seed=3):
     """Texts of 0..300 characters with multi-byte UTF-8 (2, 3 and 4 bytes), so small pieces cut inside
     a character's bytes would show."""
     rng = np.random.default_rng(seed)
-    alphabet = list("abcdef ghij\n") + ["é", "ü", "€", "中", "😀"]
+    alphabet = list("abcdef ghij\n\x00") + ["é", "ü", "€", "中", "😀"]
     return ["".join(rng.choice(alphabet, size=int(rng.integers(0, 300)))) if d % 7 else "" for d in range(n)]
 
 
@@ -305,3 +305,11 @@ def test_held_tokens_use_a_narrow_dtype(sentencepiece):
     stream = LMStream(["héllo world"] * 3, CharTokenizer(), batch_size=1, seq_length=4)
     stream.next_batch()
     assert stream.cursors[0].segments[0].tokens.dtype == np.uint16
+
+
+@pytest.mark.parametrize("endless", [True, False])
+def test_a_nul_character_is_a_token_not_padding(endless):
+    from tests.lm_stream_reference import ReferenceLMStream
+    config = dict(docs=["\x00", "a\x00", "\x00\x00b"], tokenizer=CharTokenizer(), batch_size=2, seq_length=5,
+                  samples_per_shard=2, endless=endless)
+    assert_same_batches(LMStream(**config), ReferenceLMStream(**config), 6, states=endless)

@@ -53,6 +53,7 @@ import torch
 from ..errors import UserError
 
 STATE_VERSION = 1
+PAD_ID = 0
 MAX_EMPTY_SHARDS = 1000
 PERSIST_CHOICES = (-1, 0, 1)
 CHAR_PIECE = 1 << 14          # characters encoded at once by the character tokenizer (<= 4x bytes)
@@ -69,6 +70,19 @@ class _Segment:
 
     def __init__(self, tokens, resets, shard, offset):
         self.tokens, self.resets, self.shard, self.offset = tokens, resets, shard, offset
+
+
+class _Pending:
+    """Pieces of one shard gathered for the next segment, with where in them resets and pads fall."""
+
+    __slots__ = ("pieces", "size", "resets", "pads")
+
+    def __init__(self):
+        self.pieces, self.size, self.resets, self.pads = [], 0, [], []
+
+    def add(self, piece):
+        self.pieces.append(piece)
+        self.size += len(piece)
 
 
 class _RowCursor:
@@ -107,29 +121,37 @@ class LMStream:
         self.global_rows = batch_size * world_size
         self.batches = 0
         self.token_dtype = _token_dtype(tokenizer)
+        self.char_level = getattr(tokenizer, "kind", None) == "char"
+        self.pad_piece = bytearray(1) if self.char_level else np.full(1, PAD_ID, self.token_dtype)
         self.cursors = [_RowCursor(rank * batch_size + j) for j in range(batch_size)]
 
     # ----- documents, pieces and shards -----
-    def _doc_pieces(self, doc_index):
-        """The document's tokens, piece by piece (each (n,) token_dtype; empty pieces left out)."""
-        doc = self.docs[int(doc_index)]
+    # A piece is a document's raw encoding: UTF-8 bytes for the character tokenizer (shifted to ids
+    # when a segment is joined: one numpy pass for many documents), an id array otherwise.
+    def _piece_limit(self):
+        """Longest document (characters, or ids) encoded as one piece."""
         if self.tokenizer is None:
-            for start in range(0, len(doc), ID_PIECE):
-                yield np.asarray(doc[start:start + ID_PIECE], dtype=self.token_dtype)
-        elif getattr(self.tokenizer, "kind", None) == "char":
-            for start in range(0, len(doc), CHAR_PIECE):
-                utf8 = np.frombuffer(doc[start:start + CHAR_PIECE].encode("utf-8"), dtype=np.uint8)
-                yield utf8.astype(self.token_dtype) + 1   # id = byte + 1, as CharTokenizer
-        else:
-            for piece in _whitespace_pieces(doc, TEXT_PIECE_CHARS):
-                ids = self._encode_text(piece)
-                if ids.size:
-                    yield ids.astype(self.token_dtype, copy=False)
+            return ID_PIECE
+        return CHAR_PIECE if self.char_level else TEXT_PIECE_CHARS
 
-    def _encode_text(self, text):
+    def _encode_piece(self, text):
+        if self.tokenizer is None:
+            return np.asarray(text, dtype=self.token_dtype)
+        if self.char_level:
+            return text.encode("utf-8")
         if hasattr(self.tokenizer, "encode_array"):
-            return self.tokenizer.encode_array(text)
-        return np.asarray(self.tokenizer.encode(text), dtype=np.int64)
+            return self.tokenizer.encode_array(text).astype(self.token_dtype, copy=False)
+        return np.asarray(self.tokenizer.encode(text), dtype=self.token_dtype)
+
+    def _long_doc_pieces(self, doc):
+        """Pieces of a document longer than _piece_limit() (see the module docstring for the cuts)."""
+        limit = self._piece_limit()
+        if self.tokenizer is None or self.char_level:
+            cuts = (doc[start:start + limit] for start in range(0, len(doc), limit))
+        else:
+            cuts = _whitespace_pieces(doc, limit)
+        for cut in cuts:
+            yield self._encode_piece(cut)
 
     def _shard_docs(self, row, shard):
         """Document indices of a shard, or None past the end of an evaluation row."""
@@ -142,13 +164,20 @@ class LMStream:
         return np.arange(first, min(n_docs, first + per_shard * self.global_rows), self.global_rows)
 
     def _shard_pieces(self, doc_ids, shard):
-        """(tokens, starts_a_document) for every non-empty piece of a shard, in order."""
+        """(piece, starts_a_document) for every non-empty piece of a shard, in order."""
         if not self.endless and shard == 0:
-            yield np.zeros(1, self.token_dtype), True   # leading pad: the first document token is a target
-        for doc_index in doc_ids:
+            yield self.pad_piece, True   # leading pad: the first document token is a target
+        limit = self._piece_limit()
+        for doc_index in doc_ids.tolist():
+            doc = self.docs[doc_index]
+            if len(doc) <= limit:
+                piece = self._encode_piece(doc)
+                if len(piece):
+                    yield piece, True
+                continue
             first = True
-            for piece in self._doc_pieces(doc_index):
-                if piece.size:
+            for piece in self._long_doc_pieces(doc):
+                if len(piece):
                     yield piece, first
                     first = False
 
@@ -157,25 +186,44 @@ class LMStream:
         `skip` tokens past the start of `shard` on (skip may run through several shards)."""
         empty_run = 0
         while (doc_ids := self._shard_docs(row, shard)) is not None:
-            offset, gathered, n_gathered = 0, [], 0   # tokens of this shard so far; pieces not yet handed on
-            for tokens, doc_start in self._shard_pieces(doc_ids, shard):
-                resets = np.zeros(tokens.size, bool)
-                resets[0] = (self.persist_state == 0 and doc_start) or (self.persist_state == 1 and offset == 0)
-                cut = min(max(skip - offset, 0), tokens.size)   # tokens of this piece still to drop
-                offset += tokens.size
-                if cut < tokens.size:
-                    gathered.append((tokens[cut:], resets[cut:]))
-                    n_gathered += tokens.size - cut
-                if n_gathered >= SEGMENT_TOKENS:
-                    yield _join(gathered, shard, offset)
-                    gathered, n_gathered = [], 0
-            if gathered:
-                yield _join(gathered, shard, offset)
+            offset = 0                 # tokens of this shard so far
+            pending = _Pending()       # pieces read but not yet handed on
+            for piece, doc_start in self._shard_pieces(doc_ids, shard):
+                size = len(piece)
+                cut = min(max(skip - offset, 0), size)   # tokens of this piece still to drop
+                starts_shard, offset = offset == 0, offset + size
+                if cut == size:
+                    continue
+                if cut == 0 and ((self.persist_state == 0 and doc_start)
+                                 or (self.persist_state == 1 and starts_shard)):
+                    pending.resets.append(pending.size)
+                if cut == 0 and piece is self.pad_piece:
+                    pending.pads.append(pending.size)
+                pending.add(piece[cut:] if cut else piece)
+                if pending.size >= SEGMENT_TOKENS:
+                    yield self._join(pending, shard, offset)
+                    pending = _Pending()
+            if pending.size:
+                yield self._join(pending, shard, offset)
             skip = max(skip - offset, 0)
             empty_run = empty_run + 1 if offset == 0 else 0
             if empty_run >= MAX_EMPTY_SHARDS:
                 raise UserError(f"{MAX_EMPTY_SHARDS} shards in a row have no tokens: are the documents empty?")
             shard += 1
+
+    def _join(self, pending, shard, end_offset):
+        """One _Segment of a shard from pending pieces that end at end_offset tokens into it."""
+        if self.char_level:
+            tokens = np.frombuffer(b"".join(pending.pieces), np.uint8).astype(self.token_dtype)
+            tokens += 1                           # id = byte + 1, as CharTokenizer
+            tokens[pending.pads] = PAD_ID
+        elif len(pending.pieces) == 1:
+            tokens = pending.pieces[0]
+        else:
+            tokens = np.concatenate(pending.pieces)
+        resets = np.zeros(tokens.size, bool)
+        resets[pending.resets] = True
+        return _Segment(tokens, resets, shard, end_offset - tokens.size)
 
     def _pull(self, cursor):
         """Read one more segment into the cursor; False when the row has ended."""
@@ -275,13 +323,6 @@ class LMStream:
         for j, cursor in enumerate(self.cursors):
             shard, skip = saved.get(cursor.row, (0, self.batches * self.seq_length))
             self.cursors[j] = _RowCursor(cursor.row, int(shard), int(skip))
-
-
-def _join(gathered, shard, end_offset):
-    """One _Segment of a shard from consecutive (tokens, resets) pieces ending at end_offset."""
-    tokens = gathered[0][0] if len(gathered) == 1 else np.concatenate([t for t, _ in gathered])
-    resets = gathered[0][1] if len(gathered) == 1 else np.concatenate([r for _, r in gathered])
-    return _Segment(tokens, resets, shard, end_offset - tokens.size)
 
 
 def _whitespace_pieces(text, max_chars):
