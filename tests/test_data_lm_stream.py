@@ -181,3 +181,135 @@ def test_lazy_bundled_corpus_with_char_tokenizer(data_dir):
     first_docs = np.random.default_rng([1234, 0, 0]).integers(0, len(ds), size=3)
     expected = "".join(ds.texts[int(d)] for d in first_docs).encode("utf-8")[:65]
     assert bytes((batch["tokens"][0] - 1).tolist()) == expected
+
+
+# ----- parity with the stream as it was before lazy encoding (tests/lm_stream_reference.py) -----
+def mixed_texts(n=40, seed=3):
+    """Texts of 0..300 characters with multi-byte UTF-8 (2, 3 and 4 bytes), so small pieces cut inside
+    a character's bytes would show."""
+    rng = np.random.default_rng(seed)
+    alphabet = list("abcdef ghij\n\x00") + ["é", "ü", "€", "中", "😀"]
+    return ["".join(rng.choice(alphabet, size=int(rng.integers(0, 300)))) if d % 7 else "" for d in range(n)]
+
+
+@pytest.fixture
+def small_pieces(monkeypatch):
+    """Pieces and read-ahead far smaller than a document, so every cut and join path runs."""
+    from sentiment_discovery.data import lm_stream
+    monkeypatch.setattr(lm_stream, "CHAR_PIECE", 5)
+    monkeypatch.setattr(lm_stream, "ID_PIECE", 3)
+    monkeypatch.setattr(lm_stream, "TEXT_PIECE_CHARS", 40)
+    monkeypatch.setattr(lm_stream, "SEGMENT_TOKENS", 11)
+
+
+def assert_same_batches(stream, reference, n_batches, states=True):
+    for _ in range(n_batches):
+        got, want = stream.next_batch(), reference.next_batch()
+        if want is None:
+            assert got is None
+            return
+        for key in ("tokens", "reset_mask", "loss_mask"):
+            assert torch.equal(got[key], want[key]), key
+        if states:
+            assert stream.state_dict() == reference.state_dict()
+
+
+@pytest.mark.parametrize("pieces", ["default", "small"])
+@pytest.mark.parametrize("persist_state", [0, 1, -1])
+@pytest.mark.parametrize("endless", [True, False])
+def test_same_batches_and_positions_as_the_reference(pieces, persist_state, endless, request):
+    from tests.lm_stream_reference import ReferenceLMStream
+    if pieces == "small":
+        request.getfixturevalue("small_pieces")
+    config = dict(docs=mixed_texts(), tokenizer=CharTokenizer(), batch_size=3, seq_length=9,
+                  persist_state=persist_state, samples_per_shard=4, seed=11, rank=1, world_size=2,
+                  endless=endless)
+    assert_same_batches(LMStream(**config), ReferenceLMStream(**config), 200, states=endless)
+    ids = dict(config, docs=DOCS, tokenizer=None)
+    assert_same_batches(LMStream(**ids), ReferenceLMStream(**ids), 60, states=endless)
+
+
+@pytest.mark.parametrize("pieces", ["default", "small"])
+def test_positions_resume_across_the_old_and_new_stream(pieces, request):
+    """The saved position keeps its format: a state from either stream resumes the other exactly."""
+    from tests.lm_stream_reference import ReferenceLMStream
+    if pieces == "small":
+        request.getfixturevalue("small_pieces")
+    config = dict(docs=mixed_texts(), tokenizer=CharTokenizer(), batch_size=2, seq_length=13,
+                  samples_per_shard=3, seed=2)
+    old, new = ReferenceLMStream(**config), LMStream(**config)
+    collect(old, 17), collect(new, 17)
+    assert old.state_dict() == new.state_dict()
+    from_old, from_new = LMStream(**config), ReferenceLMStream(**config)
+    from_old.load_state_dict(old.state_dict())
+    from_new.load_state_dict(new.state_dict())
+    assert_same_batches(from_old, old, 25)
+    assert_same_batches(from_new, new, 25)
+    walked = LMStream(**config)  # rows missing from a state walk forward from the start
+    walked.load_state_dict({**old.state_dict(), "rows": [], "shards": [], "offsets": []})
+    assert walked.state_dict() == old.state_dict()
+    assert_same_batches(walked, old, 10)
+
+
+@pytest.fixture(scope="module")
+def sentencepiece(data_dir_module):
+    from sentiment_discovery.data.tokenizers import SentencePieceTokenizer
+    return SentencePieceTokenizer(str(data_dir_module / "tokenizers" / "imdb_sst_ama_32k_tokenizer.model"))
+
+
+@pytest.fixture(scope="module")
+def data_dir_module():
+    from tests.conftest import REPO_ROOT
+    return REPO_ROOT / "data"
+
+
+def corpus_texts(data_dir, n=60):
+    ds = read_dataset(str(data_dir / "lm_corpus" / "opinions.json"), text_key="text", lazy=True,
+                      require_labels=False)
+    return [ds.texts[i] for i in range(n)]
+
+
+def test_sentencepiece_documents_that_fit_a_piece_match_the_reference(sentencepiece, data_dir_module):
+    from tests.lm_stream_reference import ReferenceLMStream
+    config = dict(docs=corpus_texts(data_dir_module), tokenizer=sentencepiece, batch_size=2, seq_length=32,
+                  samples_per_shard=5, seed=4)
+    assert_same_batches(LMStream(**config), ReferenceLMStream(**config), 40)
+
+
+def test_sentencepiece_long_documents_cut_at_whitespace(sentencepiece, data_dir_module, small_pieces):
+    """Documents longer than TEXT_PIECE_CHARS (40 here) are encoded piece by piece, cut before
+    whitespace: on ordinary text that gives the whole-document tokens (the bundled model splits at
+    whitespace); a run with no whitespace is cut hard, and only there do the tokens differ."""
+    from sentiment_discovery.data.lm_stream import _whitespace_pieces
+    from tests.lm_stream_reference import ReferenceLMStream
+    texts = corpus_texts(data_dir_module)
+    assert max(len(t) for t in texts) > 200
+    config = dict(docs=texts, tokenizer=sentencepiece, batch_size=2, seq_length=32, samples_per_shard=5, seed=4)
+    assert_same_batches(LMStream(**config), ReferenceLMStream(**config), 40)
+    for text in texts + ["x" * 100 + " end", "", " " * 90]:
+        pieces = list(_whitespace_pieces(text, 40))
+        assert "".join(pieces) == text and all(len(p) <= 40 for p in pieces)
+        for before, after in itertools.pairwise(pieces):  # cut before whitespace, else a hard cut
+            assert after[0].isspace() or not any(c.isspace() for c in before[1:])
+    long_word = "x" * 100 + " end"
+    stream = LMStream([long_word], sentencepiece, batch_size=1, seq_length=64, samples_per_shard=1)
+    ids = stream.next_batch()["tokens"][0]
+    pieces = [sentencepiece.encode_array(p) for p in ("x" * 40, "x" * 40, "x" * 20 + " end")]
+    assert ids[:sum(p.size for p in pieces)].tolist() == np.concatenate(pieces).tolist()
+
+
+def test_held_tokens_use_a_narrow_dtype(sentencepiece):
+    from sentiment_discovery.data.lm_stream import _token_dtype
+    assert _token_dtype(CharTokenizer()) == np.uint16 and _token_dtype(sentencepiece) == np.uint16
+    assert _token_dtype(None) == np.int64
+    stream = LMStream(["héllo world"] * 3, CharTokenizer(), batch_size=1, seq_length=4)
+    stream.next_batch()
+    assert stream.cursors[0].segments[0].tokens.dtype == np.uint16
+
+
+@pytest.mark.parametrize("endless", [True, False])
+def test_a_nul_character_is_a_token_not_padding(endless):
+    from tests.lm_stream_reference import ReferenceLMStream
+    config = dict(docs=["\x00", "a\x00", "\x00\x00b"], tokenizer=CharTokenizer(), batch_size=2, seq_length=5,
+                  samples_per_shard=2, endless=endless)
+    assert_same_batches(LMStream(**config), ReferenceLMStream(**config), 6, states=endless)

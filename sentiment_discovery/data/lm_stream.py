@@ -20,30 +20,84 @@ Each batch (B local rows, T = seq_length):
                              1 -> first token of every shard; -1 -> never;
   loss_mask  (B, T) bool     False where the target is padding.
 
-`state_dict()` holds plain ints: the batch count and, for each local row, (shard, offset). A resumed
-stream yields identical batches. Rows missing from a loaded state (e.g. another rank's, when only
-rank 0 saved) are recomputed from the batch count by re-encoding their shards from the start;
-`merge_state_dicts` joins the states of all ranks so that no row needs that.
+Memory is bounded by the batch, not by the documents: a shard is never built whole. Each row reads its
+documents one at a time and encodes them lazily, in pieces, as it consumes them; it holds the text of
+its current document (as the reader returned it), a read-ahead of about SEGMENT_TOKENS tokens plus one
+piece, and nothing of the documents it has passed. Held tokens are uint16 when the vocabulary fits
+(int32 otherwise; int64 for raw id lists), widened to int64 only in the batch itself. How a document
+is cut into pieces:
+  - character tokenizer: every CHAR_PIECE characters. UTF-8 encodes each character on its own, so
+    the pieces' bytes are exactly the whole document's bytes, whatever its length;
+  - any other tokenizer (sentencepiece): a document of at most TEXT_PIECE_CHARS characters is encoded
+    whole, exactly as before. A longer one is cut into pieces of at most TEXT_PIECE_CHARS characters,
+    each cut placed just before the last whitespace of the window (a hard cut if there is none), and
+    the pieces are encoded one by one. With sentencepiece's default whitespace pre-splitting and
+    whitespace normalisation this usually gives the same pieces as encoding the document whole, but
+    not always (a hard cut inside a long run without whitespace starts a new word there; a model
+    trained without `split_by_whitespace` may merge across a cut): for documents longer than
+    TEXT_PIECE_CHARS the tokens can differ from whole-document encoding.
+Tokens, reset masks and positions are otherwise exactly those of building every shard whole.
+
+`state_dict()` holds plain ints: the batch count and, for each local row, (shard, offset), the offset
+counted in tokens from the shard's start (the same format as before lazy encoding, so older
+checkpoints resume unchanged). A resumed stream yields identical batches: it re-encodes the saved
+shard's documents up to the offset and drops those tokens. Rows missing from a loaded state (e.g.
+another rank's, when only rank 0 saved) start from the beginning and drop batches x seq_length
+tokens; `merge_state_dicts` joins the states of all ranks so that no row needs that.
 """
+from collections import deque
+
 import numpy as np
 import torch
 
 from ..errors import UserError
 
 STATE_VERSION = 1
+PAD_ID = 0
 MAX_EMPTY_SHARDS = 1000
 PERSIST_CHOICES = (-1, 0, 1)
+CHAR_PIECE = 1 << 14          # characters encoded at once by the character tokenizer (<= 4x bytes)
+TEXT_PIECE_CHARS = 1 << 16    # longest text another tokenizer encodes in one go
+ID_PIECE = 1 << 16            # ids taken at once from a raw id-list document
+SEGMENT_TOKENS = 1 << 14      # a row's read-ahead: tokens gathered before they are handed on
+WHITESPACE = (" ", "\n", "\t", "\r")
+
+
+class _Segment:
+    """Consecutive tokens of one shard: tokens (n,), resets (n,) bool, and where tokens[0] sits."""
+
+    __slots__ = ("tokens", "resets", "shard", "offset")
+
+    def __init__(self, tokens, resets, shard, offset):
+        self.tokens, self.resets, self.shard, self.offset = tokens, resets, shard, offset
+
+
+class _Pending:
+    """Pieces of one shard gathered for the next segment, with where in them resets and pads fall."""
+
+    __slots__ = ("pieces", "size", "resets", "pads")
+
+    def __init__(self):
+        self.pieces, self.size, self.resets, self.pads = [], 0, [], []
+
+    def add(self, piece):
+        self.pieces.append(piece)
+        self.size += len(piece)
 
 
 class _RowCursor:
-    """Where one row's stream is: shard number, offset in it, and the shards loaded from there on."""
+    """One row's stream: the segments read ahead, how far into the first one the row is, and the
+    generator that encodes what comes next (started lazily from `start`)."""
 
-    def __init__(self, row):
+    def __init__(self, row, shard=0, skip=0):
         self.row = row
-        self.shard = 0
-        self.offset = 0
-        self.loaded = []   # [(tokens (n,) int64, resets (n,) bool)] for shards self.shard, +1, ...
-        self.ended = False  # evaluation: no shard after the loaded ones
+        self.start = (shard, skip)   # the generator begins `skip` tokens into `shard`
+        self.source = None
+        self.segments = deque()
+        self.head = 0                # tokens of segments[0] already consumed
+        self.available = 0           # unconsumed tokens in self.segments
+        self.read_to = self.start    # (shard, offset) just past the last segment read
+        self.ended = False           # evaluation: the row has no tokens left to read
 
 
 class LMStream:
@@ -66,16 +120,38 @@ class LMStream:
         self.endless = endless
         self.global_rows = batch_size * world_size
         self.batches = 0
+        self.token_dtype = _token_dtype(tokenizer)
+        self.char_level = getattr(tokenizer, "kind", None) == "char"
+        self.pad_piece = bytearray(1) if self.char_level else np.full(1, PAD_ID, self.token_dtype)
         self.cursors = [_RowCursor(rank * batch_size + j) for j in range(batch_size)]
 
-    # ----- documents and shards -----
-    def _encode(self, doc_index):
-        doc = self.docs[int(doc_index)]
+    # ----- documents, pieces and shards -----
+    # A piece is a document's raw encoding: UTF-8 bytes for the character tokenizer (shifted to ids
+    # when a segment is joined: one numpy pass for many documents), an id array otherwise.
+    def _piece_limit(self):
+        """Longest document (characters, or ids) encoded as one piece."""
         if self.tokenizer is None:
-            return np.asarray(doc, dtype=np.int64)
+            return ID_PIECE
+        return CHAR_PIECE if self.char_level else TEXT_PIECE_CHARS
+
+    def _encode_piece(self, text):
+        if self.tokenizer is None:
+            return np.asarray(text, dtype=self.token_dtype)
+        if self.char_level:
+            return text.encode("utf-8")
         if hasattr(self.tokenizer, "encode_array"):
-            return self.tokenizer.encode_array(doc)
-        return np.asarray(self.tokenizer.encode(doc), dtype=np.int64)
+            return self.tokenizer.encode_array(text).astype(self.token_dtype, copy=False)
+        return np.asarray(self.tokenizer.encode(text), dtype=self.token_dtype)
+
+    def _long_doc_pieces(self, doc):
+        """Pieces of a document longer than _piece_limit() (see the module docstring for the cuts)."""
+        limit = self._piece_limit()
+        if self.tokenizer is None or self.char_level:
+            cuts = (doc[start:start + limit] for start in range(0, len(doc), limit))
+        else:
+            cuts = _whitespace_pieces(doc, limit)
+        for cut in cuts:
+            yield self._encode_piece(cut)
 
     def _shard_docs(self, row, shard):
         """Document indices of a shard, or None past the end of an evaluation row."""
@@ -87,66 +163,113 @@ class LMStream:
             return None
         return np.arange(first, min(n_docs, first + per_shard * self.global_rows), self.global_rows)
 
-    def _build_shard(self, row, shard):
-        """(tokens (n,) int64, resets (n,) bool) of a shard, or None past the end (evaluation)."""
-        doc_ids = self._shard_docs(row, shard)
-        if doc_ids is None:
-            return None
-        encoded = [tokens for tokens in (self._encode(i) for i in doc_ids) if tokens.size]
+    def _shard_pieces(self, doc_ids, shard):
+        """(piece, starts_a_document) for every non-empty piece of a shard, in order."""
         if not self.endless and shard == 0:
-            encoded.insert(0, np.zeros(1, np.int64))  # leading pad: the first document token is a target
-        if not encoded:
-            return np.empty(0, np.int64), np.empty(0, bool)
-        tokens = np.concatenate(encoded)
-        resets = np.zeros(tokens.size, bool)
-        if self.persist_state == 0:
-            starts = np.cumsum([0] + [t.size for t in encoded[:-1]])
-            resets[starts] = True
-        elif self.persist_state == 1:
-            resets[0] = True
-        return tokens, resets
+            yield self.pad_piece, True   # leading pad: the first document token is a target
+        limit = self._piece_limit()
+        for doc_index in doc_ids.tolist():
+            doc = self.docs[doc_index]
+            if len(doc) <= limit:
+                piece = self._encode_piece(doc)
+                if len(piece):
+                    yield piece, True
+                continue
+            first = True
+            for piece in self._long_doc_pieces(doc):
+                if len(piece):
+                    yield piece, first
+                    first = False
 
-    def _load_next_shard(self, cursor):
-        """Append the next non-empty shard to cursor.loaded; False when the row has ended."""
-        shard = cursor.shard + len(cursor.loaded)
-        for _ in range(MAX_EMPTY_SHARDS):
-            built = self._build_shard(cursor.row, shard)
-            if built is None:
-                cursor.ended = True
-                return False
-            cursor.loaded.append(built)
-            if built[0].size:
-                return True
+    def _segments(self, row, shard, skip):
+        """The row's stream as _Segments (at most one shard each, about SEGMENT_TOKENS long), from
+        `skip` tokens past the start of `shard` on (skip may run through several shards)."""
+        empty_run = 0
+        while (doc_ids := self._shard_docs(row, shard)) is not None:
+            offset = 0                 # tokens of this shard so far
+            pending = _Pending()       # pieces read but not yet handed on
+            for piece, doc_start in self._shard_pieces(doc_ids, shard):
+                size = len(piece)
+                cut = min(max(skip - offset, 0), size)   # tokens of this piece still to drop
+                starts_shard, offset = offset == 0, offset + size
+                if cut == size:
+                    continue
+                if cut == 0 and ((self.persist_state == 0 and doc_start)
+                                 or (self.persist_state == 1 and starts_shard)):
+                    pending.resets.append(pending.size)
+                if cut == 0 and piece is self.pad_piece:
+                    pending.pads.append(pending.size)
+                pending.add(piece[cut:] if cut else piece)
+                if pending.size >= SEGMENT_TOKENS:
+                    yield self._join(pending, shard, offset)
+                    pending = _Pending()
+            if pending.size:
+                yield self._join(pending, shard, offset)
+            skip = max(skip - offset, 0)
+            empty_run = empty_run + 1 if offset == 0 else 0
+            if empty_run >= MAX_EMPTY_SHARDS:
+                raise UserError(f"{MAX_EMPTY_SHARDS} shards in a row have no tokens: are the documents empty?")
             shard += 1
-        raise UserError(f"{MAX_EMPTY_SHARDS} shards in a row have no tokens: are the documents empty?")
+
+    def _join(self, pending, shard, end_offset):
+        """One _Segment of a shard from pending pieces that end at end_offset tokens into it."""
+        if self.char_level:
+            tokens = np.frombuffer(b"".join(pending.pieces), np.uint8).astype(self.token_dtype)
+            tokens += 1                           # id = byte + 1, as CharTokenizer
+            tokens[pending.pads] = PAD_ID
+        elif len(pending.pieces) == 1:
+            tokens = pending.pieces[0]
+        else:
+            tokens = np.concatenate(pending.pieces)
+        resets = np.zeros(tokens.size, bool)
+        resets[pending.resets] = True
+        return _Segment(tokens, resets, shard, end_offset - tokens.size)
+
+    def _pull(self, cursor):
+        """Read one more segment into the cursor; False when the row has ended."""
+        if cursor.ended:
+            return False
+        if cursor.source is None:
+            cursor.source = self._segments(cursor.row, *cursor.start)
+        segment = next(cursor.source, None)
+        if segment is None:
+            cursor.ended = True
+            return False
+        cursor.segments.append(segment)
+        cursor.available += segment.tokens.size
+        cursor.read_to = (segment.shard, segment.offset + segment.tokens.size)
+        return True
 
     # ----- batches -----
-    def _take(self, cursor, n_tokens):
-        """Up to n_tokens tokens and resets from the cursor on (fewer at the end of a row)."""
-        tokens, resets = [], []
-        have, shard_i, start = 0, 0, cursor.offset
-        while have < n_tokens:
-            if shard_i == len(cursor.loaded) and (cursor.ended or not self._load_next_shard(cursor)):
+    def _take(self, cursor, n_tokens, tokens_out, resets_out):
+        """Copy up to n_tokens tokens (and resets) from the cursor on into the row's (T+1,) tokens and
+        (T,) resets; returns how many (fewer at the end of a row)."""
+        while cursor.available < n_tokens and self._pull(cursor):
+            pass
+        have, start = 0, cursor.head
+        for segment in cursor.segments:
+            if have >= n_tokens:
                 break
-            shard_tokens, shard_resets = cursor.loaded[shard_i]
-            stop = min(shard_tokens.size, start + n_tokens - have)
-            tokens.append(shard_tokens[start:stop])
-            resets.append(shard_resets[start:stop])
+            stop = min(segment.tokens.size, start + n_tokens - have)
+            tokens_out[have:have + stop - start] = segment.tokens[start:stop]
+            reset_stop = min(stop, start + resets_out.size - have)
+            if reset_stop > start:
+                resets_out[have:have + reset_stop - start] = segment.resets[start:reset_stop]
             have += stop - start
-            shard_i, start = shard_i + 1, 0
-        if len(tokens) == 1:
-            return tokens[0], resets[0]
-        if not tokens:
-            return np.empty(0, np.int64), np.empty(0, bool)
-        return np.concatenate(tokens), np.concatenate(resets)
+            start = 0
+        return have
 
     def _advance(self, cursor, n_tokens):
-        """Move the cursor n_tokens on, dropping the shards it has passed."""
-        cursor.offset += n_tokens
-        while cursor.loaded and cursor.offset >= cursor.loaded[0][0].size:
-            cursor.offset -= cursor.loaded[0][0].size
-            cursor.loaded.pop(0)
-            cursor.shard += 1
+        """Move the cursor n_tokens on (reading ahead as needed), dropping the segments it has passed."""
+        while n_tokens > 0 and (cursor.available or self._pull(cursor)):
+            first = cursor.segments[0]
+            step = min(n_tokens, first.tokens.size - cursor.head)
+            cursor.head += step
+            cursor.available -= step
+            n_tokens -= step
+            if cursor.head == first.tokens.size:
+                cursor.segments.popleft()
+                cursor.head = 0
 
     def next_batch(self):
         """The next batch dict (see the module docstring), or None when an evaluation pass is over."""
@@ -155,11 +278,7 @@ class LMStream:
         reset_mask = np.zeros((B, T), bool)
         lengths = np.zeros(B, np.int64)
         for j, cursor in enumerate(self.cursors):
-            row_tokens, row_resets = self._take(cursor, T + 1)
-            n = row_tokens.size
-            tokens[j, :n] = row_tokens
-            reset_mask[j, :min(n, T)] = row_resets[:T]
-            lengths[j] = n
+            lengths[j] = self._take(cursor, T + 1, tokens[j], reset_mask[j])
         if not self.endless and (lengths <= 1).all():
             return None
         for cursor in self.cursors:
@@ -179,36 +298,53 @@ class LMStream:
         return {"num_docs": len(self.docs), "seed": self.seed, "samples_per_shard": self.samples_per_shard,
                 "seq_length": self.seq_length, "endless": self.endless}
 
+    def _position(self, cursor):
+        """(shard, offset) of the cursor's next token, offset in tokens from the shard's start."""
+        if not cursor.segments:
+            self._pull(cursor)   # settle a pending skip into a (shard, offset < shard size) position
+        if cursor.segments:
+            first = cursor.segments[0]
+            return first.shard, first.offset + cursor.head
+        return cursor.read_to   # an ended row: just past its last token
+
     def state_dict(self) -> dict:
         """Plain ints: batch count and each local row's (shard, offset)."""
+        positions = [self._position(c) for c in self.cursors]
         return {"version": STATE_VERSION, **self._fingerprint(), "batches": self.batches,
-                "rows": [c.row for c in self.cursors], "shards": [c.shard for c in self.cursors],
-                "offsets": [c.offset for c in self.cursors]}
+                "rows": [c.row for c in self.cursors], "shards": [int(p[0]) for p in positions],
+                "offsets": [int(p[1]) for p in positions]}
 
     def load_state_dict(self, state: dict):
-        """Continue exactly where `state` left off (rows it lacks are recomputed)."""
+        """Continue exactly where `state` left off (rows it lacks are walked forward from the start)."""
         _check_state(state, self._fingerprint())
         saved = {row: (shard, offset) for row, shard, offset
                  in zip(state["rows"], state["shards"], state["offsets"])}
         self.batches = int(state["batches"])
         for j, cursor in enumerate(self.cursors):
-            fresh = _RowCursor(cursor.row)
-            if cursor.row in saved:
-                fresh.shard, fresh.offset = (int(v) for v in saved[cursor.row])
-            else:
-                self._advance_from_start(fresh, self.batches * self.seq_length)
-            self.cursors[j] = fresh
+            shard, skip = saved.get(cursor.row, (0, self.batches * self.seq_length))
+            self.cursors[j] = _RowCursor(cursor.row, int(shard), int(skip))
 
-    def _advance_from_start(self, cursor, n_tokens):
-        """Walk a fresh cursor n_tokens into its stream, shard by shard."""
-        while cursor.loaded or self._load_next_shard(cursor):
-            size = cursor.loaded[0][0].size
-            if n_tokens < size:
-                cursor.offset = n_tokens
-                return
-            n_tokens -= size
-            cursor.loaded.pop(0)
-            cursor.shard += 1
+
+def _whitespace_pieces(text, max_chars):
+    """text cut into pieces of at most max_chars characters, each cut just before the window's last
+    whitespace (or at max_chars where the window has none); a text that fits is one piece."""
+    start, n = 0, len(text)
+    while n - start > max_chars:
+        limit = start + max_chars
+        cut = max(text.rfind(space, start + 1, limit + 1) for space in WHITESPACE)
+        cut = cut if cut > start else limit
+        yield text[start:cut]
+        start = cut
+    if start < n or n == 0:
+        yield text[start:]
+
+
+def _token_dtype(tokenizer):
+    """The narrowest dtype that holds the tokenizer's ids (int64 for raw id lists)."""
+    vocab = getattr(tokenizer, "vocab_size", None)
+    if tokenizer is None or vocab is None:
+        return np.int64
+    return np.uint16 if vocab <= 1 << 16 else np.int32
 
 
 def merge_state_dicts(states) -> dict:
