@@ -158,9 +158,10 @@ def test_data_mode_draws_one_heatmap_per_row(tmp_path, write_file):
     folder = tmp_path / "rows_heatmaps"
     assert sorted(p.name for p in folder.iterdir()) == [
         "neuron_values.json", "row_0000.html", "row_0000.png", "row_0001.html", "row_0001.png"]
-    assert [r["text"] for r in summary["heatmaps"]] == ["great movie", "dull and slow"]
+    # the rows go through the model's process function (process_str: this checkpoint records none)
+    assert [r["text"] for r in summary["heatmaps"]] == ["\n great movie ", "\n dull and slow "]
     model = tiny_recurrent()
-    raw = trace_values(model, char_ids("dull and slow"), "c", 0)[:, 2]
+    raw = trace_values(model, char_ids("\n dull and slow "), "c", 0)[:, 2]
     torch.testing.assert_close(torch.tensor(summary["heatmaps"][1]["values"]), raw, rtol=1e-4, atol=1e-5)
 
 
