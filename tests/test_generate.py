@@ -230,3 +230,12 @@ def test_a_transformer_cannot_be_steered(tmp_path, capsys):
 def test_a_missing_model_file_is_a_one_line_error(tmp_path, capsys):
     message = run_cli_error(capsys, ["--load", str(tmp_path / "nope.pt"), "--save", str(tmp_path / "o.txt")])
     assert "nope.pt" in message
+
+
+def test_prompt_is_fed_as_given_unless_process_fn_is_passed(tmp_path):
+    load = save_lm(tmp_path / "lm.pt", tiny_recurrent())  # records no process function: process_str for --data
+    as_given, _ = run(tmp_path, load, "--text", "a&amp;b", "--gen-length", "0", name="a.txt")
+    assert as_given["samples"] == ["a&amp;b"]
+    processed, _ = run(tmp_path, load, "--text", "a&amp;b", "--gen-length", "0", "--process-fn", "process_str",
+                       name="b.txt")
+    assert processed["samples"] == ["\n a&b "]
