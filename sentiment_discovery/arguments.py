@@ -9,6 +9,7 @@ that needs derived values (model configs, reader options) builds them with the `
 import argparse
 
 from . import __version__
+from .data.preprocess import PROCESS_FN_CHOICES
 
 # ---------------------------------------------------------------------------------------------
 # groups
@@ -119,15 +120,22 @@ def add_data_args(parser):
                        help="read .json files as one JSON object per line")
     group.add_argument("--lazy", action="store_true",
                        help="read records on demand through a byte-offset index (for files larger than memory)")
-    group.add_argument("--process-fn", default="process_str", choices=["process_str", "process_tweet", "none"],
-                       help="text clean-up: process_str (html unescape, whitespace), process_tweet "
-                            "(also emoji to text, @user, URLs), or none")
-    group.add_argument("--unidecode", action="store_true",
-                       help="transliterate text to ASCII with unidecode before tokenizing")
+    add_process_fn_arg(group)
     group.add_argument("--batch-size", type=int, default=128, help="batch size (per process)")
     group.add_argument("--eval-batch-size", type=int, default=None,
                        help="batch size for evaluation (default: --batch-size)")
     return group
+
+
+def add_process_fn_arg(group, default_meaning="what the model's checkpoint records (pretrain.py: process_str, "
+                                              "or what a resumed checkpoint records)"):
+    """--process-fn: the text clean-up (data/preprocess.py); the default (None) is `default_meaning`."""
+    group.add_argument("--process-fn", default=None, choices=PROCESS_FN_CHOICES,
+                       help="text clean-up before tokenizing, as the original's: process_str (HTML tags -> "
+                            "space, unidecode, html unescape, whitespace collapsed, wrapped as '\\n ' + text + "
+                            "' '), process_tweet (URLs, emoji names, hashtags, ASCII only; no wrapping) or none "
+                            f"(raw text). Default: {default_meaning}; process_str for original/OpenAI models "
+                            "and for checkpoints that record none, none for --model hf")
 
 
 def add_tokenizer_args(parser):
@@ -403,6 +411,8 @@ def generate_parser():
     parser.add_argument("--data", nargs="+", default=None, help="draw one heatmap per row of this file instead")
     parser.add_argument("--text-key", default="sentence", help="column / JSON key of the text in --data")
     parser.add_argument("--loose-json", action="store_true", help="read a .json --data file as one object per line")
+    add_process_fn_arg(parser, default_meaning="--data rows get what the model's checkpoint records, the "
+                                               "--text prompt is fed as given (given explicitly, it applies to both)")
     return parser
 
 
@@ -457,7 +467,6 @@ def reader_options(args):
         "loose_json": args.loose_json, "delim": args.delim, "lazy": args.lazy,
         "class_names": args.class_names, "data_format": args.data_format,
         "binarize_sent": args.binarize_sent,
-        "process_fn": None if args.process_fn == "none" else args.process_fn,
     }
 
 

@@ -37,13 +37,15 @@ def _check_paths(paths, flag):
             raise UserError(f"{flag} file not found: {path}")
 
 
-def load_splits(args, require_labels=True, keep_empty=False):
+def load_splits(args, require_labels=True, keep_empty=False, process_fn=None):
     """Train/val/test data sets from --data/--valid/--test and --split.
 
     When --valid or --test is absent, that part is carved out of --data by the --split fractions.
+    `process_fn` (a name, data/preprocess.py) is applied as the records are read; None keeps the raw text
+    (the tools that read with a model apply the model's process function when they tokenize).
     Returns (train, valid, test); valid/test may be None when neither a file nor a fraction asks for them.
     """
-    options = reader_options(args)
+    options = dict(reader_options(args), process_fn=process_fn)
     data, valid_files, test_files = data_files(args)
     _check_paths(data, "--data")
     _check_paths(valid_files, "--valid")

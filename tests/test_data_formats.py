@@ -53,7 +53,7 @@ def test_auto_format_by_path(tmp_path, write_file):
 def test_plain_text_one_document_per_line(write_file):
     path = write_file("corpus.txt", "first  doc\n\n\r\nsecond doc\r\nthird\n")
     ds = read_dataset(path, require_labels=False, process_fn="process_str")
-    assert list(ds.texts) == ["first doc", "second doc", "third"]
+    assert list(ds.texts) == ["\n first doc ", "\n second doc ", "\n third "]
     assert ds.labels is None and ds.task is None
 
 
@@ -118,7 +118,7 @@ def test_imdb_folder_labels_order_and_line_breaks(tmp_path):
                               "pos review 3.\n\nRated 9."]
     assert ds.labels.tolist() == [0.0, 1.0, 0.0, 1.0] and ds.task == "binary"
     cleaned = read_dataset(str(tmp_path / "train"), process_fn="process_str")
-    assert cleaned.texts[0] == "neg review 0. Rated 4."
+    assert cleaned.texts[0] == "\n neg review 0. Rated 4. "
 
 
 def test_imdb_ratings_and_binarize(tmp_path, caplog):
@@ -138,7 +138,7 @@ def test_imdb_unsup_only_without_labels_and_lazy(tmp_path):
     unlabelled = read_dataset(root, require_labels=False)
     assert len(unlabelled) == 5 and unlabelled.labels is None and "unsup review 0." in unlabelled.texts[2]
     lazy = read_dataset(root, lazy=True, process_fn="process_str")
-    assert not isinstance(lazy.texts, list) and list(lazy.texts)[1] == "pos review 0. Rated 7."
+    assert not isinstance(lazy.texts, list) and list(lazy.texts)[1] == "\n pos review 0. Rated 7. "
     assert lazy.labels.tolist() == [0.0, 1.0, 0.0, 1.0]
 
 

@@ -89,9 +89,10 @@ def test_mixing_labelled_and_unlabelled_files_is_an_error(write_file):
 
 
 def test_process_fn_is_applied(write_file):
-    path = write_file("t.csv", "label,sentence\n1,\"@bob  loves   http://x.co/a &amp; 😍\"\n")
+    path = write_file("t.csv", "label,sentence\n1,\"@bob  loves   https://x.co/a &amp; #fun 😍\"\n")
     text = read_dataset(path, process_fn="process_tweet").texts[0]
-    assert text == "@user loves http & :smiling_face_with_heart-eyes:"
+    assert text == "@bob loves xxxx & fun!! :smiling_face_with_heart-eyes:"
+    assert read_dataset(path, process_fn="process_str").texts[0] == "\n @bob loves https://x.co/a & #fun "
     with pytest.raises(UserError, match="unknown process function 'shout'.*process_str"):
         read_dataset(path, process_fn="shout")
 
@@ -246,12 +247,12 @@ def test_unknown_extension(write_file):
 def test_lazy_loose_json_matches_eager(write_file):
     records = [{"text": f"doc {i}", "label": i % 2} for i in range(20)]
     path = write_file("l.jsonl", loose_json(records[:10]) + "\n" + loose_json(records[10:]))
-    eager = read_dataset(path, text_key="text")
+    eager = read_dataset(path, text_key="text", process_fn="process_str")
     lazy = read_dataset(path, text_key="text", lazy=True, process_fn="process_str")
     assert not isinstance(lazy.texts, list) and len(lazy) == 20
     assert [lazy.texts[i] for i in range(20)] == list(eager.texts)
-    assert lazy.texts[-1] == "doc 19" and np.array_equal(lazy.labels, eager.labels)
-    assert list(lazy.subset([3, 0]).texts) == ["doc 3", "doc 0"]
+    assert lazy.texts[-1] == "\n doc 19 " and np.array_equal(lazy.labels, eager.labels)
+    assert list(lazy.subset([3, 0]).texts) == ["\n doc 3 ", "\n doc 0 "]
 
 
 def test_lazy_csv_and_quoted_newline_error(write_file):
@@ -301,7 +302,7 @@ def test_bundled_semeval_val_plutchik(data_dir):
                       process_fn="process_tweet")
     assert ds.labels.shape == (886, 8) and ds.task == "multilabel"
     assert ds.labels[0].tolist() == [1, 0, 1, 0, 0, 0, 0, 0]  # anger, disgust
-    assert ds.texts[0].startswith("@user @user Oh, hidden revenge")
+    assert ds.texts[0].startswith("@") and "Oh, hidden revenge" in ds.texts[0] and "@user" not in ds.texts[0]
 
 
 def test_bundled_semeval_test_has_no_labels(data_dir):

@@ -24,7 +24,8 @@ FILLER = ["the", "a", "movie", "plot", "was", "is", "and", "it", "so", "very", "
 MARKS = ["!", "?", "#"]                                # multi-label: label j is on when MARKS[j] occurs
 CLASS_WORDS = ["awful", "bad", "okay", "good", "great"]  # 5-class: the class is the text's last word
 CONTRACT_KEYS = {"format", "format_version", "kind", "model_config", "classifier_config", "model_state",
-                 "tokenizer", "labels", "thresholds", "neurons", "feature_options", "source", "class_names"}
+                 "tokenizer", "labels", "thresholds", "neurons", "feature_options", "source", "class_names",
+                 "process_fn"}
 
 
 @pytest.fixture(autouse=True)
@@ -121,6 +122,7 @@ def test_outputs_beside_save(multilabel_run):
     assert "micro avg" in text and "macro avg" in text and "test" in text
     ckpt = load_checkpoint(str(save), expect_kind="classifier")
     assert set(ckpt) == CONTRACT_KEYS and ckpt["source"] == "finetune" and ckpt["labels"] == ["l0", "l1", "l2"]
+    assert ckpt["process_fn"] == "process_str"  # a fresh model: the original's default, recorded
     assert ckpt["classifier_config"]["heads_per_class"] == 2 and ckpt["thresholds"] == summary["thresholds"]
 
 

@@ -159,9 +159,10 @@ def test_data_mode_draws_one_heatmap_per_row(tmp_path, write_file):
     folder = tmp_path / "rows_heatmaps"
     assert sorted(p.name for p in folder.iterdir()) == [
         "neuron_values.json", "row_0000.html", "row_0000.png", "row_0001.html", "row_0001.png"]
-    assert [r["text"] for r in summary["heatmaps"]] == ["great movie", "dull and slow"]
+    # the rows go through the model's process function (process_str: this checkpoint records none)
+    assert [r["text"] for r in summary["heatmaps"]] == ["\n great movie ", "\n dull and slow "]
     model = tiny_recurrent()
-    raw = trace_values(model, char_ids("dull and slow"), "c", 0)[:, 2]
+    raw = trace_values(model, char_ids("\n dull and slow "), "c", 0)[:, 2]
     torch.testing.assert_close(torch.tensor(summary["heatmaps"][1]["values"]), raw, rtol=1e-4, atol=1e-5)
 
 
@@ -230,3 +231,12 @@ def test_a_transformer_cannot_be_steered(tmp_path, capsys):
 def test_a_missing_model_file_is_a_one_line_error(tmp_path, capsys):
     message = run_cli_error(capsys, ["--load", str(tmp_path / "nope.pt"), "--save", str(tmp_path / "o.txt")])
     assert "nope.pt" in message
+
+
+def test_prompt_is_fed_as_given_unless_process_fn_is_passed(tmp_path):
+    load = save_lm(tmp_path / "lm.pt", tiny_recurrent())  # records no process function: process_str for --data
+    as_given, _ = run(tmp_path, load, "--text", "a&amp;b", "--gen-length", "0", name="a.txt")
+    assert as_given["samples"] == ["a&amp;b"]
+    processed, _ = run(tmp_path, load, "--text", "a&amp;b", "--gen-length", "0", "--process-fn", "process_str",
+                       name="b.txt")
+    assert processed["samples"] == ["\n a&b "]

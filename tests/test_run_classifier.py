@@ -12,6 +12,7 @@ import torch
 import run_classifier
 import transfer
 from sentiment_discovery.cli import run_cli
+from sentiment_discovery.data.preprocess import process_str
 from sentiment_discovery.data.tokenizers import CharTokenizer
 from sentiment_discovery.models.classifier import build_classifier, classifier_config
 from sentiment_discovery.training.checkpoint import save_checkpoint
@@ -57,7 +58,7 @@ def test_rows_follow_the_input_with_an_empty_text(transferred, tmp_path, capsys)
     frame.to_csv(data, index=False)
     results_csv = str(tmp_path / "rows.csv")
     summary, preds, probs = classify(classifier, data, tmp_path, "--write-results", results_csv)
-    assert probs.shape == (60, 1) and summary["stats"]["n_empty"] == 1
+    assert probs.shape == (60, 1) and summary["stats"]["n_empty"] == 0  # process_str makes "" "\n  "
     others = np.arange(60) != 7
     np.testing.assert_allclose(probs[others, 0], transfer_probs[others], atol=1e-5)
     rows = pd.read_csv(results_csv, keep_default_na=False)
@@ -65,7 +66,8 @@ def test_rows_follow_the_input_with_an_empty_text(transferred, tmp_path, capsys)
     assert rows["sentence"].tolist() == frame["sentence"].fillna("").tolist()
     np.testing.assert_allclose(rows["label prob"], probs[:, 0], atol=1e-6)
     assert rows["label pred"].tolist() == preds[:, 0].tolist()
-    assert "1 empty text(s) were classified" in capsys.readouterr().out
+    raw, _, _ = classify(classifier, data, tmp_path, "--process-fn", "none")
+    assert raw["stats"]["n_empty"] == 1 and "1 empty text(s) were classified" in capsys.readouterr().out
 
 
 def test_lazy_chunks_give_the_same_outputs(transferred, tmp_path):
@@ -85,7 +87,7 @@ def test_long_texts_are_truncated_and_counted(transferred, tmp_path, capsys):
     task, classifier, _ = transferred
     texts = pd.read_csv(task["test"])["sentence"]
     summary, _, probs = classify(classifier, task["test"], tmp_path, "--max-seq-len", "12")
-    n_long = int(sum(len(t.encode()) > 12 for t in texts))
+    n_long = int(sum(len(process_str(t).encode()) > 12 for t in texts))
     assert n_long > 0 and summary["stats"]["n_truncated"] == n_long
     assert f"{n_long} text(s) longer than 12 tokens were truncated" in capsys.readouterr().out
     assert probs.shape == (60, 1)

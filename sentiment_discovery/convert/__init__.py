@@ -6,7 +6,8 @@
   models: mLSTM, LSTM, GRU; language models and classifiers).
 
 Both return `(model, info)`: a `LanguageModel` over the 257-token character vocabulary (pad 0,
-byte b -> b + 1) and a dict describing what was imported.
+byte b -> b + 1) and a dict describing what was imported, including `process_fn`: the text clean-up the
+imported model was trained with (the original's process_str, '\n ' + text + ' '; data/preprocess.py).
 """
 from .openai import import_openai, is_openai_directory
 from .original import import_original

@@ -108,5 +108,6 @@ def import_openai(directory):
     model = build_recurrent_lm("mLSTM", emsize, hidden, 1, weight_norm=True)
     fill_recurrent_lm(model, pad_byte_embedding(arrays["embedding"]), [layer], decoder_weight, decoder_bias)
     info = {"source": "openai", "path": os.fspath(directory), "model": "mLSTM", "emsize": emsize,
-            "nhid": hidden, "nlayers": 1, "kind": "lm"}
+            "nhid": hidden, "nlayers": 1, "kind": "lm",
+            "process_fn": "process_str"}  # the text was '\n ' + text + ' ' (data/preprocess.py)
     return model, info

@@ -31,6 +31,7 @@ try:
 except ImportError:  # pragma: no cover - numpy 1.x
     from numpy.core import multiarray as numpy_multiarray
 
+from ..data.preprocess import PROCESS_FNS
 from ..errors import UserError
 from ..training.checkpoint import foreign_global_name
 from .recurrent_import import build_recurrent_lm, fill_recurrent_lm, pad_byte_decoder, pad_byte_embedding
@@ -240,4 +241,12 @@ def import_original_contents(contents, path):
             "has_decoder": has_decoder}
     if isinstance(contents, dict) and isinstance(contents.get("args"), dict):
         info["original_args"] = plain_args(contents["args"])
+    info["process_fn"] = original_process_fn(info.get("original_args", {}))
     return model, info
+
+
+def original_process_fn(args: dict) -> str:
+    """The original's text clean-up for its model: what its pickled args name, when they name one we
+    reproduce, else its default process_str (data/preprocess.py)."""
+    named = args.get("process_fn")
+    return named if named in PROCESS_FNS else "process_str"

@@ -16,9 +16,10 @@ from ..transfer.featurize import encode_texts
 log = logging.getLogger(__name__)
 
 
-def encode_split(dataset, tokenizer, max_len, what):
-    """Token id arrays of a split's texts (cut to max_len, the count logged)."""
-    token_lists, n_truncated, _ = encode_texts(dataset.texts, tokenizer, max_len)
+def encode_split(dataset, tokenizer, max_len, what, process_fn=None):
+    """Token id arrays of a split's texts after the process function `process_fn` (a name or None), cut to
+    max_len (the count logged)."""
+    token_lists, n_truncated, _ = encode_texts(dataset.texts, tokenizer, max_len, process_fn)
     if n_truncated:
         log.info("%s: %d of %d texts cut to %d tokens", what, n_truncated, len(token_lists), max_len)
     return token_lists

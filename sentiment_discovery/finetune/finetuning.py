@@ -3,6 +3,11 @@ model from --load plus a new head, a classifier to keep training with --load-fin
 run to resume), then epochs of training, each ended by a validation pass that tunes thresholds and picks
 the best classifier, and at the end the report on validation and test.
 
+Text: the splits are read raw and each text goes through the encoder's process function as it is
+tokenized: --process-fn when given, else what the --load / --load-finetuned / resume checkpoint records
+(a fresh model without --load: process_str, the original's default). Every classifier checkpoint written
+records it, so run_classifier.py applies the same one.
+
 Outputs beside --save: see checkpoints.py (classifier, resume checkpoint, per-epoch classifiers) and
 reports.py (`<stem>.metrics.jsonl`, `<stem>_report.txt/.json`, `<stem>_curves.png`, `<stem>_confusion.png`).
 """
@@ -14,12 +19,14 @@ import torch
 from tqdm import tqdm
 
 from ..arguments import feature_options, model_config_from_args
+from ..data.preprocess import (LEGACY_DEFAULT, NONE, PROCESS_FN_KEY, apply_process_fn, recorded_process_fn,
+                               resolve_process_fn)
 from ..data.tokenizers import make_tokenizer, tokenizer_from_dict
 from ..errors import UserError
 from ..models.classifier import build_classifier, classifier_config
 from ..models.featurizer import max_positions
 from ..models.language_model import build_language_model
-from ..models.loading import load_text_encoder
+from ..models.loading import load_text_encoder_and_pipeline
 from ..runtime import choose_device, load_splits, set_threads
 from ..training.checkpoint import load_checkpoint, save_checkpoint
 from ..training.collective import all_reduce_sum, any_rank
@@ -98,14 +105,16 @@ def set_output_bias(model, logits):
 
 
 def new_classifier(args, spec, train):
-    """(model, tokenizer): the language model of --load (or a fresh one from the flags) and a new head whose
-    output bias starts at the training label frequencies (a few steps then need not learn the base rates)."""
+    """(model, tokenizer, process function): the language model of --load (or a fresh one from the flags)
+    and a new head whose output bias starts at the training label frequencies (a few steps then need not
+    learn the base rates)."""
     if args.load or args.model == "hf":
-        encoder, tokenizer = load_text_encoder(args)
+        encoder, tokenizer, process_fn = load_text_encoder_and_pipeline(args)
     else:
         log.warning("no --load: finetuning a randomly initialised %s language model", args.model)
+        process_fn = resolve_process_fn(args.process_fn, LEGACY_DEFAULT)
         tokenizer = make_tokenizer(args.tokenizer_type, args.tokenizer_path, args.tokenizer_model_type,
-                                   args.vocab_size, texts=train.texts)
+                                   args.vocab_size, texts=apply_process_fn(train.texts, process_fn))
         encoder = build_language_model(model_config_from_args(args, tokenizer.vocab_size))
     hidden = list(args.classifier_hidden_layers or [])
     config = classifier_config(encoder.config, spec.n_outputs, head="mlp" if len(hidden) > 1 else "linear",
@@ -114,11 +123,12 @@ def new_classifier(args, spec, train):
                                **feature_options(args))
     model = build_classifier(config, encoder=encoder)
     set_output_bias(model, prior_logits(spec.targets(train), spec.use_softmax, spec.n_outputs))
-    return model, tokenizer
+    return model, tokenizer, process_fn
 
 
-def stored_classifier(ckpt, path, spec):
-    """(model, tokenizer) rebuilt from a classifier checkpoint trained for the same outputs."""
+def stored_classifier(ckpt, path, spec, process_flag=None):
+    """(model, tokenizer, process function) rebuilt from a classifier checkpoint trained for the same
+    outputs; the process function is `process_flag` (--process-fn) when given, else the checkpoint's."""
     config = ckpt["classifier_config"]
     if config["n_outputs"] != spec.n_outputs or bool(config.get("use_softmax")) != spec.use_softmax:
         raise UserError(f"{path} has {config['n_outputs']} {'softmax' if config.get('use_softmax') else 'sigmoid'} "
@@ -130,15 +140,18 @@ def stored_classifier(ckpt, path, spec):
     except RuntimeError as err:
         raise UserError(f"{path}: weights do not fit its classifier config "
                         f"({str(err).strip().splitlines()[0]})") from None
-    return model, tokenizer_from_dict(ckpt["tokenizer"])
+    recorded = recorded_process_fn(ckpt, NONE if config["encoder"].get("model") == "hf" else LEGACY_DEFAULT)
+    return model, tokenizer_from_dict(ckpt["tokenizer"]), resolve_process_fn(process_flag, recorded)
 
 
 def build_model(args, spec, train, resume_ckpt):
-    """(model, tokenizer) from the resume checkpoint, a finetuned classifier, or an LM + new head."""
+    """(model, tokenizer, process function) from the resume checkpoint, a finetuned classifier, or an LM +
+    new head."""
     if resume_ckpt is not None:
-        return stored_classifier(resume_ckpt, "the resume checkpoint", spec)
+        return stored_classifier(resume_ckpt, "the resume checkpoint", spec, args.process_fn)
     if args.load_finetuned:
-        return stored_classifier(load_checkpoint(args.load, expect_kind="classifier"), args.load, spec)
+        return stored_classifier(load_checkpoint(args.load, expect_kind="classifier"), args.load, spec,
+                                 args.process_fn)
     return new_classifier(args, spec, train)
 
 
@@ -147,19 +160,19 @@ def build_model(args, spec, train, resume_ckpt):
 
 
 class RunData:
-    """Token lists, loss targets and metric labels of the splits."""
+    """Token lists, loss targets and metric labels of the splits (texts through `process_fn`)."""
 
-    def __init__(self, spec, tokenizer, max_len, train, valid, test):
+    def __init__(self, spec, tokenizer, max_len, train, valid, test, process_fn=NONE):
+        self.process_fn = process_fn
         self.train_tokens, self.train_targets = drop_tokenless(
-            encode_split(train, tokenizer, max_len, "train"), spec.targets(train), "train")
+            encode_split(train, tokenizer, max_len, "train", process_fn), spec.targets(train), "train")
         self.valid = self._eval_split(spec, tokenizer, max_len, valid, "validation")
         self.test = self._eval_split(spec, tokenizer, max_len, test, "test")
 
-    @staticmethod
-    def _eval_split(spec, tokenizer, max_len, split, what):
+    def _eval_split(self, spec, tokenizer, max_len, split, what):
         if split is None:
             return None
-        return {"tokens": encode_split(split, tokenizer, max_len, what), "truth": spec.truth(split)}
+        return {"tokens": encode_split(split, tokenizer, max_len, what, self.process_fn), "truth": spec.truth(split)}
 
 
 def model_max_len(args, model):
@@ -208,8 +221,9 @@ class FinetuneRun:
 
     # --- saving ------------------------------------------------------------------------------------
     def payload(self, model_state, thresholds):
-        return classifier_payload(model_state, dict(self.config, aux_lm=False), self.tokenizer, self.spec.names,
-                                  thresholds, feature_options(self.args), self.spec.class_names)
+        payload = classifier_payload(model_state, dict(self.config, aux_lm=False), self.tokenizer, self.spec.names,
+                                     thresholds, feature_options(self.args), self.spec.class_names)
+        return dict(payload, **{PROCESS_FN_KEY: self.data.process_fn})
 
     def current_thresholds(self):
         progress = self.trainer.progress
@@ -369,8 +383,9 @@ def finetune(args):
     paths = output_paths(args.save, args.model_version_name)
     resume = resume_path(args.resume, paths)
     ckpt = load_resume(resume, spec) if resume else None
-    model, tokenizer = build_model(args, spec, train, ckpt)
-    data = RunData(spec, tokenizer, model_max_len(args, model), train, valid, labelled(test))
+    model, tokenizer, process_fn = build_model(args, spec, train, ckpt)
+    log.info("text clean-up: %s", process_fn)
+    data = RunData(spec, tokenizer, model_max_len(args, model), train, valid, labelled(test), process_fn)
     trainer = FinetuneTrainer(model, data.train_tokens, data.train_targets, env, precision_flags(args),
                               {"optim": args.optim, "lr": args.lr, "weight_decay": args.weight_decay},
                               loss_options(args, spec, data), freeze_lm=args.freeze_lm, clip=args.clip)

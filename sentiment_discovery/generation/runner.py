@@ -10,6 +10,10 @@ Outputs beside --save (default generated.txt):
 - with --tensorboard DIR: the samples as text (`sample/<i>`) and every heatmap PNG as an image
   (`heatmap/sample_<i>`, `heatmap/row_<i>`), all at step 0.
 Shown values are the neuron's raw value × polarity (the drawing clips them to [-1, 1]).
+
+Text: the --text prompt is fed as given (as the original's generate did); --data rows go through the
+model's process function (what its checkpoint records), as transfer and run_classifier read them. An
+explicit --process-fn applies to both.
 """
 import json
 import logging
@@ -18,6 +22,7 @@ import os
 import torch
 from tqdm import tqdm
 
+from ..data.preprocess import get_process_fn, resolve_process_fn
 from ..data.readers import read_dataset
 from ..errors import UserError
 from ..models.loading import load_language_model
@@ -143,7 +148,8 @@ def run_sampling(args, model, tokenizer, device):
     """Sample --num-samples texts; write them (and heatmaps with --visualize). Returns a summary dict."""
     neuron = neuron_for(args, model, args.visualize or args.overwrite is not None or args.overwrite_prefix)
     steering = steering_options(args, neuron) if neuron is not None else Steering()
-    ids, hidden = prompt_ids(tokenizer, args.text)
+    prompt = args.text if args.process_fn is None else (get_process_fn(args.process_fn) or str)(args.text)
+    ids, hidden = prompt_ids(tokenizer, prompt)
     generator = torch.Generator(device=device).manual_seed(args.seed)
     result = generate(model, ids, args.gen_length, sampling_options(args), generator, args.num_samples,
                       neuron, steering, record=args.visualize, progress=True)
@@ -177,7 +183,7 @@ def neuron_record(neuron, steering):
             "polarity": neuron.polarity, "overwrite": steering.value, "overwrite_prefix": steering.prefix}
 
 
-def run_row_heatmaps(args, model, tokenizer):
+def run_row_heatmaps(args, model, tokenizer, process_fn):
     """One heatmap per row of --data (the first --max-rows rows). Returns a summary dict."""
     if args.max_rows < 1:
         raise UserError(f"--max-rows must be >= 1, got {args.max_rows}")
@@ -189,7 +195,7 @@ def run_row_heatmaps(args, model, tokenizer):
         if not os.path.exists(path):
             raise UserError(f"--data file not found: {path}")
     dataset = read_dataset(args.data, text_key=args.text_key, loose_json=args.loose_json,
-                           require_labels=False, process_fn="process_str")
+                           require_labels=False, process_fn=process_fn)
     folder = output_stem(args.save) + "_heatmaps"
     title = describe(neuron, steering)
     limit = model.config["max_positions"] if model.config["model"] == "transformer" else float("inf")
@@ -239,7 +245,7 @@ def run_generate(args):
                         "text or show a neuron over it")
     log.info("loaded %s %s model from %s", info["source"], model.config["model"], args.load)
     if args.data:
-        summary = run_row_heatmaps(args, model, tokenizer)
+        summary = run_row_heatmaps(args, model, tokenizer, resolve_process_fn(args.process_fn, info["process_fn"]))
     else:
         summary = run_sampling(args, model, tokenizer, device)
     if args.tensorboard:

@@ -1,6 +1,8 @@
 """Text features from a language model for transfer (Radford et al. 2017, arXiv 1704.01444): the last
 layer's cell state c (or hidden h) at each text's last real token, optionally every layer's, followed by
-max / min / mean pools over the real tokens.
+max / min / mean pools over the real tokens. "Last real token" is the last token of the text as the model's
+process function made it, padding included (process_str's trailing space): the state after the whole text,
+as OpenAI's encoder reads it. (The original's transfer.py read one token earlier; analysis/textpipe.md.)
 
 Feature layout for B texts: [last-token state of each chosen layer] [max pool] [min pool] [mean pool]
 (pools present only when asked for, each over the same layers). Padding after a text's end never

@@ -6,6 +6,11 @@
 - a directory holding OpenAI's released mLSTM (`0.npy` ... `14.npy`, see convert/openai.py);
 - a checkpoint of the original sentiment-discovery (see convert/original.py).
 and returns (model in eval mode, tokenizer, info dict). Imported character models get `CharTokenizer()`.
+
+info["process_fn"] names the text clean-up the model was trained with (data/preprocess.py): what our
+checkpoint records (a checkpoint written before the record existed: process_str, logged); for imported
+original and OpenAI models the original's (process_str, or what an original checkpoint's pickled args name).
+`load_text_encoder_and_pipeline(args)` resolves it against --process-fn for transfer and finetuning.
 """
 import logging
 import os
@@ -14,6 +19,7 @@ import torch
 
 from ..convert.openai import import_openai, is_openai_directory
 from ..convert.original import import_original, import_original_contents
+from ..data.preprocess import LEGACY_DEFAULT, NONE, PROCESS_FN_KEY, recorded_process_fn, resolve_process_fn
 from ..data.tokenizers import CharTokenizer, tokenizer_from_dict
 from ..errors import UserError
 from ..training.checkpoint import check_checkpoint, is_checkpoint_payload, read_torch_file
@@ -72,10 +78,21 @@ def model_from_checkpoint(payload, path):
         first_line = str(err).strip().splitlines()[0]
         raise UserError(f"checkpoint {path}: weights do not fit its model config ({first_line})") from None
     tokenizer = checkpoint_tokenizer(payload, model, path)
-    info = {"source": "checkpoint", "path": path, "kind": kind, "model_config": model.config}
+    info = {"source": "checkpoint", "path": path, "kind": kind, "model_config": model.config,
+            "process_fn": checkpoint_process_fn(payload, path, hf=config.get("model") == "hf")}
     if "step" in payload:
         info["step"] = payload["step"]
     return model, tokenizer, info
+
+
+def checkpoint_process_fn(payload, path, hf=False):
+    """The process function a checkpoint of ours records; when it records none (written before the record
+    existed): process_str, the original's default (logged), or none for an hf encoder."""
+    default = NONE if hf else LEGACY_DEFAULT
+    if PROCESS_FN_KEY not in payload:
+        log.info("%s records no process function (written before they were recorded): its text is read "
+                 "with %s; --process-fn overrides", path, default)
+    return recorded_process_fn(payload, default)
 
 
 def checkpoint_tokenizer(payload, model, path):
@@ -113,13 +130,25 @@ def load_pretrained_hf(hf_model, pooling="cls"):
 
 def load_text_encoder(args):
     """(encoder, tokenizer) the flags name: --model hf with --hf-model, else the language model of --load."""
+    model, tokenizer, _ = load_text_encoder_and_pipeline(args)
+    return model, tokenizer
+
+
+def load_text_encoder_and_pipeline(args):
+    """(encoder, tokenizer, process function name): the model the flags name and the text clean-up to
+    apply to its input: --process-fn when given, else the model's own (an hf encoder's: none, its
+    tokenizer keeps its own conventions)."""
     if args.model == "hf":
         if args.load:
             raise UserError("--load and --model hf exclude each other: the hf encoder comes from --hf-model")
-        return load_pretrained_hf(args.hf_model, args.hf_pooling)
+        model, tokenizer = load_pretrained_hf(args.hf_model, args.hf_pooling)
+        return model, tokenizer, resolve_process_fn(args.process_fn, NONE)
     if not args.load:
         raise UserError("no language model given: pass --load MODEL (or --model hf --hf-model PATH)")
     model, tokenizer, info = load_language_model(args.load)
     if info.get("kind") == "classifier":
         log.info("%s is a classifier checkpoint: its language-model encoder is used", args.load)
-    return model, tokenizer
+    process_fn = resolve_process_fn(args.process_fn, info["process_fn"])
+    log.info("text clean-up: %s (%s)", process_fn,
+             "--process-fn" if args.process_fn is not None else f"recorded by {args.load}")
+    return model, tokenizer, process_fn

@@ -4,6 +4,12 @@ to resume), then the training loop with logging, evaluation, checkpoints and a c
 Outputs beside --save (default lang_model.pt): the checkpoint itself (full training state, written
 every --save-iters, at the end and on SIGTERM/SIGINT), `<stem>_best.pt` (best validation loss),
 `<stem>.metrics.jsonl` (one JSON line per log interval and evaluation) and `<stem>_loss.png`.
+
+Text: every document goes through the process function as it is read (data/preprocess.py; the readers
+apply it, eagerly or in the lazy document access, so the LM stream and the sentencepiece training see
+processed text): --process-fn, else what a --resume checkpoint records, else process_str (the
+original's default). Every checkpoint records it (`process_fn`), and the tools that read text with the
+model apply it by default.
 """
 import logging
 import math
@@ -17,6 +23,7 @@ from tqdm import tqdm
 
 from ..arguments import model_config_from_args
 from ..data.lm_stream import LMStream  # noqa: F401  (re-exported for scripts and tests)
+from ..data.preprocess import LEGACY_DEFAULT, PROCESS_FN_KEY, recorded_process_fn, resolve_process_fn
 from ..data.tokenizers import make_tokenizer, tokenizer_from_dict
 from ..errors import UserError
 from ..models.language_model import build_language_model
@@ -35,7 +42,7 @@ LN2 = math.log(2.0)
 
 
 def save(trainer, model_config, path, env):
-    payload = trainer.payload(model_config)
+    payload = dict(trainer.payload(model_config), **{PROCESS_FN_KEY: trainer.process_fn})
     if is_main(env):
         save_checkpoint(path, payload)
 
@@ -182,9 +189,12 @@ def pretrain(args):
     env = init_distributed(device)
     set_threads(args.num_workers)
     torch.manual_seed(args.seed + env.rank)
-    train, valid, test = load_splits(args, require_labels=False)
     resume = resume_path(args.resume, args.save)
     ckpt = load_checkpoint(resume, expect_kind="lm") if resume else None
+    process_fn = resolve_process_fn(args.process_fn, recorded_process_fn(ckpt) if ckpt else LEGACY_DEFAULT)
+    if is_main(env):
+        log.info("text clean-up: %s", process_fn)
+    train, valid, test = load_splits(args, require_labels=False, process_fn=process_fn)
     tokenizer = tokenizer_from_dict(ckpt["tokenizer"]) if ckpt else build_tokenizer(args, train.texts)
     model, config = build_model(args, tokenizer, ckpt)
     set_runtime_options(model, args)
@@ -196,6 +206,7 @@ def pretrain(args):
     trainer = LMTrainer(model, tokenizer, train.texts, valid.texts if valid else None, options, env,
                         _precision_flags(args), {"optim": args.optim, "lr": args.lr,
                                                  "weight_decay": args.weight_decay})
+    trainer.process_fn = process_fn  # recorded in every checkpoint `save` writes
     total = iterations_per_epoch(options, estimate_tokens(train.texts, tokenizer), env.world_size) * args.epochs
     trainer.build_schedule(total, args.lr, args.decay_style, args.warmup, args.constant_decay, args.stlr_cut_frac)
     if ckpt is not None:

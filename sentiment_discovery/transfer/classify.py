@@ -2,7 +2,10 @@
 
 The classifier checkpoint (kind "classifier", from transfer.py or finetune_classifier.py) holds
 everything: `build_classifier(classifier_config)` rebuilds the model, the tokenizer, label names,
-thresholds and neuron selection come with it. The input is read with `keep_empty=True` (and lazily with
+thresholds, neuron selection and the process function of its encoder come with it (a classifier written
+before process functions were recorded: process_str, none for an hf encoder). --process-fn overrides it.
+The input is read raw and each text put through the process function when it is tokenized, so the
+--write-results CSV carries the input text verbatim. The input is read with `keep_empty=True` (and lazily with
 --lazy), so row i of every output is row i of the input; an empty text is classified from zero features
 (the state before any token).
 
@@ -31,6 +34,7 @@ import pandas as pd
 import torch
 
 from ..arguments import reader_options
+from ..data.preprocess import LEGACY_DEFAULT, NONE, recorded_process_fn, resolve_process_fn
 from ..data.readers import read_dataset
 from ..data.tokenizers import tokenizer_from_dict
 from ..errors import UserError
@@ -58,6 +62,7 @@ class LoadedClassifier:
     source: str
     max_len: int | None          # the encoder's longest input (transformers), else None
     class_names: list[str] | None = None  # names of the class ids (binary: class 0, class 1), if known
+    process_fn: str = LEGACY_DEFAULT  # the text clean-up its encoder was trained with (data/preprocess.py)
 
 
 # ---------------------------------------------------------------- loading
@@ -84,9 +89,10 @@ def load_classifier(path) -> LoadedClassifier:
     encoder_config = ckpt["classifier_config"]["encoder"]
     max_len = max_positions(encoder_config)
     class_names = ckpt.get("class_names")
+    process_fn = recorded_process_fn(ckpt, NONE if encoder_config.get("model") == "hf" else LEGACY_DEFAULT)
     return LoadedClassifier(model, tokenizer_from_dict(ckpt["tokenizer"]), labels, thresholds,
                             ckpt.get("neurons"), str(ckpt.get("source", "unknown")), max_len,
-                            [str(name) for name in class_names] if class_names else None)
+                            [str(name) for name in class_names] if class_names else None, process_fn)
 
 
 def effective_max_len(requested, model_max):
@@ -232,7 +238,7 @@ def classify_file(loaded: LoadedClassifier, dataset, files: OutputFiles, batch_s
     with progress_bar(n_rows, "classify", progress) as bar:
         for start in range(0, n_rows, chunk_size):
             texts = [dataset.texts[i] for i in range(start, min(n_rows, start + chunk_size))]
-            token_lists, n_truncated, n_chars = encode_texts(texts, loaded.tokenizer, max_len)
+            token_lists, n_truncated, n_chars = encode_texts(texts, loaded.tokenizer, max_len, loaded.process_fn)
             outputs = np.zeros((len(texts), len(loaded.labels), 2), dtype=np.float32)  # (n, L, 2)
             chunk_stats = run_length_ordered(
                 token_lists, lambda tokens, lengths: classify_batch(model, tokens, lengths), outputs,
@@ -287,15 +293,18 @@ def summary_line(report: dict) -> str:
 
 def classify_to_files(load, data, read_options: dict, save_probs="clf_results.npy", write_results=None,
                       batch_size=64, max_seq_len=None, precision="fp32", device="cpu",
-                      progress=True) -> dict:
+                      progress=True, process_fn=None) -> dict:
     """Classify every text of `data` with the classifier checkpoint `load` (see the module docstring).
+    `process_fn`: a process function name overriding the checkpoint's (None: the checkpoint's).
 
     Returns a summary: output paths, counts and speed, and the scores when the file has labels."""
     if not data:
         raise UserError("nothing to classify: pass --data FILE")
     loaded = load_classifier(load)
+    loaded.process_fn = resolve_process_fn(process_fn, loaded.process_fn)
     loaded.model, context = prepare_for_inference(loaded.model, precision, device)
-    log.info("classifier %s (from %s; labels: %s)", load, loaded.source, ", ".join(loaded.labels))
+    log.info("classifier %s (from %s; labels: %s; text clean-up: %s)", load, loaded.source,
+             ", ".join(loaded.labels), loaded.process_fn)
     if read_options.get("class_names") is None:  # word labels: the classifier's class names, in its order
         read_options = dict(read_options, known_class_names=loaded.class_names or [])
     dataset = read_input(data, read_options)
@@ -310,7 +319,8 @@ def classify_to_files(load, data, read_options: dict, save_probs="clf_results.np
         files.discard()
         raise
     summary = {"paths": dict(paths, **({"csv": write_results} if write_results else {})),
-               "stats": stats.to_dict(), "labels": loaded.labels, "max_len": max_len}
+               "stats": stats.to_dict(), "labels": loaded.labels, "max_len": max_len,
+               "process_fn": loaded.process_fn}
     if dataset.labels is not None:
         probs = np.load(paths["prob"], mmap_mode="r")
         preds = np.load(paths["pred"], mmap_mode="r")
@@ -344,6 +354,7 @@ def run_classifier(args, device) -> dict:
     summary = classify_to_files(
         args.load, args.data, reader_options(args), save_probs=args.save_probs,
         write_results=args.write_results, batch_size=args.eval_batch_size or args.batch_size,
-        max_seq_len=args.max_seq_len, precision=precision_mode(args.fp16, args.amp, args.bf16), device=device)
+        max_seq_len=args.max_seq_len, precision=precision_mode(args.fp16, args.amp, args.bf16), device=device,
+        process_fn=args.process_fn)
     print_summary(summary)
     return summary

@@ -3,7 +3,7 @@
 
 `--use-cached` reuses a split's features only when they still describe the data: the array has one
 row per text and the expected width, and the model file, feature options, truncation length, data
-source and fingerprint of the texts recorded next to it are the current ones. Otherwise the split is
+source, process function and fingerprint of the texts recorded next to it are the current ones. Otherwise the split is
 featurized again and a note says why.
 """
 from __future__ import annotations
@@ -45,9 +45,10 @@ def texts_fingerprint(texts) -> str:
     return digest.hexdigest()
 
 
-def split_description(stamp: dict, feature_options: dict, max_len, dataset) -> dict:
+def split_description(stamp: dict, feature_options: dict, max_len, dataset, process_fn=None) -> dict:
     """Everything a split's cached features depend on, as plain data."""
     return {"model": stamp, "feature_options": dict(feature_options), "max_len": max_len,
+            "process_fn": process_fn or "none",
             "source": dataset.source, "rows": len(dataset.texts), "texts": texts_fingerprint(dataset.texts)}
 
 
@@ -79,7 +80,8 @@ def stale_reason(cached: np.ndarray, recorded: dict | None, wanted: dict, width:
     if recorded is None:
         return f"{META_FILE} does not describe them"
     for key, what in (("model", "the model"), ("feature_options", "the feature options"),
-                      ("max_len", "--max-seq-len"), ("source", "the data files"), ("texts", "the texts")):
+                      ("max_len", "--max-seq-len"), ("process_fn", "the process function (--process-fn)"),
+                      ("source", "the data files"), ("texts", "the texts")):
         if recorded.get(key) != wanted[key]:
             return f"{what} changed"
     return None

@@ -1,7 +1,9 @@
 """Running a frozen model over many texts in length order: the featurizing loop of transfer.py and the
 classifying loop of run_classifier.py.
 
-Texts are tokenized (and cut to `max_seq_len` tokens, counted), sorted by length (longest first) so a
+Texts go through the model's process function (`process`, a data/preprocess.py name; the caller
+resolves it from --process-fn and the checkpoint), are tokenized (and cut to `max_seq_len` tokens,
+counted), sorted by length (longest first) so a
 batch holds texts of similar length and little padding, run through `compute(tokens (B, T), lengths (B,))`
 with no grad under the chosen precision, and the rows of each result are written back at the texts'
 original positions, so row i of the output is text i. A tqdm bar counts texts (its rate is texts/s).
@@ -21,6 +23,7 @@ import torch
 from tqdm import tqdm
 
 from ..data.classification import pad_batch
+from ..data.preprocess import get_process_fn
 from ..errors import UserError
 
 
@@ -47,15 +50,17 @@ class RunStats:
 
 # ---------------------------------------------------------------- tokens and batches
 
-def encode_texts(texts, tokenizer, max_seq_len=None) -> tuple[list[np.ndarray], int, int]:
-    """Token ids of each text (int64 arrays), cut to `max_seq_len`; how many texts were cut; and how
-    many characters the texts hold."""
+def encode_texts(texts, tokenizer, max_seq_len=None, process=None) -> tuple[list[np.ndarray], int, int]:
+    """Token ids of each text (int64 arrays) after the process function `process` (a name or None),
+    cut to `max_seq_len`; how many texts were cut; and how many characters the processed texts hold."""
     if max_seq_len is not None and max_seq_len < 1:
         raise UserError(f"--max-seq-len must be at least 1, got {max_seq_len}")
+    clean = get_process_fn(process)
     encode = getattr(tokenizer, "encode_array", None) or (lambda text: np.asarray(tokenizer.encode(text)))
     cut = getattr(tokenizer, "truncate", None) or (lambda ids, n: ids[:n])  # an hf tokenizer keeps its [SEP]
     token_lists, n_truncated, n_chars = [], 0, 0
     for text in texts:
+        text = clean(text) if clean is not None else text
         n_chars += len(text)
         ids = np.asarray(encode(text), dtype=np.int64)
         if max_seq_len is not None and ids.size > max_seq_len:
@@ -152,14 +157,16 @@ def progress_bar(total: int, desc: str, enabled: bool = True) -> tqdm:
 
 def featurize_texts(model, tokenizer, texts, feature_options: dict, feature_width: int,
                     batch_size: int = 64, max_seq_len=None, device="cpu", context=None,
-                    desc: str = "featurize", progress: bool = True) -> tuple[np.ndarray, RunStats]:
-    """Features (N, F) float32 of a frozen language model for every text (see the module docstring).
+                    desc: str = "featurize", progress: bool = True,
+                    process=None) -> tuple[np.ndarray, RunStats]:
+    """Features (N, F) float32 of a frozen language model for every text (see the module docstring),
+    read after the last token of the processed text (`process`: a process function name or None).
 
     The model must already be prepared (`prepare_for_inference`); `context` is its autocast context.
-    Empty texts get zero features."""
+    Texts without tokens get zero features."""
     from ..models.featurizer import featurize
 
-    token_lists, n_truncated, n_chars = encode_texts(texts, tokenizer, max_seq_len)
+    token_lists, n_truncated, n_chars = encode_texts(texts, tokenizer, max_seq_len, process)
     features = np.zeros((len(token_lists), feature_width), dtype=np.float32)  # (N, F)
 
     def compute(tokens, lengths):

@@ -5,8 +5,10 @@
   run_classifier.py reproduces the regression's probabilities: sigmoid(w . x + b) per output column
   (binary: one column; multi-label: one per label; multi-class: one one-vs-rest column per class — the
   regression normalises those to sum 1, the checkpoint keeps the plain sigmoids, same argmax);
+  It records the process function the features were computed through (`process_fn`);
 - `neuron_<i>_hist.png` per top neuron (its values on the training split by label) and `weights.png`;
-- `results.json` (every number of the run) and, with --write-results, a per-row CSV of the test split.
+- `results.json` (every number of the run) and, with --write-results, a per-row CSV of the test split
+  whose text column is the input text verbatim (not the processed text), so it joins back to the input.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..data.preprocess import PROCESS_FN_KEY
 from ..models.classifier import build_classifier, classifier_config
 from ..training.checkpoint import save_checkpoint
 from ..visualize.plots import neuron_histogram, weights_plot
@@ -47,9 +50,10 @@ def stored_class_names(task: str, class_names, n_columns: int) -> list[str] | No
 
 
 def classifier_payload(encoder, tokenizer, weights, intercepts, labels, feature_options: dict,
-                       neurons: dict | None, class_names=None) -> dict:
+                       neurons: dict | None, process_fn: str, class_names=None) -> dict:
     """The classifier checkpoint of a fitted regression: encoder + linear head (C outputs) over all F
-    features, with weight = the regression's (C, F) weights and bias = its (C,) intercepts.
+    features, with weight = the regression's (C, F) weights and bias = its (C,) intercepts; it records
+    the process function its features were computed through.
     class_names: `stored_class_names`, kept so that run_classifier can name its predictions."""
     weights = np.atleast_2d(np.asarray(weights, dtype=np.float64))  # (C, F)
     config = classifier_config(encoder.config, n_outputs=weights.shape[0], head="linear", **feature_options)
@@ -63,7 +67,7 @@ def classifier_payload(encoder, tokenizer, weights, intercepts, labels, feature_
         "kind": "classifier", "model_config": dict(encoder.config), "classifier_config": config,
         "model_state": state, "tokenizer": tokenizer.to_dict(), "labels": list(labels),
         "thresholds": [0.5] * weights.shape[0], "neurons": neurons,
-        "feature_options": dict(feature_options), "source": "transfer",
+        "feature_options": dict(feature_options), "source": "transfer", PROCESS_FN_KEY: process_fn,
         "class_names": list(class_names) if class_names else None,
     }
 

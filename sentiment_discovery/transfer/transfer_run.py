@@ -2,7 +2,9 @@
 Sentiment", arXiv 1704.01444, as NVIDIA's sentiment-discovery ran it):
 
 1. featurize the train / validation / test texts with a frozen language model (`featurize.py`; cached
-   per split in the results directory, reused with --use-cached, `feature_cache.py`);
+   per split in the results directory, reused with --use-cached, `feature_cache.py`), each text first put
+   through the model's process function (--process-fn, default: what the checkpoint records); the data
+   sets keep the raw text, so --write-results carries the input verbatim;
 2. L1 logistic regression over C in 2^-8 .. 2^0, fitted on train, C chosen on validation (accuracy, or
    MCC with --mcc), refitted on train (`regression.py`); train/val/test accuracy, C and the number of
    non-zero weights reported;
@@ -25,7 +27,7 @@ from ..arguments import feature_options
 from ..errors import UserError
 from ..models.featurizer import feature_size, max_positions
 from ..models.hf_encoder import resolve_model_path
-from ..models.loading import load_text_encoder
+from ..models.loading import load_text_encoder_and_pipeline
 from ..runtime import choose_device, load_splits, set_threads
 from . import feature_cache
 from .classify import effective_max_len
@@ -103,7 +105,8 @@ def feature_width(config, options: dict) -> int:
 
 def split_features(split: Split, model, tokenizer, options: dict, width: int, settings: dict) -> None:
     """Fill `split.features`: from the cache when allowed and current, else by featurizing (then cached)."""
-    wanted = feature_cache.split_description(settings["stamp"], options, settings["max_len"], split.dataset)
+    wanted = feature_cache.split_description(settings["stamp"], options, settings["max_len"], split.dataset,
+                                             settings["process_fn"])
     if settings["use_cached"]:
         split.features = feature_cache.load_cached(settings["results_dir"], split.name, wanted, width)
         if split.features is not None:
@@ -112,7 +115,7 @@ def split_features(split: Split, model, tokenizer, options: dict, width: int, se
     features, stats = featurize_texts(model, tokenizer, split.dataset.texts, options, width,
                                       batch_size=settings["batch_size"], max_seq_len=settings["max_len"],
                                       device=settings["device"], context=settings["context"],
-                                      desc=f"featurize {split.name}")
+                                      desc=f"featurize {split.name}", process=settings["process_fn"])
     if stats.n_truncated:
         log.info("%s: %d text(s) longer than %s tokens were truncated", split.name, stats.n_truncated,
                  settings["max_len"])
@@ -222,7 +225,7 @@ def run_transfer(args) -> dict:
     """Everything transfer.py does; returns the results dict also written to results.json."""
     set_threads(args.num_workers)
     device = choose_device(args.device)
-    model, tokenizer = load_text_encoder(args)  # a classifier checkpoint contributes its encoder
+    model, tokenizer, process_fn = load_text_encoder_and_pipeline(args)  # a classifier: its encoder
     options = feature_options(args)
     width = feature_width(model.config, options)
     check_neuron_count(args.neurons, width)
@@ -236,7 +239,7 @@ def run_transfer(args) -> dict:
     max_len = effective_max_len(args.max_seq_len, max_positions(model))
     settings = {"results_dir": results_dir, "use_cached": args.use_cached,
                 "stamp": model_stamp(args), "max_len": max_len, "batch_size": args.eval_batch_size or args.batch_size, "device": device,
-                "context": context}
+                "context": context, "process_fn": process_fn}
     for split in splits.values():
         split_features(split, model, tokenizer, options, width, settings)
 
@@ -247,10 +250,11 @@ def run_transfer(args) -> dict:
     chosen_on = "validation" if valid is not None and valid.labels is not None else "training"  # validation_pair
     print_report(reports, indices, signs, reports["all"].result.metric, test is not None and test.labels is None,
                  chosen_on)
-    return write_outputs(args, splits, reports, indices, signs, encoder, tokenizer, options, results_dir)
+    return write_outputs(args, splits, reports, indices, signs, (encoder, tokenizer, process_fn), options,
+                         results_dir)
 
 
-def write_outputs(args, splits, reports, indices, signs, encoder, tokenizer, options, results_dir) -> dict:
+def write_outputs(args, splits, reports, indices, signs, pipeline, options, results_dir) -> dict:
     """classifier.pt, plots, --write-results and results.json."""
     full = reports["all"].result
     train = splits["train"].dataset
@@ -258,8 +262,9 @@ def write_outputs(args, splits, reports, indices, signs, encoder, tokenizer, opt
     names = output_names(full.task, train.label_names, train.class_names, n_columns)
     class_names = stored_class_names(full.task, train.class_names, n_columns)
     neurons = {"indices": [int(i) for i in indices], "signs": [float(s) for s in signs]} if len(indices) else None
+    encoder, tokenizer, process_fn = pipeline
     files = {"classifier": save_classifier(results_dir, classifier_payload(
-        encoder, tokenizer, full.weights, full.intercepts, names, options, neurons, class_names))}
+        encoder, tokenizer, full.weights, full.intercepts, names, options, neurons, process_fn, class_names))}
     files["plots"] = write_plots(results_dir, full.task, splits["train"].features, splits["train"].labels,
                                  full.weights, indices, names, class_names)
     test = splits.get("test")
@@ -273,7 +278,7 @@ def write_outputs(args, splits, reports, indices, signs, encoder, tokenizer, opt
     results = {
         "load": args.hf_model if args.model == "hf" else args.load, "results_dir": results_dir, "task": full.task, "metric": full.metric,
         "labels": names, "class_names": class_names, "n_features": int(full.n_input_features),
-        "feature_options": options,
+        "feature_options": options, "process_fn": process_fn,
         "rows": {name: len(split.dataset.texts) for name, split in splits.items()},
         "featurized": {name: split.featurized or "cached" for name, split in splits.items()},
         "neurons": neurons, "fits": {name: report.to_dict() for name, report in reports.items()},
