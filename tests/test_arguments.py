@@ -1,7 +1,7 @@
 """The one argument module: every script's parser builds, every flag has help, defaults behave."""
 import pytest
 
-from sentiment_discovery import arguments
+from sentiment_discovery import arguments, config
 
 
 @pytest.mark.parametrize("name", sorted(arguments.ALL_PARSERS))
@@ -12,13 +12,13 @@ def test_every_flag_has_help(name):
             assert action.help, f"{name}: {action.option_strings} has no help text"
 
 
-@pytest.mark.parametrize("make", [arguments.transfer_parser, arguments.finetune_parser])
-def test_bundled_sst_is_the_default_only_as_a_whole(make):
-    default = arguments.data_files(make().parse_args([]))
+@pytest.mark.parametrize("script", ["transfer.py", "finetune_classifier.py"])
+def test_bundled_sst_is_the_default_only_as_a_whole(script):
+    default = config.parse(script, []).data.files()
     assert default == (["data/binary_sst/train.csv"], ["data/binary_sst/val.csv"], ["data/binary_sst/test.csv"])
-    own = arguments.data_files(make().parse_args(["--data", "mine.csv"]))
+    own = config.parse(script, ["--data", "mine.csv"]).data.files()
     assert own == (["mine.csv"], None, None)
-    partial = arguments.data_files(make().parse_args(["--test", "t.csv"]))
+    partial = config.parse(script, ["--test", "t.csv"]).data.files()
     assert partial == (["data/binary_sst/train.csv"], ["data/binary_sst/val.csv"], ["t.csv"])
 
 
@@ -29,7 +29,6 @@ def test_precision_flags_are_exclusive(capsys):
 
 
 def test_model_config_from_flags():
-    args = arguments.pretrain_parser().parse_args(["--nhid", "32", "--emsize", "8", "--no-weight-norm"])
-    config = arguments.model_config_from_args(args, 257)
-    assert config == {"model": "mLSTM", "vocab_size": 257, "emsize": 8, "nhid": 32, "nlayers": 1,
+    model = config.parse("pretrain.py", ["--nhid", "32", "--emsize", "8", "--no-weight-norm"]).model
+    assert model.architecture(257) == {"model": "mLSTM", "vocab_size": 257, "emsize": 8, "nhid": 32, "nlayers": 1,
                       "dropout": 0.0, "weight_norm": False, "tied": False}

@@ -111,15 +111,21 @@ def load_pretrained_hf(hf_model, pooling="cls"):
     return encoder.eval(), tokenizer
 
 
-def load_text_encoder(args):
-    """(encoder, tokenizer) the flags name: --model hf with --hf-model, else the language model of --load."""
-    if args.model == "hf":
-        if args.load:
+def load_text_encoder(model_config):
+    """(encoder, tokenizer) a `config.ModelConfig` names: --model hf with --hf-model, else the language model
+    of --load. Typed architecture flags (--nhid, ...) the loaded model overrides are logged, one line each."""
+    if model_config.model == "hf":
+        if model_config.load:
             raise UserError("--load and --model hf exclude each other: the hf encoder comes from --hf-model")
-        return load_pretrained_hf(args.hf_model, args.hf_pooling)
-    if not args.load:
-        raise UserError("no language model given: pass --load MODEL (or --model hf --hf-model PATH)")
-    model, tokenizer, info = load_language_model(args.load)
-    if info.get("kind") == "classifier":
-        log.info("%s is a classifier checkpoint: its language-model encoder is used", args.load)
+        model, tokenizer = load_pretrained_hf(model_config.hf_model, model_config.hf_pooling)
+        source = model_config.hf_model
+    else:
+        if not model_config.load:
+            raise UserError("no language model given: pass --load MODEL (or --model hf --hf-model PATH)")
+        model, tokenizer, info = load_language_model(model_config.load)
+        source = model_config.load
+        if info.get("kind") == "classifier":
+            log.info("%s is a classifier checkpoint: its language-model encoder is used", source)
+    for line in model_config.ignored_by(model.config, source):
+        log.warning(line)
     return model, tokenizer
