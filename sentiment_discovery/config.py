@@ -151,6 +151,11 @@ class TokenizerConfig:
     tokenizer_path: str = "tokenizer.model"
     tokenizer_model_type: str = "bpe"
     vocab_size: int = 32000
+    given: frozenset = frozenset()   # the dests of the tokenizer flags the user typed
+
+    def ignored_by(self, source: str) -> list[str]:
+        """One line per typed tokenizer flag, when the model `source` is loaded with its own tokenizer."""
+        return [f"{flag(dest)} ignored: {source} brings its own tokenizer" for dest in sorted(self.given)]
 
 
 @dataclass(frozen=True)
@@ -395,6 +400,8 @@ def from_namespace(script: str, args: argparse.Namespace, given=frozenset(), not
         extra = {}
         if cls is ModelConfig:
             extra = {"given": frozenset(given) & set(ARCHITECTURE_FLAGS)}
+        elif cls is TokenizerConfig:
+            extra = {"given": frozenset(given) & {f.name for f in fields(cls)}}
         elif cls is RunConfig:
             extra = {"notes": tuple(notes)}
         parts[part.name] = section(cls, args, **extra)

@@ -102,6 +102,8 @@ def new_classifier(run_config, spec, train):
     model_config, head = run_config.model, run_config.classifier
     if model_config.load or model_config.model == "hf":
         encoder, tokenizer = load_text_encoder(model_config)
+        for line in run_config.tokenizer.ignored_by(model_config.load or model_config.hf_model):
+            log.warning(line)
     else:
         log.warning("no --load: finetuning a randomly initialised %s language model", model_config.model)
         t = run_config.tokenizer
