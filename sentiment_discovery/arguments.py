@@ -3,8 +3,9 @@
 Every flag of every script is defined here, once, in groups that mirror the original
 sentiment-discovery's argument groups (kebab-case names and defaults kept so old command lines keep
 working). Each script builds its parser from the groups it needs with one of the `*_parser()`
-functions at the bottom, and sets its own defaults there. Parsed arguments are never mutated: code
-that needs derived values (model configs, reader options) builds them with the `*_from_args` helpers.
+functions at the bottom, and sets its own defaults there; a parser holds only the flags its script reads
+(old flags that no longer do anything are in an "accepted for compatibility" group and logged when given).
+`config.py` turns the parsed Namespace into the typed configs the library takes; nothing else reads it.
 """
 import argparse
 
