@@ -141,7 +141,8 @@ def write_samples(path, texts):
 
 def run_sampling(options, model, tokenizer, device, seed):
     """Sample --num-samples texts; write them (and heatmaps with --visualize). Returns a summary dict."""
-    neuron = neuron_for(options, model, options.visualize or options.overwrite is not None or options.overwrite_prefix)
+    needed = options.visualize or options.overwrite is not None or options.overwrite_prefix
+    neuron = neuron_for(options, model, needed)
     steering = steering_options(options, neuron) if neuron is not None else Steering()
     ids, hidden = prompt_ids(tokenizer, options.text)
     generator = torch.Generator(device=device).manual_seed(seed)
