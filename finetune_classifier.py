@@ -10,15 +10,13 @@
 
 Writes the best classifier to --save (run_classifier.py loads it), `<stem>.metrics.jsonl`, a report
 (`<stem>_report.txt/.json`) and plots beside it. See `python finetune_classifier.py --help`."""
-from sentiment_discovery.arguments import finetune_parser
-from sentiment_discovery.cli import run_cli, setup_logging
+from sentiment_discovery.cli import run_cli, start
 
 
 def main(argv=None):
-    args = finetune_parser().parse_args(argv)
-    setup_logging()
+    config = start("finetune_classifier.py", argv)
     from sentiment_discovery.finetune.finetuning import finetune
-    return finetune(args)
+    return finetune(config)
 
 
 if __name__ == "__main__":

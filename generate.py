@@ -5,15 +5,13 @@
     python generate.py --load lang_model.pt --neuron 2388 --data data/binary_sst/test.csv --max-rows 5
 
 See `python generate.py --help` for every flag."""
-from sentiment_discovery.arguments import generate_parser
-from sentiment_discovery.cli import run_cli, setup_logging
+from sentiment_discovery.cli import run_cli, start
 
 
 def main(argv=None):
-    args = generate_parser().parse_args(argv)
-    setup_logging()
+    config = start("generate.py", argv)
     from sentiment_discovery.generation.runner import run_generate
-    return run_generate(args)
+    return run_generate(config)
 
 
 if __name__ == "__main__":

@@ -4,15 +4,13 @@
     torchrun --nproc-per-node 8 pretrain.py ...        (or: python -m multiproc pretrain.py ...)
 
 See `python pretrain.py --help` for every flag and README.md for recipes."""
-from sentiment_discovery.arguments import pretrain_parser
-from sentiment_discovery.cli import run_cli, setup_logging
+from sentiment_discovery.cli import run_cli, start
 
 
 def main(argv=None):
-    args = pretrain_parser().parse_args(argv)
-    setup_logging()
+    config = start("pretrain.py", argv)
     from sentiment_discovery.training.pretraining import pretrain
-    return pretrain(args)
+    return pretrain(config)
 
 
 if __name__ == "__main__":

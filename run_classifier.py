@@ -8,17 +8,13 @@ finetune_classifier.py).
 Writes thresholded predictions (--save-probs, default clf_results.npy), probabilities
 (clf_results.prob.npy) and, for multi-head classifiers, the heads' std (clf_results.std.npy); row i is
 input row i. See `python run_classifier.py --help`."""
-from sentiment_discovery.arguments import run_classifier_parser
-from sentiment_discovery.cli import run_cli, setup_logging
+from sentiment_discovery.cli import run_cli, start
 
 
 def main(argv=None):
-    args = run_classifier_parser().parse_args(argv)
-    setup_logging()
-    from sentiment_discovery.runtime import choose_device, set_threads
+    config = start("run_classifier.py", argv)
     from sentiment_discovery.transfer.classify import run_classifier
-    set_threads(args.num_workers)
-    return run_classifier(args, choose_device(args.device))
+    return run_classifier(config)
 
 
 if __name__ == "__main__":

@@ -7,14 +7,13 @@ threshold tool.
     python threshold.py --task scalar --preds-file neuron_values.npy --labels-file labels.npy --metric acc
 
 See `python threshold.py --help`."""
-from sentiment_discovery.arguments import threshold_parser
-from sentiment_discovery.cli import run_cli
+from sentiment_discovery.cli import run_cli, start
 
 
 def main(argv=None):
-    args = threshold_parser().parse_args(argv)
+    config = start("threshold.py", argv)
     from sentiment_discovery.finetune.threshold_tool import threshold_main
-    return threshold_main(args)
+    return threshold_main(config)
 
 
 if __name__ == "__main__":

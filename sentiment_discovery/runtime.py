@@ -1,11 +1,10 @@
-"""Assembly shared by the top-level scripts: device choice, the train/val/test data sets a script's
-flags describe, and the tokenizer. Scripts stay thin: parse, call these, call the library."""
+"""Assembly shared by the library's entry points: device choice, threads, the train/val/test data sets a
+`config.DataConfig` describes, and the options that change how (not what) a model computes."""
 import logging
 import os
 
 import torch
 
-from .arguments import data_files, reader_options
 from .data.readers import read_dataset
 from .data.splits import parse_split, split_dataset
 from .errors import UserError
@@ -25,10 +24,31 @@ def choose_device(requested=None, local_rank=None):
     return torch.device("cpu")
 
 
-def set_threads(num_workers):
-    """`--num-workers N` caps torch's intra-op threads (0 leaves torch's default)."""
-    if num_workers and num_workers > 0:
-        torch.set_num_threads(num_workers)
+def set_threads(threads):
+    """`--threads N` (alias `--num-workers`) caps torch's intra-op threads (0 leaves torch's default)."""
+    if threads and threads > 0:
+        torch.set_num_threads(threads)
+
+
+def set_runtime_options(model, rnn_impl="fast", compile_model=False):
+    """Options that change how, not what, the model computes: --rnn-impl (recurrent models), --compile."""
+    rnn = getattr(model, "rnn", None)
+    if rnn is not None and hasattr(rnn, "impl"):
+        rnn.impl = rnn_impl
+    elif rnn_impl != "fast":
+        log.warning("--rnn-impl %s ignored: the %s model has no recurrent layers", rnn_impl,
+                    getattr(model, "config", {}).get("model", "loaded"))
+    if compile_model:
+        log.warning("--compile: torch.compile takes a while to start and gave no gain on the recurrent "
+                    "models measured here (see analysis/)")
+        model.forward = torch.compile(model.forward)
+    return model
+
+
+def report_ignored_architecture(model_config, loaded_config, source):
+    """Log one line per typed architecture flag (--nhid, ...) that the loaded model `source` overrides."""
+    for line in model_config.ignored_by(loaded_config, source):
+        log.warning(line)
 
 
 def _check_paths(paths, flag):
@@ -37,25 +57,25 @@ def _check_paths(paths, flag):
             raise UserError(f"{flag} file not found: {path}")
 
 
-def load_splits(args, require_labels=True, keep_empty=False, process_fn=None):
-    """Train/val/test data sets from --data/--valid/--test and --split.
+def load_splits(data_config, seed, require_labels=True, keep_empty=False, process_fn=None):
+    """Train/val/test data sets from a `config.DataConfig` (--data/--valid/--test and --split).
 
-    When --valid or --test is absent, that part is carved out of --data by the --split fractions.
-    `process_fn` (a name, data/preprocess.py) is applied as the records are read; None keeps the raw text
-    (the tools that read with a model apply the model's process function when they tokenize).
+    When --valid or --test is absent, that part is carved out of --data by the --split fractions (shuffled
+    with `seed`). `process_fn` (a name, data/preprocess.py) is applied as the records are read; None keeps
+    the raw text (the tools that read with a model apply the model's process function when they tokenize).
     Returns (train, valid, test); valid/test may be None when neither a file nor a fraction asks for them.
     """
-    options = dict(reader_options(args), process_fn=process_fn)
-    data, valid_files, test_files = data_files(args)
+    options = dict(data_config.reader_options(), process_fn=process_fn)
+    data, valid_files, test_files = data_config.files()
     _check_paths(data, "--data")
     _check_paths(valid_files, "--valid")
     _check_paths(test_files, "--test")
     if not data:
         raise UserError("no training data: pass --data FILE")
     train = read_dataset(data, require_labels=require_labels, keep_empty=keep_empty, **options)
-    fractions = parse_split(args.split)
+    fractions = parse_split(data_config.split)
     needs_split = (valid_files is None and fractions[1] > 0) or (test_files is None and fractions[2] > 0)
-    carved = split_dataset(train, fractions, seed=args.seed) if needs_split else [train, None, None]
+    carved = split_dataset(train, fractions, seed=seed) if needs_split else [train, None, None]
     train = carved[0]
     if options["class_names"] is None:  # word labels elsewhere must be the training data's class names
         options = dict(options, known_class_names=list(train.class_names or []))

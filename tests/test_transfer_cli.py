@@ -247,3 +247,17 @@ def test_multi_label_fits_one_model_per_label(task, tmp_path):
     assert ckpt["classifier_config"]["n_outputs"] == 2 and ckpt["thresholds"] == [0.5, 0.5]
     columns = pd.read_csv(csv_path).columns.tolist()
     assert columns[:4] == ["excited", "about_film", "excited prob all neurons", "about_film prob all neurons"]
+
+
+def test_output_dir_says_where_results_go_and_overridden_sizes_are_explained(task, tmp_path, caplog):
+    """--output-dir DIR/--save-results NAME -> DIR/NAME; --nhid that the checkpoint overrides is one log line."""
+    out = tmp_path / "elsewhere"
+    with caplog.at_level(logging.WARNING):
+        results = transfer.main(transfer_argv(task, "--output-dir", str(out), "--save-results", "run1",
+                                              "--nhid", "999", "--emsize", "8", "--log-interval", "5"))
+    assert results["results_dir"] == os.path.join(str(out), "run1")
+    assert os.path.exists(out / "run1" / "classifier.pt") and os.path.exists(out / "run1" / "results.json")
+    notes = [r.getMessage() for r in caplog.records if "ignored" in r.getMessage() or "compatibility" in r.getMessage()]
+    assert any(n.startswith("--nhid 999 ignored:") and "nhid=" in n for n in notes), notes
+    assert not any(n.startswith("--emsize") for n in notes), notes    # agrees with the checkpoint: accepted
+    assert any(n.startswith("--log-interval accepted for compatibility") for n in notes), notes

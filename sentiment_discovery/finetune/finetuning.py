@@ -18,7 +18,6 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..arguments import feature_options, model_config_from_args
 from ..data.preprocess import (LEGACY_DEFAULT, NONE, PROCESS_FN_KEY, apply_process_fn, recorded_process_fn,
                                resolve_process_fn)
 from ..data.tokenizers import make_tokenizer, tokenizer_from_dict
@@ -26,8 +25,8 @@ from ..errors import UserError
 from ..models.classifier import build_classifier, classifier_config
 from ..models.featurizer import max_positions
 from ..models.language_model import build_language_model
-from ..models.loading import load_text_encoder_and_pipeline
-from ..runtime import choose_device, load_splits, set_threads
+from ..models.loading import load_text_encoder
+from ..runtime import choose_device, load_splits, set_runtime_options, set_threads
 from ..training.checkpoint import load_checkpoint, save_checkpoint
 from ..training.collective import all_reduce_sum, any_rank
 from ..training.distributed import init_distributed, is_main, shutdown, unwrap_model
@@ -66,29 +65,30 @@ log = logging.getLogger(__name__)
 # flags, task and model
 
 
-def check_flags(args):
-    """Flag combinations that cannot work, refused before any data is read."""
-    if args.epochs < 1:
-        raise UserError(f"--epochs must be at least 1, got {args.epochs}")
-    if args.batch_size < 1:
-        raise UserError(f"--batch-size must be at least 1, got {args.batch_size}")
-    if args.grad_accum < 1:
-        raise UserError(f"--grad-accum must be at least 1, got {args.grad_accum}")
-    if args.heads_per_class < 1:
-        raise UserError(f"--heads-per-class must be at least 1, got {args.heads_per_class}")
-    if args.warmup and args.warmup_epochs:
+def check_flags(config):
+    """Flag combinations of a `config.FinetuneConfig` that cannot work, refused before any data is read."""
+    training, head, f = config.training, config.classifier, config.finetune
+    if training.epochs < 1:
+        raise UserError(f"--epochs must be at least 1, got {training.epochs}")
+    if config.data.batch_size < 1:
+        raise UserError(f"--batch-size must be at least 1, got {config.data.batch_size}")
+    if training.grad_accum < 1:
+        raise UserError(f"--grad-accum must be at least 1, got {training.grad_accum}")
+    if head.heads_per_class < 1:
+        raise UserError(f"--heads-per-class must be at least 1, got {head.heads_per_class}")
+    if training.warmup and f.warmup_epochs:
         raise UserError("use either --warmup-epochs or --warmup, not both")
-    if args.neurons:
+    if head.neurons:
         raise UserError("--neurons selects transfer.py's top neurons; finetuning trains the head on all features")
-    if args.load_finetuned and not args.load:
+    if f.load_finetuned and not config.model.load:
         raise UserError("--load-finetuned needs --load CLASSIFIER")
-    if args.model == "hf" and args.aux_lm_loss:
+    if config.model.model == "hf" and f.aux_lm_loss:
         raise UserError("--aux-lm-loss needs a language model; a pretrained hf encoder (--model hf) has no LM head")
-    if args.classifier_hidden_layers and min(args.classifier_hidden_layers) < 1:
-        raise UserError(f"--classifier-hidden-layers sizes must be >= 1, got {args.classifier_hidden_layers}")
-    if args.aux_lm_loss and args.freeze_lm:
+    if head.classifier_hidden_layers and min(head.classifier_hidden_layers) < 1:
+        raise UserError(f"--classifier-hidden-layers sizes must be >= 1, got {head.classifier_hidden_layers}")
+    if f.aux_lm_loss and f.freeze_lm:
         log.warning("--aux-lm-loss has no effect with --freeze-lm (the language model is not trained)")
-    if args.aux_head_variance_loss_weight and args.heads_per_class < 2:
+    if f.aux_head_variance_loss_weight and head.heads_per_class < 2:
         log.warning("--aux-head-variance-loss-weight has no effect with one head per class")
 
 
@@ -104,23 +104,28 @@ def set_output_bias(model, logits):
         last.bias.copy_(bias)
 
 
-def new_classifier(args, spec, train):
+def new_classifier(run_config, spec, train):
     """(model, tokenizer, process function): the language model of --load (or a fresh one from the flags)
     and a new head whose output bias starts at the training label frequencies (a few steps then need not
     learn the base rates)."""
-    if args.load or args.model == "hf":
-        encoder, tokenizer, process_fn = load_text_encoder_and_pipeline(args)
+    model_config, head = run_config.model, run_config.classifier
+    process_flag = run_config.data.process_fn
+    if model_config.load or model_config.model == "hf":
+        encoder, tokenizer, process_fn = load_text_encoder(model_config, process_flag)
+        for line in run_config.tokenizer.ignored_by(model_config.load or model_config.hf_model):
+            log.warning(line)
     else:
-        log.warning("no --load: finetuning a randomly initialised %s language model", args.model)
-        process_fn = resolve_process_fn(args.process_fn, LEGACY_DEFAULT)
-        tokenizer = make_tokenizer(args.tokenizer_type, args.tokenizer_path, args.tokenizer_model_type,
-                                   args.vocab_size, texts=apply_process_fn(train.texts, process_fn))
-        encoder = build_language_model(model_config_from_args(args, tokenizer.vocab_size))
-    hidden = list(args.classifier_hidden_layers or [])
+        log.warning("no --load: finetuning a randomly initialised %s language model", model_config.model)
+        process_fn = resolve_process_fn(process_flag, LEGACY_DEFAULT)
+        t = run_config.tokenizer
+        tokenizer = make_tokenizer(t.tokenizer_type, t.tokenizer_path, t.tokenizer_model_type, t.vocab_size,
+                                   texts=apply_process_fn(train.texts, process_fn))
+        encoder = build_language_model(model_config.architecture(tokenizer.vocab_size))
+    hidden = list(head.classifier_hidden_layers or [])
     config = classifier_config(encoder.config, spec.n_outputs, head="mlp" if len(hidden) > 1 else "linear",
-                               hidden_layers=hidden[:-1], dropout=args.classifier_dropout,
-                               heads_per_class=args.heads_per_class, use_softmax=spec.use_softmax,
-                               **feature_options(args))
+                               hidden_layers=hidden[:-1], dropout=head.classifier_dropout,
+                               heads_per_class=head.heads_per_class, use_softmax=spec.use_softmax,
+                               **run_config.features.options())
     model = build_classifier(config, encoder=encoder)
     set_output_bias(model, prior_logits(spec.targets(train), spec.use_softmax, spec.n_outputs))
     return model, tokenizer, process_fn
@@ -144,15 +149,23 @@ def stored_classifier(ckpt, path, spec, process_flag=None):
     return model, tokenizer_from_dict(ckpt["tokenizer"]), resolve_process_fn(process_flag, recorded)
 
 
-def build_model(args, spec, train, resume_ckpt):
+def build_model(config, spec, train, resume_ckpt):
     """(model, tokenizer, process function) from the resume checkpoint, a finetuned classifier, or an LM +
-    new head."""
+    new head; --rnn-impl applied to its encoder."""
+    process_flag = config.data.process_fn
     if resume_ckpt is not None:
-        return stored_classifier(resume_ckpt, "the resume checkpoint", spec, args.process_fn)
-    if args.load_finetuned:
-        return stored_classifier(load_checkpoint(args.load, expect_kind="classifier"), args.load, spec,
-                                 args.process_fn)
-    return new_classifier(args, spec, train)
+        model, tokenizer, process_fn = stored_classifier(resume_ckpt, "the resume checkpoint", spec, process_flag)
+    elif config.finetune.load_finetuned:
+        load = config.model.load
+        model, tokenizer, process_fn = stored_classifier(load_checkpoint(load, expect_kind="classifier"), load,
+                                                         spec, process_flag)
+    else:
+        model, tokenizer, process_fn = new_classifier(config, spec, train)
+    if resume_ckpt is not None or config.finetune.load_finetuned:
+        for line in config.model.ignored_by(model.encoder.config, "the stored classifier's encoder"):
+            log.warning(line)
+    set_runtime_options(model.encoder, config.model.rnn_impl)
+    return model, tokenizer, process_fn
 
 
 # ---------------------------------------------------------------------------------------------
@@ -175,20 +188,22 @@ class RunData:
         return {"tokens": encode_split(split, tokenizer, max_len, what, self.process_fn), "truth": spec.truth(split)}
 
 
-def model_max_len(args, model):
-    return effective_max_len(args.max_seq_len, max_positions(model.encoder))
+def model_max_len(config, model):
+    return effective_max_len(config.features.max_seq_len, max_positions(model.encoder))
 
 
-def warmup_iterations(args, steps_per_epoch, total):
-    if args.warmup_epochs:
-        return int(args.warmup_epochs * steps_per_epoch)
-    return int(args.warmup * total) if 0 < args.warmup < 1 else int(args.warmup)
+def warmup_iterations(config, steps_per_epoch, total):
+    warmup, warmup_epochs = config.training.warmup, config.finetune.warmup_epochs
+    if warmup_epochs:
+        return int(warmup_epochs * steps_per_epoch)
+    return int(warmup * total) if 0 < warmup < 1 else int(warmup)
 
 
-def threshold_options(args):
-    return ThresholdOptions(automatic=args.automatic_thresholding, metric=args.threshold_metric, micro=args.micro,
-                            double=args.double_thresh, global_tweaks=args.global_tweaks, dual=args.dual_thresh,
-                            seed=args.seed)
+def threshold_options(config):
+    f = config.finetune
+    return ThresholdOptions(automatic=f.automatic_thresholding, metric=f.threshold_metric, micro=f.micro,
+                            double=f.double_thresh, global_tweaks=f.global_tweaks, dual=f.dual_thresh,
+                            seed=config.run.seed)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -196,33 +211,35 @@ def threshold_options(args):
 
 
 class FinetuneRun:
-    """Everything one run needs between its steps: flags, task, data, trainer, outputs."""
+    """Everything one run needs between its steps: its config, task, data, trainer, outputs."""
 
-    def __init__(self, args, env, spec, data, trainer, tokenizer, paths, resumed):
-        self.args, self.env, self.spec, self.data = args, env, spec, data
+    def __init__(self, run_config, env, spec, data, trainer, tokenizer, paths, resumed):
+        self.run_config, self.env, self.spec, self.data = run_config, env, spec, data
+        self.options = run_config.finetune
         self.trainer, self.tokenizer, self.paths = trainer, tokenizer, paths
         if is_main(env) and not resumed and os.path.exists(paths["metrics"]):
             os.remove(paths["metrics"])  # a fresh run starts a fresh log; a resumed one appends
-        tensorboard = open_tensorboard(args.tensorboard, enabled=is_main(env), list_names=spec.report_names())
+        tensorboard = open_tensorboard(run_config.training.tensorboard, enabled=is_main(env), list_names=spec.report_names())
         self.metrics = MetricsLog(paths["metrics"], enabled=is_main(env), mirror=tensorboard)
         self.config = unwrap_model(trainer.ddp_model).config
         self.best_state = None      # the best epoch's model state, while this process has it
         self.confusion = None       # (matrix, split name) for the multi-class plot
-        self.eval_batch = args.eval_batch_size or args.batch_size
+        self.eval_batch = run_config.data.eval_batch
 
     @property
     def model(self):
         return unwrap_model(self.trainer.ddp_model)
 
     def steps(self, epoch):
-        a = self.args
-        return epoch_steps(self.data.train_tokens, self.data.train_targets, a.batch_size * self.env.world_size,
-                           epoch, a.seed, a.stratified_batches, a.grad_accum, self.env.world_size, a.train_iters)
+        c = self.run_config
+        return epoch_steps(self.data.train_tokens, self.data.train_targets, c.data.batch_size * self.env.world_size,
+                           epoch, c.run.seed, c.finetune.stratified_batches, c.training.grad_accum,
+                           self.env.world_size, c.training.train_iters)
 
     # --- saving ------------------------------------------------------------------------------------
     def payload(self, model_state, thresholds):
         payload = classifier_payload(model_state, dict(self.config, aux_lm=False), self.tokenizer, self.spec.names,
-                                     thresholds, feature_options(self.args), self.spec.class_names)
+                                     thresholds, self.run_config.features.options(), self.spec.class_names)
         return dict(payload, **{PROCESS_FN_KEY: self.data.process_fn})
 
     def current_thresholds(self):
@@ -245,14 +262,14 @@ class FinetuneRun:
         elif spec.use_softmax:
             choose = lambda probs: (np.full(spec.n_outputs, DEFAULT_THRESHOLD), {})
         else:
-            options = threshold_options(self.args)
+            options = threshold_options(self.run_config)
             choose = lambda probs: tune_thresholds(probs, split["truth"], options)
         return split_outputs(self.model, split["tokens"], split["truth"], spec, choose, self.eval_batch,
                              self.env.device, self.trainer.precision.autocast(), self.env, desc)
 
     def end_of_epoch(self):
         """Validate, log the epoch's JSON line, keep the best classifier (and every epoch's with --save-finetune)."""
-        trainer, progress, a = self.trainer, self.trainer.progress, self.args
+        trainer, progress, a = self.trainer, self.trainer.progress, self.options
         epoch = progress.epoch + 1
         n_steps = max(progress.step_in_epoch, 1)
         train_parts = {key: value / n_steps for key, value in progress.running.items()}
@@ -280,10 +297,10 @@ class FinetuneRun:
     # --- training ----------------------------------------------------------------------------------
     def train(self, stop):
         """Epochs until --epochs or a stop signal (`stop.should_stop` on any rank): 'done' | 'stopped'."""
-        trainer, progress, a = self.trainer, self.trainer.progress, self.args
-        while progress.epoch < a.epochs:
+        trainer, progress, training = self.trainer, self.trainer.progress, self.run_config.training
+        while progress.epoch < training.epochs:
             steps = self.steps(progress.epoch)
-            bar = tqdm(total=len(steps), initial=progress.step_in_epoch, desc=f"epoch {progress.epoch + 1}/{a.epochs}",
+            bar = tqdm(total=len(steps), initial=progress.step_in_epoch, desc=f"epoch {progress.epoch + 1}/{training.epochs}",
                        unit="step", disable=not is_main(self.env), dynamic_ncols=True, mininterval=1.0)
             for step_batches in steps[progress.step_in_epoch:]:
                 parts = trainer.train_step(step_batches)
@@ -292,7 +309,7 @@ class FinetuneRun:
                 bar.update(1)
                 bar.set_postfix(loss=f"{progress.running['loss'] / progress.step_in_epoch:.4f}",
                                 lr=f"{trainer.schedule.get_lr():.2e}")
-                if a.save_iters > 0 and progress.iteration % a.save_iters == 0:
+                if training.save_iters > 0 and progress.iteration % training.save_iters == 0:
                     self.save_resume()
                 if any_rank(stop.should_stop):
                     bar.close()
@@ -313,7 +330,7 @@ class FinetuneRun:
 
     def finish(self, outcome):
         """Report on validation (best epoch) and test; plots; the summary (also returned)."""
-        a, progress, spec = self.args, self.trainer.progress, self.spec
+        a, progress, spec = self.options, self.trainer.progress, self.spec
         summary = {"outcome": outcome, "task": spec.kind, "outputs": spec.n_outputs, "labels": list(spec.names),
                    "epochs_run": progress.epoch, "iterations": progress.iteration,
                    "best_epoch": progress.best_epoch, "report_metric": a.report_metric,
@@ -334,7 +351,7 @@ class FinetuneRun:
 
     def final_sections(self, summary):
         sections = {}
-        splits = [("validation", self.data.valid), ("test", None if self.args.no_test_eval else self.data.test)]
+        splits = [("validation", self.data.valid), ("test", None if self.options.no_test_eval else self.data.test)]
         for name, split in splits:
             if split is None:
                 continue
@@ -356,7 +373,7 @@ class FinetuneRun:
         return sections
 
     def write_outputs(self, summary, sections):
-        paths, a = self.paths, self.args
+        paths, a = self.paths, self.options
         written = [paths["best"], paths["metrics"]]
         if sections:
             write_report(paths, summary, sections)
@@ -370,32 +387,33 @@ class FinetuneRun:
         print_summary(summary, sections, written)
 
 
-def finetune(args):
-    """Run finetuning as the flags say; returns a summary dict."""
-    check_flags(args)
-    check_tensorboard(args.tensorboard)
-    env = init_distributed(choose_device(args.device))
-    set_threads(args.num_workers)
-    torch.manual_seed(args.seed + env.rank)
-    train, valid, test = load_splits(args)
-    spec = task_spec([train, valid, labelled(test)], args.use_softmax, args.joint_binary_train,
-                     args.classifier_hidden_layers, args.class_names or train.class_names, args.dual_thresh)
-    paths = output_paths(args.save, args.model_version_name)
-    resume = resume_path(args.resume, paths)
+def finetune(config):
+    """Run finetuning as a `config.FinetuneConfig` says; returns a summary dict."""
+    check_flags(config)
+    run_options, training, f, head = config.run, config.training, config.finetune, config.classifier
+    check_tensorboard(training.tensorboard)
+    env = init_distributed(choose_device(run_options.device))
+    set_threads(run_options.threads)
+    torch.manual_seed(run_options.seed + env.rank)
+    train, valid, test = load_splits(config.data, run_options.seed)
+    spec = task_spec([train, valid, labelled(test)], head.use_softmax, f.joint_binary_train,
+                     head.classifier_hidden_layers, config.data.class_names or train.class_names, f.dual_thresh)
+    paths = output_paths(training.save, f.model_version_name)
+    resume = resume_path(training.resume, paths)
     ckpt = load_resume(resume, spec) if resume else None
-    model, tokenizer, process_fn = build_model(args, spec, train, ckpt)
+    model, tokenizer, process_fn = build_model(config, spec, train, ckpt)
     log.info("text clean-up: %s", process_fn)
-    data = RunData(spec, tokenizer, model_max_len(args, model), train, valid, labelled(test), process_fn)
-    trainer = FinetuneTrainer(model, data.train_tokens, data.train_targets, env, precision_flags(args),
-                              {"optim": args.optim, "lr": args.lr, "weight_decay": args.weight_decay},
-                              loss_options(args, spec, data), freeze_lm=args.freeze_lm, clip=args.clip)
-    run = FinetuneRun(args, env, spec, data, trainer, tokenizer, paths, resumed=ckpt is not None)
+    data = RunData(spec, tokenizer, model_max_len(config, model), train, valid, labelled(test), process_fn)
+    trainer = FinetuneTrainer(model, data.train_tokens, data.train_targets, env, config.precision.flags(),
+                              training.optimizer(), loss_options(f, spec, data), freeze_lm=f.freeze_lm,
+                              clip=training.clip)
+    run = FinetuneRun(config, env, spec, data, trainer, tokenizer, paths, resumed=ckpt is not None)
     steps_per_epoch = len(run.steps(0))
     if steps_per_epoch == 0:
         raise UserError(f"no training batches: {len(data.train_tokens)} rows for {env.world_size} processes")
-    total = steps_per_epoch * args.epochs
-    trainer.build_schedule(total, args.lr, args.decay_style, warmup_iterations(args, steps_per_epoch, total),
-                           args.constant_decay, args.cos_cut_frac, args.stlr_cut_frac)
+    total = steps_per_epoch * training.epochs
+    trainer.build_schedule(total, training.lr, training.decay_style, warmup_iterations(config, steps_per_epoch, total),
+                           training.constant_decay, f.cos_cut_frac, training.stlr_cut_frac)
     if ckpt is not None:
         trainer.restore(ckpt)
     log_start(env, spec, data, model, steps_per_epoch, resume, trainer)
@@ -407,17 +425,13 @@ def finetune(args):
     return summary
 
 
-def precision_flags(args):
-    return {"fp16": args.fp16, "amp": args.amp, "bf16": args.bf16, "loss_scale": args.loss_scale,
-            "dynamic_loss_scale": args.dynamic_loss_scale}
-
-
-def loss_options(args, spec, data):
+def loss_options(options, spec, data):
+    """The losses a `config.FinetuneOptions` asks for."""
     weights = None
-    if args.class_weights == "balanced":
+    if options.class_weights == "balanced":
         weights = torch.from_numpy(balanced_class_weights(data.train_targets, spec.use_softmax, spec.n_outputs))
-    aux = args.aux_lm_loss_weight if args.aux_lm_loss and not args.freeze_lm else 0.0
-    return LossOptions(spec.use_softmax, weights, aux, args.aux_head_variance_loss_weight)
+    aux = options.aux_lm_loss_weight if options.aux_lm_loss and not options.freeze_lm else 0.0
+    return LossOptions(spec.use_softmax, weights, aux, options.aux_head_variance_loss_weight)
 
 
 def log_start(env, spec, data, model, steps_per_epoch, resume, trainer):

@@ -177,15 +177,15 @@ def format_results(results):
     return "\n".join(lines)
 
 
-def threshold_main(args):
-    """threshold.py's flags -> results printed (and saved as JSON with --save)."""
-    results = run_threshold(args.task, args.preds_file, args.labels_file, args.metric, args.micro, args.label_key,
-                            args.non_binary_cols, args.loose_json, args.global_tweaks, args.seed)
+def threshold_main(config):
+    """threshold.py's `config.ThresholdConfig` -> results printed (and saved as JSON with --save)."""
+    results = run_threshold(config.task, config.preds_file, config.labels_file, config.metric, config.micro, config.label_key,
+                            config.non_binary_cols, config.loose_json, config.global_tweaks, config.seed)
     print(format_results(results))
-    if args.save:
-        folder = os.path.dirname(os.path.abspath(args.save))
+    if config.save:
+        folder = os.path.dirname(os.path.abspath(config.save))
         os.makedirs(folder, exist_ok=True)
-        with open(args.save, "w", encoding="utf-8") as handle:
+        with open(config.save, "w", encoding="utf-8") as handle:
             json.dump(results, handle, indent=2)
-        print(f"wrote {args.save}")
+        print(f"wrote {config.save}")
     return results

@@ -76,25 +76,25 @@ def prompt_ids(tokenizer, text):
     return start, len(start)
 
 
-def sampling_options(args):
-    return SamplingOptions(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p)
+def sampling_options(options):
+    return SamplingOptions(temperature=options.temperature, top_k=options.top_k, top_p=options.top_p)
 
 
-def steering_options(args, neuron):
-    if args.overwrite_prefix and args.overwrite is None:
+def steering_options(options, neuron):
+    if options.overwrite_prefix and options.overwrite is None:
         raise UserError("--overwrite-prefix needs --overwrite V")
-    if args.overwrite is not None and not neuron.steerable:
+    if options.overwrite is not None and not neuron.steerable:
         raise UserError("--overwrite steers a recurrent model's state; a transformer cannot be steered")
-    return Steering(args.overwrite, args.overwrite_prefix)
+    return Steering(options.overwrite, options.overwrite_prefix)
 
 
-def neuron_for(args, model, needed):
+def neuron_for(options, model, needed):
     """The NeuronSpec of the flags (and the checkpoint's classifier), or None when nothing needs one."""
     if not needed:
         return None
-    neurons, feature_options = (None, {}) if args.neuron is not None else classifier_neurons(args.load)
-    return resolve_neuron(model.config, neuron=args.neuron, layer=args.layer, get_hidden=args.get_hidden,
-                          negate=args.negate, checkpoint_neurons=neurons, feature_options=feature_options)
+    neurons, feature_options = (None, {}) if options.neuron is not None else classifier_neurons(options.load)
+    return resolve_neuron(model.config, neuron=options.neuron, layer=options.layer, get_hidden=options.get_hidden,
+                          negate=options.negate, checkpoint_neurons=neurons, feature_options=feature_options)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -144,22 +144,23 @@ def write_samples(path, texts):
 # the two modes
 
 
-def run_sampling(args, model, tokenizer, device):
+def run_sampling(options, model, tokenizer, device, seed):
     """Sample --num-samples texts; write them (and heatmaps with --visualize). Returns a summary dict."""
-    neuron = neuron_for(args, model, args.visualize or args.overwrite is not None or args.overwrite_prefix)
-    steering = steering_options(args, neuron) if neuron is not None else Steering()
-    prompt = args.text if args.process_fn is None else (get_process_fn(args.process_fn) or str)(args.text)
+    needed = options.visualize or options.overwrite is not None or options.overwrite_prefix
+    neuron = neuron_for(options, model, needed)
+    steering = steering_options(options, neuron) if neuron is not None else Steering()
+    prompt = options.text if options.process_fn is None else (get_process_fn(options.process_fn) or str)(options.text)
     ids, hidden = prompt_ids(tokenizer, prompt)
-    generator = torch.Generator(device=device).manual_seed(args.seed)
-    result = generate(model, ids, args.gen_length, sampling_options(args), generator, args.num_samples,
-                      neuron, steering, record=args.visualize, progress=True)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    result = generate(model, ids, options.gen_length, sampling_options(options), generator, options.num_samples,
+                      neuron, steering, record=options.visualize, progress=True)
     shown = result.tokens[:, hidden:].cpu()  # (B, P - hidden + G)
     texts = [tokenizer.decode(row.tolist()) for row in shown]
-    print(write_samples(args.save, texts), end="")
-    summary = {"samples": texts, "save": args.save}
-    if args.visualize:
+    print(write_samples(options.save, texts), end="")
+    summary = {"samples": texts, "save": options.save}
+    if options.visualize:
         summary["heatmaps"] = draw_sample_heatmaps(tokenizer, shown, result.values[:, hidden:].cpu(), neuron,
-                                                   steering, args.save)
+                                                   steering, options.save)
     return summary
 
 
@@ -183,24 +184,24 @@ def neuron_record(neuron, steering):
             "polarity": neuron.polarity, "overwrite": steering.value, "overwrite_prefix": steering.prefix}
 
 
-def run_row_heatmaps(args, model, tokenizer, process_fn):
+def run_row_heatmaps(options, model, tokenizer, process_fn):
     """One heatmap per row of --data (the first --max-rows rows). Returns a summary dict."""
-    if args.max_rows < 1:
-        raise UserError(f"--max-rows must be >= 1, got {args.max_rows}")
-    neuron = neuron_for(args, model, True)
-    steering = steering_options(args, neuron)
+    if options.max_rows < 1:
+        raise UserError(f"--max-rows must be >= 1, got {options.max_rows}")
+    neuron = neuron_for(options, model, True)
+    steering = steering_options(options, neuron)
     if steering.active and not steering.prefix:
         raise UserError("with --data nothing is generated; --overwrite steers the rows only with --overwrite-prefix")
-    for path in args.data:
+    for path in options.data:
         if not os.path.exists(path):
             raise UserError(f"--data file not found: {path}")
-    dataset = read_dataset(args.data, text_key=args.text_key, loose_json=args.loose_json,
+    dataset = read_dataset(options.data, text_key=options.text_key, loose_json=options.loose_json,
                            require_labels=False, process_fn=process_fn)
-    folder = output_stem(args.save) + "_heatmaps"
+    folder = output_stem(options.save) + "_heatmaps"
     title = describe(neuron, steering)
     limit = model.config["max_positions"] if model.config["model"] == "transformer" else float("inf")
     records = []
-    for row in tqdm(range(min(args.max_rows, len(dataset.texts))), desc="heatmaps", unit="text"):
+    for row in tqdm(range(min(options.max_rows, len(dataset.texts))), desc="heatmaps", unit="text"):
         ids = tokenizer.encode(dataset.texts[row])
         if not ids:
             log.warning("row %d is empty; no heatmap drawn", row)
@@ -208,7 +209,7 @@ def run_row_heatmaps(args, model, tokenizer, process_fn):
         if len(ids) > limit:
             log.warning("row %d has %d tokens; the heatmap shows the first %d", row, len(ids), limit)
             ids = ids[:limit]
-        result = generate(model, ids, 0, sampling_options(args), None, 1, neuron, steering, record=True)
+        result = generate(model, ids, 0, sampling_options(options), None, 1, neuron, steering, record=True)
         path_stem = os.path.join(folder, f"row_{row:04d}")
         text, char_values, rows = draw_heatmap(tokenizer, ids, result.values[0].cpu(), neuron, path_stem, title)
         records.append({"row": row, "text": text, "values": char_values, "rows": rows,
@@ -233,21 +234,23 @@ def mirror_to_tensorboard(directory, summary):
     log.info("TensorBoard logs written to %s", directory)
 
 
-def run_generate(args):
-    """generate.py's work, as the flags say; returns a summary dict."""
-    check_tensorboard(args.tensorboard)
-    set_threads(args.num_workers)
-    device = choose_device(args.device)
-    torch.manual_seed(args.seed)
-    model, tokenizer, info = load_language_model(args.load, map_location=device)
+def run_generate(config):
+    """generate.py's work, as a `config.GenerateConfig` says; returns a summary dict."""
+    options, run = config.generate, config.run
+    check_tensorboard(options.tensorboard)
+    set_threads(run.threads)
+    device = choose_device(run.device)
+    torch.manual_seed(run.seed)
+    model, tokenizer, info = load_language_model(options.load, map_location=device)
     if model.config["model"] == "hf":
-        raise UserError(f"{args.load} holds a pretrained hf encoder, not a language model: it cannot generate "
+        raise UserError(f"{options.load} holds a pretrained hf encoder, not a language model: it cannot generate "
                         "text or show a neuron over it")
-    log.info("loaded %s %s model from %s", info["source"], model.config["model"], args.load)
-    if args.data:
-        summary = run_row_heatmaps(args, model, tokenizer, resolve_process_fn(args.process_fn, info["process_fn"]))
+    log.info("loaded %s %s model from %s", info["source"], model.config["model"], options.load)
+    if options.data:
+        summary = run_row_heatmaps(options, model, tokenizer,
+                                   resolve_process_fn(options.process_fn, info["process_fn"]))
     else:
-        summary = run_sampling(args, model, tokenizer, device)
-    if args.tensorboard:
-        mirror_to_tensorboard(args.tensorboard, summary)
+        summary = run_sampling(options, model, tokenizer, device, run.seed)
+    if options.tensorboard:
+        mirror_to_tensorboard(options.tensorboard, summary)
     return summary

@@ -10,7 +10,7 @@ and returns (model in eval mode, tokenizer, info dict). Imported character model
 info["process_fn"] names the text clean-up the model was trained with (data/preprocess.py): what our
 checkpoint records (a checkpoint written before the record existed: process_str, logged); for imported
 original and OpenAI models the original's (process_str, or what an original checkpoint's pickled args name).
-`load_text_encoder_and_pipeline(args)` resolves it against --process-fn for transfer and finetuning.
+`load_text_encoder(model_config, process_flag)` resolves it against --process-fn for transfer and finetuning.
 """
 import logging
 import os
@@ -128,27 +128,26 @@ def load_pretrained_hf(hf_model, pooling="cls"):
     return encoder.eval(), tokenizer
 
 
-def load_text_encoder(args):
-    """(encoder, tokenizer) the flags name: --model hf with --hf-model, else the language model of --load."""
-    model, tokenizer, _ = load_text_encoder_and_pipeline(args)
-    return model, tokenizer
-
-
-def load_text_encoder_and_pipeline(args):
-    """(encoder, tokenizer, process function name): the model the flags name and the text clean-up to
-    apply to its input: --process-fn when given, else the model's own (an hf encoder's: none, its
-    tokenizer keeps its own conventions)."""
-    if args.model == "hf":
-        if args.load:
+def load_text_encoder(model_config, process_flag=None):
+    """(encoder, tokenizer, process function name) a `config.ModelConfig` names: --model hf with --hf-model,
+    else the language model of --load; the process function is `process_flag` (--process-fn) when given,
+    else the model's own (an hf encoder's: none, its tokenizer keeps its own conventions). Typed
+    architecture flags (--nhid, ...) the loaded model overrides are logged, one line each."""
+    if model_config.model == "hf":
+        if model_config.load:
             raise UserError("--load and --model hf exclude each other: the hf encoder comes from --hf-model")
-        model, tokenizer = load_pretrained_hf(args.hf_model, args.hf_pooling)
-        return model, tokenizer, resolve_process_fn(args.process_fn, NONE)
-    if not args.load:
-        raise UserError("no language model given: pass --load MODEL (or --model hf --hf-model PATH)")
-    model, tokenizer, info = load_language_model(args.load)
-    if info.get("kind") == "classifier":
-        log.info("%s is a classifier checkpoint: its language-model encoder is used", args.load)
-    process_fn = resolve_process_fn(args.process_fn, info["process_fn"])
+        model, tokenizer = load_pretrained_hf(model_config.hf_model, model_config.hf_pooling)
+        source, recorded = model_config.hf_model, NONE
+    else:
+        if not model_config.load:
+            raise UserError("no language model given: pass --load MODEL (or --model hf --hf-model PATH)")
+        model, tokenizer, info = load_language_model(model_config.load)
+        source, recorded = model_config.load, info["process_fn"]
+        if info.get("kind") == "classifier":
+            log.info("%s is a classifier checkpoint: its language-model encoder is used", source)
+    for line in model_config.ignored_by(model.config, source):
+        log.warning(line)
+    process_fn = resolve_process_fn(process_flag, recorded)
     log.info("text clean-up: %s (%s)", process_fn,
-             "--process-fn" if args.process_fn is not None else f"recorded by {args.load}")
+             "--process-fn" if process_flag is not None else f"recorded by {source}")
     return model, tokenizer, process_fn

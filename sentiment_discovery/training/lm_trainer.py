@@ -51,15 +51,16 @@ class LoopOptions:
     save_iters: int
 
     @classmethod
-    def from_args(cls, args):
+    def from_config(cls, config):
+        """From a `config.PretrainConfig`."""
+        data, lm, training = config.data, config.lm_data, config.training
         return cls(
-            batch_size=args.batch_size, seq_length=args.seq_length,
-            eval_batch_size=args.eval_batch_size or args.batch_size,
-            eval_seq_length=args.eval_seq_length or args.seq_length, persist_state=args.persist_state,
-            samples_per_shard=args.samples_per_shard, seed=args.seed, epochs=args.epochs,
-            train_iters=args.train_iters, eval_iters=args.eval_iters, grad_accum=max(1, args.grad_accum),
-            clip=args.clip, log_interval=max(1, args.log_interval), save=args.save,
-            save_iters=args.save_iters)
+            batch_size=data.batch_size, seq_length=lm.seq_length, eval_batch_size=data.eval_batch,
+            eval_seq_length=lm.eval_seq_length or lm.seq_length, persist_state=lm.persist_state,
+            samples_per_shard=lm.samples_per_shard, seed=config.run.seed, epochs=training.epochs,
+            train_iters=training.train_iters, eval_iters=training.eval_iters,
+            grad_accum=max(1, training.grad_accum), clip=training.clip,
+            log_interval=max(1, config.run.log_interval), save=training.save, save_iters=training.save_iters)
 
 
 @dataclass

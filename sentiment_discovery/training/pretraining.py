@@ -21,14 +21,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..arguments import model_config_from_args
 from ..data.lm_stream import LMStream  # noqa: F401  (re-exported for scripts and tests)
 from ..data.preprocess import LEGACY_DEFAULT, PROCESS_FN_KEY, recorded_process_fn, resolve_process_fn
 from ..data.tokenizers import make_tokenizer, tokenizer_from_dict
 from ..errors import UserError
 from ..models.language_model import build_language_model
 from ..models.loading import load_language_model
-from ..runtime import choose_device, load_splits, set_threads
+from ..runtime import (choose_device, load_splits, report_ignored_architecture, set_runtime_options,
+                       set_threads)
 from .checkpoint import load_checkpoint, save_checkpoint
 from .collective import all_reduce_sum, any_rank
 from .distributed import init_distributed, is_main, shutdown
@@ -129,36 +129,29 @@ def load_resume(path):
 # assembly
 
 
-def build_tokenizer(args, texts):
-    return make_tokenizer(args.tokenizer_type, args.tokenizer_path, args.tokenizer_model_type,
-                          args.vocab_size, texts=texts)
+def build_tokenizer(tokenizer_config, texts):
+    """A fresh tokenizer as a `config.TokenizerConfig` says (a sentencepiece model is trained on `texts`)."""
+    t = tokenizer_config
+    return make_tokenizer(t.tokenizer_type, t.tokenizer_path, t.tokenizer_model_type, t.vocab_size, texts=texts)
 
 
-def build_model(args, tokenizer, ckpt):
-    """(model, config): from the resume checkpoint, from --load (warm start), or fresh from the flags."""
+def build_model(model_config, tokenizer, ckpt, resume=None):
+    """(model, config): from the resume checkpoint, from --load (warm start), or fresh from the
+    `config.ModelConfig`. Typed architecture flags a loaded model overrides are reported."""
     if ckpt is not None:
         model = build_language_model(ckpt["model_config"])
         model.load_state_dict(ckpt["model_state"])
+        report_ignored_architecture(model_config, ckpt["model_config"], f"the resumed checkpoint {resume}")
         return model, ckpt["model_config"]
-    if args.load:
-        model, loaded_tokenizer, _ = load_language_model(args.load)
+    if model_config.load:
+        model, loaded_tokenizer, _ = load_language_model(model_config.load)
         if loaded_tokenizer.vocab_size != tokenizer.vocab_size:
-            raise UserError(f"--load {args.load} has a vocabulary of {loaded_tokenizer.vocab_size}, "
+            raise UserError(f"--load {model_config.load} has a vocabulary of {loaded_tokenizer.vocab_size}, "
                             f"the tokenizer has {tokenizer.vocab_size}")
+        report_ignored_architecture(model_config, model.config, model_config.load)
         return model, model.config
-    config = model_config_from_args(args, tokenizer.vocab_size)
+    config = model_config.architecture(tokenizer.vocab_size)
     return build_language_model(config), config
-
-
-def set_runtime_options(model, args):
-    """Options that change how, not what, the model computes: --rnn-impl, --compile."""
-    if getattr(model, "rnn", None) is not None:
-        model.rnn.impl = args.rnn_impl
-    if args.compile:
-        log.warning("--compile: torch.compile takes a while to start and gave no gain on the recurrent "
-                    "models measured here (see analysis/)")
-        model.forward = torch.compile(model.forward)
-    return model
 
 
 def estimate_tokens(texts, tokenizer, sample=1000, seed=0):
@@ -182,51 +175,47 @@ class _Stopper:
         return any_rank(self.graceful.should_stop)
 
 
-def pretrain(args):
-    """Run pretraining as the flags say; returns a summary dict (also logged)."""
-    check_tensorboard(args.tensorboard)
-    device = choose_device(args.device)
+def pretrain(config):
+    """Run pretraining as a `config.PretrainConfig` says; returns a summary dict (also logged)."""
+    run, training = config.run, config.training
+    check_tensorboard(training.tensorboard)
+    device = choose_device(run.device)
     env = init_distributed(device)
-    set_threads(args.num_workers)
-    torch.manual_seed(args.seed + env.rank)
-    resume = resume_path(args.resume, args.save)
+    set_threads(run.threads)
+    torch.manual_seed(run.seed + env.rank)
+    resume = resume_path(training.resume, training.save)
     ckpt = load_checkpoint(resume, expect_kind="lm") if resume else None
-    process_fn = resolve_process_fn(args.process_fn, recorded_process_fn(ckpt) if ckpt else LEGACY_DEFAULT)
+    process_fn = resolve_process_fn(config.data.process_fn, recorded_process_fn(ckpt) if ckpt else LEGACY_DEFAULT)
     if is_main(env):
         log.info("text clean-up: %s", process_fn)
-    train, valid, test = load_splits(args, require_labels=False, process_fn=process_fn)
-    tokenizer = tokenizer_from_dict(ckpt["tokenizer"]) if ckpt else build_tokenizer(args, train.texts)
-    model, config = build_model(args, tokenizer, ckpt)
-    set_runtime_options(model, args)
+    train, valid, test = load_splits(config.data, run.seed, require_labels=False, process_fn=process_fn)
+    tokenizer = tokenizer_from_dict(ckpt["tokenizer"]) if ckpt else build_tokenizer(config.tokenizer, train.texts)
+    model, model_config = build_model(config.model, tokenizer, ckpt, resume)
+    set_runtime_options(model, config.model.rnn_impl, config.model.compile)
     if is_main(env):
         n_params = sum(p.numel() for p in model.parameters())
         log.info("%s language model, %.2fM parameters, vocabulary %d, %d training documents, %d processes",
-                 config["model"], n_params / 1e6, tokenizer.vocab_size, len(train.texts), env.world_size)
-    options = LoopOptions.from_args(args)
+                 model_config["model"], n_params / 1e6, tokenizer.vocab_size, len(train.texts), env.world_size)
+    options = LoopOptions.from_config(config)
     trainer = LMTrainer(model, tokenizer, train.texts, valid.texts if valid else None, options, env,
-                        _precision_flags(args), {"optim": args.optim, "lr": args.lr,
-                                                 "weight_decay": args.weight_decay})
+                        config.precision.flags(), training.optimizer())
     trainer.process_fn = process_fn  # recorded in every checkpoint `save` writes
-    total = iterations_per_epoch(options, estimate_tokens(train.texts, tokenizer), env.world_size) * args.epochs
-    trainer.build_schedule(total, args.lr, args.decay_style, args.warmup, args.constant_decay, args.stlr_cut_frac)
+    total = iterations_per_epoch(options, estimate_tokens(train.texts, tokenizer), env.world_size) * training.epochs
+    trainer.build_schedule(total, training.lr, training.decay_style, training.warmup, training.constant_decay,
+                           training.stlr_cut_frac)
     if ckpt is not None:
         trainer.restore(ckpt)
         if is_main(env):
             log.info("resumed from %s at iteration %d of %d", resume, trainer.progress.iteration, total)
-    paths = checkpoint_paths(args.save)
-    tensorboard = open_tensorboard(args.tensorboard, enabled=is_main(env))
+    paths = checkpoint_paths(training.save)
+    tensorboard = open_tensorboard(training.tensorboard, enabled=is_main(env))
     metrics = MetricsLog(paths["metrics"], enabled=is_main(env), mirror=tensorboard)
     with GracefulExit() as graceful:
-        outcome = run_training(trainer, config, options, total, env, _Stopper(graceful), metrics)
+        outcome = run_training(trainer, model_config, options, total, env, _Stopper(graceful), metrics)
     summary = _finish(trainer, outcome, test, env, metrics, paths)
     metrics.close()
     shutdown(env, trainer.ddp_model)
     return summary
-
-
-def _precision_flags(args):
-    return {"fp16": args.fp16, "amp": args.amp, "bf16": args.bf16,
-            "loss_scale": args.loss_scale, "dynamic_loss_scale": args.dynamic_loss_scale}
 
 
 def _finish(trainer, outcome, test, env, metrics, paths):

@@ -1,6 +1,6 @@
 """Optional TensorBoard logging (`--tensorboard DIR`): a mirror of the JSON-lines metric log.
 
-    tensorboard = open_tensorboard(args.tensorboard, enabled=is_main(env), list_names=["neg", "pos"])
+    tensorboard = open_tensorboard(config.training.tensorboard, enabled=is_main(env), list_names=["neg", "pos"])
     metrics = MetricsLog(path, enabled=is_main(env), mirror=tensorboard)
     metrics.write(step=100, loss=2.31, lr=4.9e-4)        # also scalars "loss" and "lr" at step 100
     metrics.image("loss_curve", "runs/lm_loss.png", 100)  # a PNG already drawn, as an image

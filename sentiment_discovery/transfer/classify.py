@@ -33,13 +33,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..arguments import reader_options
 from ..data.preprocess import LEGACY_DEFAULT, NONE, recorded_process_fn, resolve_process_fn
 from ..data.readers import read_dataset
 from ..data.tokenizers import tokenizer_from_dict
 from ..errors import UserError
 from ..models.classifier import build_classifier
 from ..models.featurizer import feature_size, max_positions
+from ..runtime import choose_device, set_threads
 from ..training.checkpoint import load_checkpoint
 from .featurize import (RunStats, encode_texts, precision_mode, prepare_for_inference, progress_bar,
                         run_length_ordered)
@@ -349,12 +349,14 @@ def print_summary(summary: dict) -> None:
         print(summary_line(summary["scores"]))
 
 
-def run_classifier(args, device) -> dict:
-    """run_classifier.py's flags -> `classify_to_files`; prints and returns the summary."""
+def run_classifier(config) -> dict:
+    """run_classifier.py's `config.ClassifyConfig` -> `classify_to_files`; prints and returns the summary."""
+    set_threads(config.run.threads)
+    options, p = config.classify, config.precision
     summary = classify_to_files(
-        args.load, args.data, reader_options(args), save_probs=args.save_probs,
-        write_results=args.write_results, batch_size=args.eval_batch_size or args.batch_size,
-        max_seq_len=args.max_seq_len, precision=precision_mode(args.fp16, args.amp, args.bf16), device=device,
-        process_fn=args.process_fn)
+        options.load, config.data.data, config.data.reader_options(), save_probs=options.save_probs,
+        write_results=options.write_results, batch_size=config.data.batch_size, max_seq_len=options.max_seq_len,
+        precision=precision_mode(p.fp16, p.amp, p.bf16), device=choose_device(config.run.device),
+        process_fn=config.data.process_fn)
     print_summary(summary)
     return summary

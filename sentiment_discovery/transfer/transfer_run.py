@@ -10,7 +10,8 @@ Sentiment", arXiv 1704.01444, as NVIDIA's sentiment-discovery ran it):
    non-zero weights reported;
 3. the top --neurons features by |weight| are the "sentiment neurons": refit on only them (and with
    --drop-neurons on all the others) and report the same numbers;
-4. results in `<load stem>_transfer/<--save-results>/` (`transfer_outputs.py`).
+4. results in `<load stem>_transfer/<--save-results>/`, or `<--output-dir>/<--save-results>/`
+   (`transfer_outputs.py`).
 
 A test split without labels is featurized and predicted, but not scored.
 """
@@ -23,12 +24,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..arguments import feature_options
 from ..errors import UserError
 from ..models.featurizer import feature_size, max_positions
 from ..models.hf_encoder import resolve_model_path
-from ..models.loading import load_text_encoder_and_pipeline
-from ..runtime import choose_device, load_splits, set_threads
+from ..models.loading import load_text_encoder
+from ..runtime import choose_device, load_splits, set_runtime_options, set_threads
 from . import feature_cache
 from .classify import effective_max_len
 from .featurize import featurize_texts, precision_mode, prepare_for_inference
@@ -69,26 +69,30 @@ class FitReport:
 
 # ---------------------------------------------------------------- setup
 
-def results_directory(load: str, save_results: str = "") -> str:
-    """`<load without extension>_transfer/<save_results>` (next to the model file or directory)."""
+def results_directory(load: str, save_results: str = "", output_dir: str | None = None) -> str:
+    """`<output_dir>/<save_results>`; without --output-dir `<load without extension>_transfer/<save_results>`
+    (next to the model file or directory)."""
+    if output_dir:
+        return os.path.join(output_dir, save_results or "")
     stem = os.path.splitext(os.path.normpath(load))[0]
     return os.path.join(stem + "_transfer", save_results or "")
 
 
-def results_stem(args) -> str:
-    """The model path the results folder is named after: --load, an hf model folder, or runs/<package> for an
-    hf model given as an installed package's name (so no folder lands in the working directory)."""
-    if args.model != "hf":
-        return args.load
-    return args.hf_model if os.path.isdir(args.hf_model) else os.path.join("runs", args.hf_model)
+def results_stem(model) -> str:
+    """The model path the results folder is named after (a `config.ModelConfig`): --load, an hf model folder,
+    or runs/<package> for an hf model given as an installed package's name (so no folder lands in the
+    working directory)."""
+    if model.model != "hf":
+        return model.load
+    return model.hf_model if os.path.isdir(model.hf_model) else os.path.join("runs", model.hf_model)
 
 
-def model_stamp(args) -> dict:
+def model_stamp(model) -> dict:
     """What identifies the features' model for the cache: the --load file, or the hf folder and pooling."""
-    if args.model != "hf":
-        return feature_cache.model_stamp(args.load)
-    folder = resolve_model_path(args.hf_model)
-    return dict(feature_cache.model_stamp(os.path.join(folder, "config.json")), pooling=args.hf_pooling)
+    if model.model != "hf":
+        return feature_cache.model_stamp(model.load)
+    folder = resolve_model_path(model.hf_model)
+    return dict(feature_cache.model_stamp(os.path.join(folder, "config.json")), pooling=model.hf_pooling)
 
 
 def check_neuron_count(k: int, width: int) -> None:
@@ -208,53 +212,58 @@ def print_report(reports: dict, indices, signs, metric: str, test_unscored: bool
 
 # ---------------------------------------------------------------- the run
 
-def read_splits(args) -> dict:
+def read_splits(config) -> dict:
     """Train (labels required), validation and test (labels optional) as Split objects."""
-    train, valid, test = load_splits(args)
+    train, valid, test = load_splits(config.data, config.run.seed)
     if train.labels is None:
         raise UserError(f"training data {train.source} has no labels")
     splits = {"train": Split("train", train)}
     if valid is not None:
         splits["valid"] = Split("valid", valid)
-    if test is not None and not args.no_test_eval:
+    if test is not None and not config.transfer.no_test_eval:
         splits["test"] = Split("test", test)
     return splits
 
 
-def run_transfer(args) -> dict:
-    """Everything transfer.py does; returns the results dict also written to results.json."""
-    set_threads(args.num_workers)
-    device = choose_device(args.device)
-    model, tokenizer, process_fn = load_text_encoder_and_pipeline(args)  # a classifier: its encoder
-    options = feature_options(args)
+def run_transfer(config) -> dict:
+    """Everything transfer.py does (a `config.TransferConfig`); returns the results dict also written to
+    results.json."""
+    run, transfer, neurons = config.run, config.transfer, config.classifier.neurons
+    set_threads(run.threads)
+    device = choose_device(run.device)
+    # a classifier checkpoint contributes its encoder
+    model, tokenizer, process_fn = load_text_encoder(config.model, config.data.process_fn)
+    set_runtime_options(model, config.model.rnn_impl)
+    options = config.features.options()
     width = feature_width(model.config, options)
-    check_neuron_count(args.neurons, width)
-    splits = read_splits(args)
-    results_dir = results_directory(results_stem(args), args.save_results)
+    check_neuron_count(neurons, width)
+    splits = read_splits(config)
+    results_dir = results_directory(results_stem(config.model), transfer.save_results, transfer.output_dir)
     os.makedirs(results_dir, exist_ok=True)
 
-    mode = precision_mode(args.fp16, args.amp, args.bf16)
+    p = config.precision
+    mode = precision_mode(p.fp16, p.amp, p.bf16)
     encoder = copy.deepcopy(model) if mode == "fp16" else model  # fp32 weights for the checkpoint
     model, context = prepare_for_inference(model, mode, device)
-    max_len = effective_max_len(args.max_seq_len, max_positions(model))
-    settings = {"results_dir": results_dir, "use_cached": args.use_cached,
-                "stamp": model_stamp(args), "max_len": max_len, "batch_size": args.eval_batch_size or args.batch_size, "device": device,
-                "context": context, "process_fn": process_fn}
+    max_len = effective_max_len(config.features.max_seq_len, max_positions(model))
+    settings = {"results_dir": results_dir, "use_cached": transfer.use_cached,
+                "stamp": model_stamp(config.model), "max_len": max_len, "batch_size": config.data.eval_batch,
+                "device": device, "context": context, "process_fn": process_fn}
     for split in splits.values():
         split_features(split, model, tokenizer, options, width, settings)
 
-    sweep_options = {"metric": "mcc" if args.mcc else "accuracy", "seed": args.seed}
-    reports, indices, signs = fit_all(splits, args.neurons, args.drop_neurons, sweep_options)
+    sweep_options = {"metric": "mcc" if transfer.mcc else "accuracy", "seed": run.seed}
+    reports, indices, signs = fit_all(splits, neurons, transfer.drop_neurons, sweep_options)
     test = splits.get("test")
     valid = splits.get("valid")
     chosen_on = "validation" if valid is not None and valid.labels is not None else "training"  # validation_pair
     print_report(reports, indices, signs, reports["all"].result.metric, test is not None and test.labels is None,
                  chosen_on)
-    return write_outputs(args, splits, reports, indices, signs, (encoder, tokenizer, process_fn), options,
+    return write_outputs(config, splits, reports, indices, signs, (encoder, tokenizer, process_fn), options,
                          results_dir)
 
 
-def write_outputs(args, splits, reports, indices, signs, pipeline, options, results_dir) -> dict:
+def write_outputs(config, splits, reports, indices, signs, pipeline, options, results_dir) -> dict:
     """classifier.pt, plots, --write-results and results.json."""
     full = reports["all"].result
     train = splits["train"].dataset
@@ -268,15 +277,18 @@ def write_outputs(args, splits, reports, indices, signs, pipeline, options, resu
     files["plots"] = write_plots(results_dir, full.task, splits["train"].features, splits["train"].labels,
                                  full.weights, indices, names, class_names)
     test = splits.get("test")
-    if args.write_results and test is not None:
+    write_results = config.transfer.write_results
+    if write_results and test is not None:
         probs_top = probabilities(reports["top"].result, test.features) if "top" in reports else None
         files["test_results"] = write_test_results(
-            args.write_results, test.dataset.texts, test.labels, train.label_names, names,
+            write_results, test.dataset.texts, test.labels, train.label_names, names,
             probabilities(full, test.features), probs_top, len(indices), test.features, indices, class_names)
-    elif args.write_results:
-        log.warning("--write-results %s not written: there is no test split", args.write_results)
+    elif write_results:
+        log.warning("--write-results %s not written: there is no test split", write_results)
+    model_config = config.model
     results = {
-        "load": args.hf_model if args.model == "hf" else args.load, "results_dir": results_dir, "task": full.task, "metric": full.metric,
+        "load": model_config.hf_model if model_config.model == "hf" else model_config.load,
+        "results_dir": results_dir, "task": full.task, "metric": full.metric,
         "labels": names, "class_names": class_names, "n_features": int(full.n_input_features),
         "feature_options": options, "process_fn": process_fn,
         "rows": {name: len(split.dataset.texts) for name, split in splits.items()},
