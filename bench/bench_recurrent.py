@@ -9,7 +9,13 @@ the implementations interleaved, so they survive a noisy shared machine better t
 
 Prints one JSON line per (hidden, batch, bench). Defaults are short (seq 32); the full configuration is
     python bench/bench_recurrent.py --seq 256 --iters 3
-and a quick look:  python bench/bench_recurrent.py --hidden 1024 --batch 32 --seq 16 --iters 1"""
+and a quick look:  python bench/bench_recurrent.py --hidden 1024 --batch 32 --seq 16 --iters 1
+
+With --bf16 the "-bf16" implementations measure what the project's --bf16 runs on this CPU: bfloat16
+autocast where bfloat16 is native (capabilities.native_bf16), else float32 (the fallback --bf16 takes on an
+AVX2-only CPU, where torch.nn.LSTM cannot even run under bfloat16 autocast). Every line says which: its
+"bf16_path" holds the compute dtype, whether autocast was on and the recurrent products' kernel. The matmul
+line adds the public bfloat16 torch.mm rate (skipped above 1 GFLOP per call where bfloat16 is emulated)."""
 import argparse
 import json
 import statistics
@@ -18,6 +24,7 @@ import time
 import torch
 import torch.nn.functional as F
 
+from sentiment_discovery import capabilities
 from sentiment_discovery.models.featurizer import featurize
 from sentiment_discovery.models.language_model import build_language_model, recurrent_config
 from sentiment_discovery.models.prepared_weight import PreparedWeight
@@ -109,7 +116,7 @@ def make_runners(impl, hidden, batch, seq, embed):
     tokens = torch.randint(1, VOCAB, (batch, seq + 1))
     inputs, targets = tokens[:, :-1], tokens[:, 1:]
     lengths = torch.full((batch,), seq)
-    use_bf16 = impl.endswith("-bf16")
+    use_bf16 = impl.endswith("-bf16") and capabilities.native_bf16("cpu")
     base = impl.removesuffix("-bf16")
     if base == "nn.LSTM":
         model = TorchLSTMLM(embed, hidden)
@@ -153,13 +160,17 @@ def matmul_rates(hidden, batch, repeats):
         transposed = weight.t().contiguous()
         x = torch.randn(batch, hidden)
         packed = PreparedWeight(weight)
-        packed_bf16 = PreparedWeight(weight.bfloat16())
-        x_bf16 = x.bfloat16()
+        x_bf16, transposed_bf16 = x.bfloat16(), transposed.bfloat16()
         flops = 2 * batch * hidden * out_features
-        for variant, fn in (("torch.mm fp32", lambda: torch.mm(x, transposed)),
-                            ("F.linear fp32", lambda: F.linear(x, weight)),
-                            ("packed fp32", lambda: packed(x)),
-                            ("packed bf16", lambda: packed_bf16(x_bf16))):
+        variants = [("torch.mm fp32", lambda: torch.mm(x, transposed)),
+                    ("F.linear fp32", lambda: F.linear(x, weight)),
+                    ("packed fp32", lambda: packed(x))]  # PreparedWeight: packed where the probe allows
+        if capabilities.native_bf16("cpu") or flops <= 1e9:
+            variants.append(("torch.mm bf16", lambda: torch.mm(x_bf16, transposed_bf16)))
+        if capabilities.packed_product("cpu", torch.bfloat16):
+            packed_bf16 = PreparedWeight(weight.bfloat16())
+            variants.append(("packed bf16", lambda: packed_bf16(x_bf16)))
+        for variant, fn in variants:
             rates[f"{name} {variant}"] = round(flops / best_seconds(fn, repeats) / 1e9, 1)
     return rates
 
@@ -192,7 +203,16 @@ def bench_configuration(args, hidden, batch, bench, impls):
         "peak_rss_growth_mb": {impl: _max_or_none(values) for impl, values in growth.items()},
         "ratios": ratios(best),
     }
+    if any(impl.endswith("-bf16") for impl in impls):
+        record["bf16_path"] = bf16_path()
     return record
+
+
+def bf16_path():
+    """What the "-bf16" implementations measured on this CPU."""
+    dtype = capabilities.compute_dtype("cpu", torch.bfloat16)
+    return {"native_bf16": capabilities.native_bf16("cpu"), "compute_dtype": str(dtype).removeprefix("torch."),
+            "autocast": dtype == torch.bfloat16, "recurrent_kernel": capabilities.kernel_name("cpu", dtype)}
 
 
 def _max_or_none(values):
@@ -223,7 +243,8 @@ def main(argv=None):
         for batch in args.batch:
             if not args.no_matmul:
                 print(json.dumps({"bench": "matmul_gflops", "hidden": hidden, "batch": batch,
-                                  "threads": torch.get_num_threads(),
+                                  "threads": torch.get_num_threads(), "native_bf16": capabilities.native_bf16("cpu"),
+                                  "packed_fp32_kernel": capabilities.kernel_name("cpu", torch.float32),
                                   "gflops": matmul_rates(hidden, batch, args.iters)}), flush=True)
             for bench in args.benches:
                 print(json.dumps(bench_configuration(args, hidden, batch, bench, impls)), flush=True)

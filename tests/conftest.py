@@ -59,3 +59,36 @@ def keep_torch_threads():
     threads = torch.get_num_threads()
     yield
     torch.set_num_threads(threads)
+
+
+# ---- CPU capability worlds (sentiment_discovery/capabilities.py) --------------------------------------------
+@pytest.fixture
+def cpu_without_bf16(monkeypatch):
+    """Run as on an AVX2-only CPU: the probe reports no native bfloat16 (so --bf16 computes in float32)
+    and no packed bfloat16 product, whatever this machine has. Forgets memoised probes and logged lines."""
+    from sentiment_discovery import capabilities
+    monkeypatch.setenv(capabilities.ENV_NO_BF16, "1")
+    capabilities.reset()
+    yield
+    capabilities.reset()
+
+
+@pytest.fixture
+def cpu_without_packing(monkeypatch):
+    """Run with no packed oneDNN products: every recurrent product uses the public torch.mm."""
+    from sentiment_discovery import capabilities
+    monkeypatch.setenv(capabilities.ENV_NO_PACKED, "1")
+    capabilities.reset()
+    yield
+    capabilities.reset()
+
+
+@pytest.fixture
+def fresh_capabilities(monkeypatch):
+    """The probe as this machine answers it (no forcing variables), with nothing logged yet."""
+    from sentiment_discovery import capabilities
+    monkeypatch.delenv(capabilities.ENV_NO_BF16, raising=False)
+    monkeypatch.delenv(capabilities.ENV_NO_PACKED, raising=False)
+    capabilities.reset()
+    yield capabilities
+    capabilities.reset()

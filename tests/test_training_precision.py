@@ -282,12 +282,34 @@ def test_fp16_mode_converts_the_model_and_wraps_the_optimizer():
     assert precision.skipped_steps == 1
 
 
-@pytest.mark.parametrize("mode, dtype", [("amp", torch.float16), ("bf16", torch.bfloat16),
-                                         ("fp32", torch.float32), ("fp16", torch.float16)])
+@pytest.mark.parametrize("mode, dtype", [("amp", torch.float16), ("fp32", torch.float32), ("fp16", torch.float16)])
 def test_autocast_gives_the_mode_dtype(mode, dtype):
     precision, model, _ = _setup(mode)
     with precision.autocast():
         assert model(_batch()[0]).dtype == dtype
+
+
+def test_bf16_autocasts_where_bfloat16_is_native(fresh_capabilities):
+    if not fresh_capabilities.native_bf16("cpu"):
+        pytest.skip("this CPU has no native bfloat16 (the fallback is tested below)")
+    precision, model, _ = _setup("bf16")
+    assert precision.compute_dtype == torch.bfloat16
+    with precision.autocast():
+        assert model(_batch()[0]).dtype == torch.bfloat16
+
+
+def test_bf16_without_native_bfloat16_computes_in_float32_after_one_warning(cpu_without_bf16, caplog):
+    with caplog.at_level("WARNING"):
+        precision, model, optimizer = _setup("bf16")
+        Precision("bf16")  # a second one does not warn again
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == ["--bf16: this CPU has no native bfloat16 support (needs AVX-512 or AVX-NE-CONVERT); "
+                        "computing in float32"]
+    assert precision.compute_dtype == torch.float32 and precision.state_dict()["mode"] == "bf16"
+    with precision.autocast():
+        assert model(_batch()[0]).dtype == torch.float32
+    _, stepped = _train_step(precision, model, optimizer, _batch())
+    assert stepped
 
 
 def test_from_flags_picks_the_mode():

@@ -4,31 +4,21 @@ A recurrent layer multiplies a (B, H) state by the same (G·H, H) matrix at ever
 laid out decides the speed: on this project's CPU `torch.mm`/`F.linear` run a 32×4096 @ 4096×16384 product
 at ≈ 60–70 GFLOP/s, while oneDNN with the weight reordered ("packed") once into its blocked layout runs the
 same product at ≈ 180 GFLOP/s in float32 and ≈ 340 GFLOP/s in bfloat16 (see bench/bench_recurrent.py).
-`PreparedWeight` picks that packed layout on CPU for float32/bfloat16 and falls back to a contiguous
-transposed copy with `torch.mm` elsewhere (CUDA, float64).
+`PreparedWeight` picks that packed layout where `capabilities.packed_product` found it to work (CPU,
+float32 everywhere oneDNN is built; bfloat16 only with AVX-512 or AVX-NE-CONVERT) and falls back to a
+contiguous transposed copy with the public `torch.mm` elsewhere (CUDA, float64, bfloat16 on AVX2 CPUs).
 
 `VersionedCache` keeps derived tensors (packed weights, lookup tables) and rebuilds them when any of the
 tensors they were built from changes: a different tensor object, storage, device, dtype or in-place
 version counter (optimizer steps, `load_state_dict`, `layer.w_ih.weight = W` all bump one of those)."""
 import torch
 
-
-def _mkldnn_packing_ops_exist():
-    try:
-        torch.ops.mkldnn._reorder_linear_weight  # noqa: B018 (attribute lookup loads the op)
-        torch.ops.mkldnn._linear_pointwise  # noqa: B018
-    except (AttributeError, RuntimeError):
-        return False
-    return torch.backends.mkldnn.is_available()
-
-
-_HAS_MKLDNN_PACKING = _mkldnn_packing_ops_exist()
+from .. import capabilities
 
 
 def can_pack(weight):
-    """True when oneDNN can hold `weight` in its packed layout (CPU, float32 or bfloat16)."""
-    return (_HAS_MKLDNN_PACKING and weight.device.type == "cpu"
-            and weight.dtype in (torch.float32, torch.bfloat16))
+    """True when oneDNN's packed layout works for `weight` on this machine (probed once by trying it)."""
+    return capabilities.packed_product(weight.device, weight.dtype)
 
 
 class PreparedWeight:
@@ -43,19 +33,24 @@ class PreparedWeight:
         self.out_features = weight.shape[0]
         self.bias = bias.detach().to(weight.dtype) if bias is not None else None
         if pack and can_pack(weight):
-            self.packed = torch.ops.mkldnn._reorder_linear_weight(weight, None)
+            self.packed = capabilities.pack_weight(weight)
             self.transposed = None
         else:
             self.packed = None
             self.transposed = weight.t().contiguous()  # (in, out)
+
+    @property
+    def kernel(self):
+        """"packed oneDNN" or "public torch.mm": which product this weight runs."""
+        return "packed oneDNN" if self.packed is not None else "public torch.mm"
 
     def __call__(self, x, add=None):
         """x (B, in) -> x @ W.T + bias (B, out); `add` (B, out) is added too (fused where possible)."""
         x = x.contiguous()
         if self.packed is not None:
             if add is not None and add.dtype == x.dtype and self.bias is None:
-                return torch.ops.mkldnn._linear_pointwise(x, add, self.packed, None, "add")
-            product = torch.ops.mkldnn._linear_pointwise(x, self.packed, self.bias, "none", [], "")
+                return capabilities.packed_linear_add(x, add, self.packed)
+            product = capabilities.packed_linear(x, self.packed, self.bias)
         else:
             if add is not None and add.dtype == x.dtype and self.bias is None:
                 return torch.addmm(add, x, self.transposed)

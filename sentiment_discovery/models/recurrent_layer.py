@@ -16,6 +16,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import weight_norm as add_weight_norm
 
+from .. import capabilities
 from ..errors import UserError
 from .prepared_weight import VersionedCache
 
@@ -72,9 +73,11 @@ def needs_graph(module, *tensors):
 
 
 def autocast_dtype(device):
-    """The lower-precision dtype autocast asks for on `device`, or None when autocast is off there."""
+    """The dtype the recurrent products compute in under autocast on `device`, or None when autocast is off
+    there: autocast's own, except bfloat16 on a device without native bfloat16 (an AVX2-only CPU computes
+    it tens of times slower than float32), which computes in float32 (see capabilities.py)."""
     if torch.is_autocast_enabled(device.type):
-        return torch.get_autocast_dtype(device.type)
+        return capabilities.compute_dtype(device, torch.get_autocast_dtype(device.type))
     return None
 
 

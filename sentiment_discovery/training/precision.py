@@ -26,7 +26,14 @@ The modes:
   at `loss_scale` when one above 1 is given, else at GradScaler's 2**16). Clipping happens after
   `unscale_`. A step the GradScaler skipped (its scale went down) is counted. On CPU this really runs
   fp16 autocast (torch >= 2.4 supports it), which most CPUs compute slowly: a warning suggests `--bf16`.
-- "bf16": `torch.autocast(device_type, bfloat16)`; no scaler (bf16 has fp32's range). Works on CPU.
+- "bf16": `torch.autocast(device_type, bfloat16)`; no scaler (bf16 has fp32's range). On a CPU without
+  native bfloat16 (AVX2 only: no AVX-512 or AVX-NE-CONVERT, as `capabilities.native_bf16` finds by trying)
+  bfloat16 would compute tens of times slower than float32, so there the mode computes in float32
+  (`autocast()` does nothing) after one warning line; the mode is still "bf16" in `state_dict`.
+- "fp16" and "amp" on CPU run (slowly on most CPUs) after one warning line that suggests `--bf16`.
+
+`compute_dtype` is the dtype the forward pass really computes in; it is logged once per process with the
+kernel the recurrent products use (packed oneDNN or public torch.mm) when the run's Precision is made.
 
 `step(optimizer, clip=None, params=None)`: `clip` is a max global grad norm (None/0: no clipping); the
 norm is over `params`, default every param of the optimizer (in fp16 mode always the masters).
@@ -40,6 +47,7 @@ import logging
 
 import torch
 
+from .. import capabilities
 from ..errors import UserError
 from .fp16_optimizer import FP16Optimizer, load_optimizer_state
 from .loss_scaler import DynamicLossScaler, StaticLossScaler
@@ -74,6 +82,9 @@ class Precision:
         self._amp_skipped_steps = 0
         self.last_grad_norm = None
         self._check_device_support()
+        self.compute_dtype = self._compute_dtype()
+        capabilities.log_kernel_choice(self.device_type, self.compute_dtype,
+                                       None if mode == "fp32" else f"--{mode}")
 
     @classmethod
     def from_flags(cls, fp16=False, amp=False, bf16=False, loss_scale=None, dynamic_loss_scale=False,
@@ -101,7 +112,15 @@ class Precision:
             raise UserError("--bf16 needs a GPU with bfloat16 support; use --fp16 or --amp on this one")
         if self.mode == "amp" and self.device_type == "cpu":
             logger.warning("--amp on CPU runs fp16 autocast, which most CPUs compute slowly; "
-                           "--bf16 is the fast choice on CPU")
+                           "--bf16 is the fast choice on CPUs with AVX-512, plain float32 on others")
+        if self.mode == "fp16" and self.device_type == "cpu":
+            logger.warning("--fp16 on CPU computes in float16, which most CPUs compute slowly; "
+                           "--bf16 is the fast choice on CPUs with AVX-512, plain float32 on others")
+
+    def _compute_dtype(self):
+        if self.mode == "bf16":
+            return capabilities.bf16_compute_dtype(self.device_type)
+        return torch.float16 if self.mode in ("fp16", "amp") else torch.float32
 
     # --- what the loop calls ------------------------------------------------------------------------
     def prepare_model(self, model):
@@ -115,10 +134,11 @@ class Precision:
         return optimizer
 
     def autocast(self):
-        """The forward pass's context: torch.autocast for amp/bf16, nothing for fp32/fp16."""
+        """The forward pass's context: torch.autocast for amp/bf16 (bf16 only where native), nothing for
+        fp32/fp16."""
         if self.mode == "amp":
             return torch.autocast(self.device_type, dtype=torch.float16)
-        if self.mode == "bf16":
+        if self.mode == "bf16" and self.compute_dtype == torch.bfloat16:
             return torch.autocast(self.device_type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 

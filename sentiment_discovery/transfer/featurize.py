@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from .. import capabilities
 from ..data.classification import pad_batch
 from ..data.preprocess import get_process_fn
 from ..errors import UserError
@@ -83,7 +84,8 @@ def length_ordered_batches(lengths, batch_size: int) -> list[np.ndarray]:
 
 def inference_precision(mode: str, device) -> tuple[torch.dtype, contextlib.AbstractContextManager]:
     """(parameter dtype, context) for inference: fp32 plain; fp16 a half model (the original's
-    --fp16); amp / bf16 torch.autocast (weights stay fp32; bf16 works on CPU)."""
+    --fp16); amp / bf16 torch.autocast (weights stay fp32); bf16 computes in fp32, after one warning
+    line, where bfloat16 is not native (see capabilities.py)."""
     device_type = torch.device(device).type
     if mode == "fp32":
         return torch.float32, contextlib.nullcontext()
@@ -94,6 +96,8 @@ def inference_precision(mode: str, device) -> tuple[torch.dtype, contextlib.Abst
     if mode == "bf16":
         if device_type == "cuda" and not torch.cuda.is_bf16_supported():
             raise UserError("--bf16 needs a GPU with bfloat16 support; use --fp16 on this one")
+        if capabilities.bf16_compute_dtype(device_type) != torch.bfloat16:  # no native bf16: float32
+            return torch.float32, contextlib.nullcontext()
         return torch.float32, torch.autocast(device_type, dtype=torch.bfloat16)
     raise UserError(f"unknown precision {mode!r}; choose fp32, fp16, amp or bf16")
 
@@ -111,6 +115,8 @@ def prepare_for_inference(model: torch.nn.Module, mode: str, device):
     autocast context. fp16 halves a language model, or a classifier's encoder only (its head reads the
     float32 features the featurizer returns); keep a copy of the fp32 weights first if still needed."""
     dtype, context = inference_precision(mode, device)
+    capabilities.log_kernel_choice(device, getattr(context, "fast_dtype", dtype),
+                                   None if mode == "fp32" else f"--{mode}")
     model = model.to(device=device).eval()
     encoder = getattr(model, "encoder", None)
     (encoder if isinstance(encoder, torch.nn.Module) else model).to(dtype=dtype)
