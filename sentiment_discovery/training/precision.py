@@ -1,8 +1,6 @@
 """`Precision`: one object that makes the training loop the same in fp32, `--fp16`, `--amp` and `--bf16`.
 
-    precision = Precision.from_flags(fp16=args.fp16, amp=args.amp, bf16=args.bf16,
-                                     loss_scale=args.loss_scale,
-                                     dynamic_loss_scale=args.dynamic_loss_scale, device=device)
+    precision = Precision.from_flags(**config.precision.flags(), device=device)   # a config.PrecisionConfig
     model = precision.prepare_model(model)            # before wrap_ddp
     optimizer = precision.wrap_optimizer(build_optimizer(...model.parameters()...))
     for batch in ...:
@@ -10,7 +8,7 @@
             logits, state = model(tokens)
         loss = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten())  # loss/softmax in fp32
         precision.backward(loss)
-        stepped = precision.step(optimizer, clip=args.clip)   # False: overflow, step skipped
+        stepped = precision.step(optimizer, clip=config.training.clip)   # False: overflow, step skipped
         optimizer.zero_grad()
     log(loss_scale=precision.loss_scale, skipped=precision.skipped_steps)
 
