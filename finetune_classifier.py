@@ -10,13 +10,15 @@
 
 Writes the best classifier to --save (run_classifier.py loads it), `<stem>.metrics.jsonl`, a report
 (`<stem>_report.txt/.json`) and plots beside it. See `python finetune_classifier.py --help`."""
-from sentiment_discovery.arguments import finetune_parser
+from sentiment_discovery.arguments import data_files, finetune_parser, reader_options
 from sentiment_discovery.cli import run_cli, setup_logging
+from sentiment_discovery.preflight import check_data
 
 
 def main(argv=None):
     args = finetune_parser().parse_args(argv)
     setup_logging()
+    check_data(*data_files(args), **reader_options(args), labels=True, others=[("--load", args.load)])
     from sentiment_discovery.finetune.finetuning import finetune
     return finetune(args)
 

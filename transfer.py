@@ -6,13 +6,15 @@ regression on the features, and report the top neurons (Radford et al. 2017, arX
 
 Results go to <load stem>_transfer/<--save-results>/: results.json, classifier.pt (for
 run_classifier.py), feature caches (trXt.npy ...) and plots. See `python transfer.py --help`."""
-from sentiment_discovery.arguments import transfer_parser
+from sentiment_discovery.arguments import data_files, reader_options, transfer_parser
 from sentiment_discovery.cli import run_cli, setup_logging
+from sentiment_discovery.preflight import check_data
 
 
 def main(argv=None):
     args = transfer_parser().parse_args(argv)
     setup_logging()
+    check_data(*data_files(args), **reader_options(args), labels=True, others=[("--load", args.load)])
     from sentiment_discovery.transfer.transfer_run import run_transfer
     return run_transfer(args)
 
