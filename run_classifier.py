@@ -8,13 +8,18 @@ finetune_classifier.py).
 Writes thresholded predictions (--save-probs, default clf_results.npy), probabilities
 (clf_results.prob.npy) and, for multi-head classifiers, the heads' std (clf_results.std.npy); row i is
 input row i. See `python run_classifier.py --help`."""
-from sentiment_discovery.arguments import run_classifier_parser
+from sentiment_discovery.arguments import reader_options, run_classifier_parser
 from sentiment_discovery.cli import run_cli, setup_logging
+from sentiment_discovery.output_paths import check_outputs, prediction_outputs
+from sentiment_discovery.preflight import check_data
 
 
 def main(argv=None):
     args = run_classifier_parser().parse_args(argv)
     setup_logging()
+    check_data(args.data, **reader_options(args), labels=False, others=[("--load", args.load)])
+    check_outputs([*prediction_outputs(args.save_probs), ("--write-results", args.write_results)],
+                  inputs=[("--data", args.data), ("--load", args.load)])
     from sentiment_discovery.runtime import choose_device, set_threads
     from sentiment_discovery.transfer.classify import run_classifier
     set_threads(args.num_workers)

@@ -146,6 +146,21 @@ def check_output_folder(flag: str, folder: str, inputs=(), create: bool = True) 
     check_folder(flag, folder, os.path.abspath(folder), create)
 
 
+def prediction_files(save_probs: str, multi_head: bool = True) -> dict:
+    """run_classifier's outputs from --save-probs, as the original named them: predictions
+    `clf_results.npy`, probabilities `clf_results.npy.prob.npy`, (multi-head) std `clf_results.npy.std.npy`."""
+    pred = save_probs if save_probs.endswith(".npy") else save_probs + ".npy"
+    paths = {"pred": pred, "prob": pred + ".prob.npy"}
+    if multi_head:
+        paths["std"] = pred + ".std.npy"
+    return paths
+
+
+def prediction_outputs(save_probs: str) -> list:
+    """(flag, path) of every file --save-probs names (for `check_outputs`)."""
+    return [("--save-probs", path) for path in prediction_files(save_probs).values()]
+
+
 @contextlib.contextmanager
 def reported_write(path, flag: str | None = None):
     """Turn an OSError raised inside the block (writing `path`) into one UserError line naming the path."""

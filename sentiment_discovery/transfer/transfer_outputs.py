@@ -15,12 +15,10 @@ import logging
 import os
 
 import numpy as np
-import pandas as pd
 import torch
 
 from ..models.classifier import build_classifier, classifier_config
 from ..training.checkpoint import save_checkpoint
-from ..visualize.plots import neuron_histogram, weights_plot
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +72,7 @@ def histogram_labels(task: str, labels, weights, neuron: int, names):
 
 def write_plots(results_dir: str, task: str, train_x, train_y, weights, neurons, names) -> list[str]:
     """Histogram of each top neuron on the training split by label, and the weights of all neurons."""
+    from ..visualize.plots import neuron_histogram, weights_plot  # matplotlib: loaded only to draw
     paths = []
     for neuron in neurons:
         split = histogram_labels(task, train_y, weights, int(neuron), names)
@@ -98,6 +97,7 @@ def write_test_results(path: str, texts, labels, label_names, names, probs_all, 
                        test_x, neurons) -> str:
     """Per test row: the label(s), P with all neurons, P with the k top neurons, each top neuron's
     value, and the text."""
+    import pandas as pd
     columns = {}
     if labels is not None:
         labels = np.asarray(labels)

@@ -21,19 +21,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..arguments import feature_options
+from ..arguments import data_files, feature_options
 from ..errors import UserError
 from ..models.featurizer import feature_size, max_positions
 from ..models.hf_encoder import resolve_model_path
 from ..models.loading import load_text_encoder
+from ..output_paths import check_output_folder, check_outputs, reported_write
 from ..runtime import choose_device, load_splits, set_threads
 from . import feature_cache
 from .classify import effective_max_len
 from .featurize import featurize_texts, precision_mode, prepare_for_inference
-from .regression import (drop_neurons, fit_on_neurons, probabilities, score, sweep_logistic_regression,
-                         top_neurons)
-from .transfer_outputs import (classifier_payload, output_names, save_classifier, write_plots,
-                               write_results_json, write_test_results)
+# sklearn (regression.py) and matplotlib (transfer_outputs.py -> plots) are imported where they are
+# used, so that a bad input or output path is reported before they load
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "valid", "test")
@@ -117,7 +116,8 @@ def split_features(split: Split, model, tokenizer, options: dict, width: int, se
         log.info("%s: %d text(s) longer than %s tokens were truncated", split.name, stats.n_truncated,
                  settings["max_len"])
     split.features, split.featurized = features, stats.to_dict()
-    feature_cache.save_split(settings["results_dir"], split.name, features, split.labels, wanted)
+    with reported_write(settings["results_dir"], "--save-results"):
+        feature_cache.save_split(settings["results_dir"], split.name, features, split.labels, wanted)
 
 
 # ---------------------------------------------------------------- regression
@@ -134,6 +134,7 @@ def validation_pair(splits: dict):
 
 def score_splits(result, splits: dict) -> dict:
     """{split: score(...)} for every split with labels; None for a split without them."""
+    from .regression import score
     scores = {}
     for name, split in splits.items():
         scores[name] = None if split.labels is None else score(result, split.features, split.labels)
@@ -143,6 +144,7 @@ def score_splits(result, splits: dict) -> dict:
 def fit_all(splits: dict, k: int, drop: bool, sweep_options: dict) -> tuple[dict, np.ndarray, np.ndarray]:
     """The regressions: all neurons, the top k, and (drop) all but the top k. Returns (reports by
     name, top indices (k,), their signs (k,))."""
+    from .regression import drop_neurons, fit_on_neurons, sweep_logistic_regression, top_neurons
     train = splits["train"]
     val_x, val_y = validation_pair(splits)
     full = sweep_logistic_regression(train.features, train.labels, val_x, val_y, **sweep_options)
@@ -207,17 +209,27 @@ def read_splits(args) -> dict:
     return splits
 
 
+def check_output_paths(args, results_dir: str) -> None:
+    """The results folder and --write-results can be written, and overwrite none of the inputs."""
+    data, valid, test = data_files(args)
+    inputs = [("--load", args.load), ("--data", data), ("--valid", valid), ("--test", test)]
+    check_output_folder("--save-results", results_dir, inputs)
+    check_outputs([("--write-results", args.write_results)], inputs)
+
+
 def run_transfer(args) -> dict:
     """Everything transfer.py does; returns the results dict also written to results.json."""
     set_threads(args.num_workers)
     device = choose_device(args.device)
+    results_dir = results_directory(results_stem(args), args.save_results)
+    check_output_paths(args, results_dir)
     model, tokenizer = load_text_encoder(args)  # a classifier checkpoint contributes its encoder
     options = feature_options(args)
     width = feature_width(model.config, options)
     check_neuron_count(args.neurons, width)
     splits = read_splits(args)
-    results_dir = results_directory(results_stem(args), args.save_results)
-    os.makedirs(results_dir, exist_ok=True)
+    with reported_write(results_dir, "--save-results"):
+        os.makedirs(results_dir, exist_ok=True)
 
     mode = precision_mode(args.fp16, args.amp, args.bf16)
     encoder = copy.deepcopy(model) if mode == "fp16" else model  # fp32 weights for the checkpoint
@@ -238,6 +250,14 @@ def run_transfer(args) -> dict:
 
 def write_outputs(args, splits, reports, indices, signs, encoder, tokenizer, options, results_dir) -> dict:
     """classifier.pt, plots, --write-results and results.json."""
+    with reported_write(results_dir, "--save-results"):
+        return _write_outputs(args, splits, reports, indices, signs, encoder, tokenizer, options, results_dir)
+
+
+def _write_outputs(args, splits, reports, indices, signs, encoder, tokenizer, options, results_dir) -> dict:
+    from .regression import probabilities
+    from .transfer_outputs import (classifier_payload, output_names, save_classifier, write_plots,
+                                   write_results_json, write_test_results)
     full = reports["all"].result
     train = splits["train"].dataset
     names = output_names(full.task, train.label_names, train.class_names, np.atleast_2d(full.weights).shape[0])
@@ -249,9 +269,10 @@ def write_outputs(args, splits, reports, indices, signs, encoder, tokenizer, opt
     test = splits.get("test")
     if args.write_results and test is not None:
         probs_top = probabilities(reports["top"].result, test.features) if "top" in reports else None
-        files["test_results"] = write_test_results(
-            args.write_results, test.dataset.texts, test.labels, train.label_names, names,
-            probabilities(full, test.features), probs_top, len(indices), test.features, indices)
+        with reported_write(args.write_results, "--write-results"):
+            files["test_results"] = write_test_results(
+                args.write_results, test.dataset.texts, test.labels, train.label_names, names,
+                probabilities(full, test.features), probs_top, len(indices), test.features, indices)
     elif args.write_results:
         log.warning("--write-results %s not written: there is no test split", args.write_results)
     results = {
