@@ -13,13 +13,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..arguments import feature_options, model_config_from_args
+from ..arguments import data_files, feature_options, model_config_from_args
 from ..data.tokenizers import make_tokenizer, tokenizer_from_dict
 from ..errors import UserError
 from ..models.classifier import build_classifier, classifier_config
 from ..models.featurizer import max_positions
 from ..models.language_model import build_language_model
 from ..models.loading import load_text_encoder
+from ..output_paths import check_output_folder, check_outputs, reported_write
 from ..runtime import choose_device, load_splits, set_threads
 from ..training.checkpoint import load_checkpoint, save_checkpoint
 from ..training.collective import all_reduce_sum, any_rank
@@ -219,7 +220,8 @@ class FinetuneRun:
             return
         payload = self.payload(self.trainer.model_state(), self.current_thresholds())
         payload.update(self.trainer.training_state(), task=self.spec.to_dict())
-        save_checkpoint(self.paths["last"], payload)
+        with reported_write(self.paths["last"], "--save"):
+            save_checkpoint(self.paths["last"], payload)
 
     # --- evaluation --------------------------------------------------------------------------------
     def evaluate(self, split, thresholds=None, desc="validate"):
@@ -258,9 +260,11 @@ class FinetuneRun:
             progress.best_thresholds = [float(t) for t in thresholds]
             self.best_state = state
             if is_main(self.env):
-                save_checkpoint(self.paths["best"], self.payload(state, thresholds))
+                with reported_write(self.paths["best"], "--save"):
+                    save_checkpoint(self.paths["best"], self.payload(state, thresholds))
         if a.save_finetune and is_main(self.env):
-            save_checkpoint(epoch_path(self.paths, epoch), self.payload(state, thresholds))
+            with reported_write(epoch_path(self.paths, epoch), "--save-finetune"):
+                save_checkpoint(epoch_path(self.paths, epoch), self.payload(state, thresholds))
 
     # --- training ----------------------------------------------------------------------------------
     def train(self, stop):
@@ -341,16 +345,27 @@ class FinetuneRun:
     def write_outputs(self, summary, sections):
         paths, a = self.paths, self.args
         written = [paths["best"], paths["metrics"]]
-        if sections:
-            write_report(paths, summary, sections)
-            written += [paths["report_txt"], paths["report_json"]]
-        matrix, split = self.confusion or (None, None)
-        written += draw_plots(paths, self.trainer.progress.history, a.report_metric, a.micro, self.spec.kind,
-                              confusion=matrix, label_names=list(self.spec.names), split=split)
+        with reported_write(paths["report_txt"], "--save"):
+            if sections:
+                write_report(paths, summary, sections)
+                written += [paths["report_txt"], paths["report_json"]]
+            matrix, split = self.confusion or (None, None)
+            written += draw_plots(paths, self.trainer.progress.history, a.report_metric, a.micro, self.spec.kind,
+                                  confusion=matrix, label_names=list(self.spec.names), split=split)
         if matrix is not None:
             step = self.trainer.progress.iteration
             self.metrics.image(f"confusion_matrix/{split}_best_epoch", paths["confusion"], step)
         print_summary(summary, sections, written)
+
+
+def check_output_paths(paths, load, data_paths, save_finetune):
+    """--save and every file beside it can be written and overwrite no input (--load, --data, --valid,
+    --test; a --resume checkpoint is this run's own `_last` output)."""
+    data, valid, test = data_paths
+    inputs = [("--load", load), ("--data", data), ("--valid", valid), ("--test", test)]
+    check_outputs([("--save", path) for key, path in paths.items() if key != "epochs"], inputs)
+    if save_finetune:
+        check_output_folder("--save-finetune", paths["epochs"], inputs)
 
 
 def finetune(args):
@@ -358,6 +373,9 @@ def finetune(args):
     check_flags(args)
     check_tensorboard(args.tensorboard)
     env = init_distributed(choose_device(args.device))
+    if is_main(env):
+        check_output_paths(output_paths(args.save, args.model_version_name), args.load, data_files(args),
+                           args.save_finetune)
     set_threads(args.num_workers)
     torch.manual_seed(args.seed + env.rank)
     train, valid, test = load_splits(args)

@@ -22,6 +22,7 @@ import numpy as np
 from ..data.labels import parse_label_column
 from ..data.tables import file_format, read_frame
 from ..errors import UserError
+from ..output_paths import check_outputs, reported_write
 from ..transfer.metrics import canonical_metric
 from ..transfer.thresholds import (
     as_matrix,
@@ -179,13 +180,14 @@ def format_results(results):
 
 def threshold_main(args):
     """threshold.py's flags -> results printed (and saved as JSON with --save)."""
+    check_outputs([("--save", args.save)], [("--preds-file", args.preds_file), ("--labels-file", args.labels_file)])
     results = run_threshold(args.task, args.preds_file, args.labels_file, args.metric, args.micro, args.label_key,
                             args.non_binary_cols, args.loose_json, args.global_tweaks, args.seed)
     print(format_results(results))
     if args.save:
-        folder = os.path.dirname(os.path.abspath(args.save))
-        os.makedirs(folder, exist_ok=True)
-        with open(args.save, "w", encoding="utf-8") as handle:
-            json.dump(results, handle, indent=2)
+        with reported_write(args.save, "--save"):
+            os.makedirs(os.path.dirname(os.path.abspath(args.save)), exist_ok=True)
+            with open(args.save, "w", encoding="utf-8") as handle:
+                json.dump(results, handle, indent=2)
         print(f"wrote {args.save}")
     return results

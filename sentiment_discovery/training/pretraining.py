@@ -15,12 +15,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..arguments import model_config_from_args
+from ..arguments import data_files, model_config_from_args
 from ..data.lm_stream import LMStream  # noqa: F401  (re-exported for scripts and tests)
 from ..data.tokenizers import make_tokenizer, tokenizer_from_dict
 from ..errors import UserError
 from ..models.language_model import build_language_model
 from ..models.loading import load_language_model
+from ..output_paths import check_outputs, reported_write
 from ..runtime import choose_device, load_splits, set_threads
 from .checkpoint import load_checkpoint, save_checkpoint
 from .collective import all_reduce_sum, any_rank
@@ -37,7 +38,8 @@ LN2 = math.log(2.0)
 def save(trainer, model_config, path, env):
     payload = trainer.payload(model_config)
     if is_main(env):
-        save_checkpoint(path, payload)
+        with reported_write(path, "--save"):
+            save_checkpoint(path, payload)
 
 
 def run_training(trainer, model_config, options, total_iters, env, stopper, metrics):
@@ -175,11 +177,20 @@ class _Stopper:
         return any_rank(self.graceful.should_stop)
 
 
+def check_output_paths(save, load, data):
+    """--save and the files beside it (_best, metrics, loss curve) can be written and overwrite no input
+    (--load, --data; a --resume checkpoint is this run's own output and may be --save)."""
+    check_outputs([("--save", path) for path in checkpoint_paths(save).values()],
+                  [("--load", load), *(("--data", paths) for paths in data)])
+
+
 def pretrain(args):
     """Run pretraining as the flags say; returns a summary dict (also logged)."""
     check_tensorboard(args.tensorboard)
     device = choose_device(args.device)
     env = init_distributed(device)
+    if is_main(env):
+        check_output_paths(args.save, args.load, data_files(args))
     set_threads(args.num_workers)
     torch.manual_seed(args.seed + env.rank)
     train, valid, test = load_splits(args, require_labels=False)
@@ -229,7 +240,8 @@ def _finish(trainer, outcome, test, env, metrics, paths):
             metrics.write({"step": trainer.progress.iteration, "test_loss": test_loss,
                            "test_bpc": test_loss / LN2})
     if is_main(env):
-        _plot_curve(paths)
+        with reported_write(paths["curve"], "--save"):
+            _plot_curve(paths)
         metrics.image("loss_curve", paths["curve"], trainer.progress.iteration)
         if outcome == "stopped":
             log.info("stopped by a signal at iteration %d; checkpoint saved to %s (continue with --resume auto)",
