@@ -123,7 +123,7 @@ def test_empty_texts_are_skipped_with_one_warning(write_file, caplog):
         ds = read_dataset(path)
     assert list(ds.texts) == ["a", "b"] and ds.labels.tolist() == [1.0, 0.0]
     assert [r.getMessage() for r in caplog.records if "empty text" in r.getMessage()] == [
-        f"{path}: skipped 2 row(s) with empty text (keep_empty=True keeps them)"]
+        f"{path}: skipped 2 row(s) with empty text"]
 
 
 def test_keep_empty_keeps_row_positions(write_file):
@@ -192,7 +192,7 @@ def test_json_null_label(write_file):
 
 def test_non_numeric_label(write_file):
     path = write_file("s.csv", "label,sentence\npos,a\nneg,b\n")
-    with pytest.raises(UserError, match="non-numeric value 'pos' in row 1 .*'neg', 'pos'.*class_names"):
+    with pytest.raises(UserError, match="non-numeric value 'pos' in row 1 .*'neg', 'pos'.*--class-names"):
         read_dataset(path)
 
 
