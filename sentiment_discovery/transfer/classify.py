@@ -203,9 +203,10 @@ def read_input(paths, options: dict):
         return dataset
 
 
-def count_long_rows(texts, tokenizer, limit: int = LONG_ROW_TOKENS) -> int:
-    """How many texts have more than `limit` tokens (only texts over limit/4 characters are encoded:
-    a character is at most 4 UTF-8 bytes, and no tokenizer gives more tokens than bytes)."""
+def count_long_rows(texts, tokenizer, limit: int | None = None) -> int:
+    """How many texts have more than `limit` (default LONG_ROW_TOKENS) tokens (only texts over limit/4
+    characters are encoded: a character is at most 4 UTF-8 bytes, no tokenizer gives more tokens than bytes)."""
+    limit = LONG_ROW_TOKENS if limit is None else limit
     return sum(len(tokenizer.encode(text)) > limit for text in texts if len(text) > limit // 4)
 
 
