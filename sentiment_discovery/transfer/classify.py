@@ -16,6 +16,9 @@ Outputs (with `save_probs` = clf_results.npy):
 - --write-results CSV   `<label> pred` / `<label> prob` columns and the text.
 They are written under temporary names and renamed when the run completes.
 When the input has labels (matching the checkpoint's label count) accuracy and F1 are reported.
+
+Without --max-seq-len, rows longer than LONG_ROW_TOKENS (10,000) tokens get one warning with their
+count and the flag to use: the recurrence runs once per token, so a 1 MB row alone takes minutes.
 """
 from __future__ import annotations
 
