@@ -296,3 +296,12 @@ def test_folder_that_is_not_an_imdb_split_is_named(tmp_path, files, capsys):
     with pytest.raises(UserError, match="is not an IMDB split folder: it has no neg/ folder") as caught:
         read_input([str(folder)], {"text_key": "sentence", "label_key": "label"})
     assert "\0" not in str(caught.value)
+
+
+def test_transfer_never_writes_its_classifier_over_load(files, tmp_path, capsys):
+    load = tmp_path / "classifier.pt"
+    load.write_bytes(b"the classifier a user transfers from")
+    d = files["data"]
+    err = fails_in_one_line(transfer, ["--load", str(load), "--save-results", "..", "--data", d, "--valid", d,
+                                       "--test", d, "--device", "cpu"], capsys)
+    assert "is also the run's --load" in err and load.read_bytes() == b"the classifier a user transfers from"

@@ -236,8 +236,7 @@ def check_output_paths(save, load, data=None, visualize=False):
     """--save and the heatmap files beside it can be written and overwrite no input (--load, --data)."""
     inputs = [("--load", load), ("--data", data)]
     stem = output_stem(save)
-    if data:
-        check_outputs([("--save", save)], inputs)
+    if data:  # one heatmap per row, in a folder named after --save (--save itself is not written)
         check_output_folder("--save", stem + "_heatmaps", inputs)
         return
     heatmaps = [stem + "_heatmap" + ext for ext in (".png", ".html", ".json")] if visualize else []

@@ -31,8 +31,9 @@ from ..runtime import choose_device, load_splits, set_threads
 from . import feature_cache
 from .classify import effective_max_len
 from .featurize import featurize_texts, precision_mode, prepare_for_inference
-# sklearn (regression.py) and matplotlib (transfer_outputs.py -> plots) are imported where they are
-# used, so that a bad input or output path is reported before they load
+from .transfer_outputs import CLASSIFIER_FILE, RESULTS_FILE
+# sklearn (regression.py) and matplotlib (plots.py) are imported where they are used, so that a bad input
+# or output path is reported before they load
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "valid", "test")
@@ -214,7 +215,8 @@ def check_output_paths(args, results_dir: str) -> None:
     data, valid, test = data_files(args)
     inputs = [("--load", args.load), ("--data", data), ("--valid", valid), ("--test", test)]
     check_output_folder("--save-results", results_dir, inputs)
-    check_outputs([("--write-results", args.write_results)], inputs)
+    named = [("--save-results", os.path.join(results_dir, name)) for name in (CLASSIFIER_FILE, RESULTS_FILE)]
+    check_outputs([*named, ("--write-results", args.write_results)], inputs)
 
 
 def run_transfer(args) -> dict:
