@@ -68,7 +68,8 @@ def parse_label_column(values, column, source, class_names=None):
         seen = sorted({str(v) for v in values})
         shown = ", ".join(repr(v) for v in seen[:6]) + (", ..." if len(seen) > 6 else "")
         raise UserError(f"{source}: label {column!r} has the non-numeric value {value!r} in row {row} "
-                        f"(values seen: {shown}); labels must be numbers, or list the names with --class-names to map them to class ids")
+                        f"(values seen: {shown}); labels must be numbers, or list the names with --class-names "
+                        "to map them to class ids")
     if np.isinf(numbers).any():
         row, value = _first_bad(values, np.isinf(numbers))
         raise UserError(f"{source}: label {column!r} is infinite in row {row} (value {value!r})")

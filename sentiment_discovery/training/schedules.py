@@ -82,7 +82,8 @@ class AnnealingLR:
         if cos_cut_frac is not None:
             _check_fraction("--cos-cut-frac", cos_cut_frac)
             if self.warmup:
-                raise UserError("--cos-cut-frac sets its own warm-up; do not combine it with --warmup or --warmup-epochs")
+                raise UserError("--cos-cut-frac sets its own warm-up; do not combine it with --warmup or "
+                                "--warmup-epochs")
             self.decay_style = "cosine"
             self.warmup = int(cos_cut_frac * self.num_iters)
         if stlr_cut_frac is not None:
@@ -100,7 +101,8 @@ class AnnealingLR:
                 raise UserError("--decay-style stlr needs --stlr-cut-frac (e.g. 0.1)")
             _check_fraction("--stlr-cut-frac", self.stlr_cut_frac)
             if self.warmup:
-                raise UserError("--decay-style stlr has its own warm-up (--stlr-cut-frac); drop --warmup and --warmup-epochs")
+                raise UserError("--decay-style stlr has its own warm-up (--stlr-cut-frac); drop --warmup and "
+                                "--warmup-epochs")
             if self.stlr_ratio < 1:
                 raise UserError(f"stlr ratio must be >= 1, got {self.stlr_ratio}")
         if not 0.0 < self.exp_final_ratio <= 1.0:
