@@ -18,7 +18,8 @@ from sentiment_discovery.preflight import check_data
 def main(argv=None):
     args = finetune_parser().parse_args(argv)
     setup_logging()
-    check_data(*data_files(args), **reader_options(args), labels=True, others=[("--load", args.load)])
+    load = [] if args.model == "hf" else [("--load", args.load)]  # with hf, --load is refused later by name
+    check_data(*data_files(args), **reader_options(args), labels=True, others=load)
     from sentiment_discovery.finetune.finetuning import finetune
     return finetune(args)
 
