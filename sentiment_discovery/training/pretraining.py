@@ -177,11 +177,11 @@ class _Stopper:
         return any_rank(self.graceful.should_stop)
 
 
-def check_output_paths(save, load, data):
+def check_output_paths(save, load, data_paths):
     """--save and the files beside it (_best, metrics, loss curve) can be written and overwrite no input
-    (--load, --data; a --resume checkpoint is this run's own output and may be --save)."""
-    check_outputs([("--save", path) for path in checkpoint_paths(save).values()],
-                  [("--load", load), *(("--data", paths) for paths in data)])
+    (--load, --data, --valid, --test; a --resume checkpoint is this run's own output and may be --save)."""
+    inputs = [("--load", load), *zip(("--data", "--valid", "--test"), data_paths)]
+    check_outputs([("--save", path) for path in checkpoint_paths(save).values()], inputs)
 
 
 def pretrain(args):
