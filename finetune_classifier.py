@@ -11,10 +11,14 @@
 Writes the best classifier to --save (run_classifier.py loads it), `<stem>.metrics.jsonl`, a report
 (`<stem>_report.txt/.json`) and plots beside it. See `python finetune_classifier.py --help`."""
 from sentiment_discovery.cli import run_cli, start
+from sentiment_discovery.preflight import check_data
 
 
 def main(argv=None):
     config = start("finetune_classifier.py", argv)
+    model = config.model
+    load = [] if model.model == "hf" else [("--load", model.load)]  # with hf, --load is refused later by name
+    check_data(*config.data.files(), **config.data.reader_options(), labels=True, others=load)
     from sentiment_discovery.finetune.finetuning import finetune
     return finetune(config)
 

@@ -5,10 +5,13 @@
 
 See `python pretrain.py --help` for every flag and README.md for recipes."""
 from sentiment_discovery.cli import run_cli, start
+from sentiment_discovery.preflight import check_data
 
 
 def main(argv=None):
     config = start("pretrain.py", argv)
+    check_data(*config.data.files(), **config.data.reader_options(), labels=False,
+               others=[("--load", config.model.load)])
     from sentiment_discovery.training.pretraining import pretrain
     return pretrain(config)
 

@@ -7,10 +7,14 @@ regression on the features, and report the top neurons (Radford et al. 2017, arX
 Results go to <load stem>_transfer/<--save-results>/: results.json, classifier.pt (for
 run_classifier.py), feature caches (trXt.npy ...) and plots. See `python transfer.py --help`."""
 from sentiment_discovery.cli import run_cli, start
+from sentiment_discovery.preflight import check_data
 
 
 def main(argv=None):
     config = start("transfer.py", argv)
+    model = config.model
+    load = [] if model.model == "hf" else [("--load", model.load)]  # with hf, --load is refused later by name
+    check_data(*config.data.files(), **config.data.reader_options(), labels=True, others=load)
     from sentiment_discovery.transfer.transfer_run import run_transfer
     return run_transfer(config)
 

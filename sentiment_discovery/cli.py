@@ -1,11 +1,16 @@
 """Entry-point wrapper shared by the top-level scripts: one-line errors and non-zero exits."""
+import errno
 import logging
 import sys
 
 from .errors import UserError
+from .output_paths import describe_os_error
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
+# failures of the machine or the file system, not of the code: reported as one line, like a UserError
+ENVIRONMENT_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EEXIST,
+                      errno.EISDIR, errno.ENOTDIR, errno.ENAMETOOLONG}
 
 
 def setup_logging(rank=0, level=logging.INFO):
@@ -29,11 +34,18 @@ def start(script, argv=None):
 
 
 def run_cli(main, argv=None):
-    """Call `main(argv)`; turn a UserError into `error: <message>` on stderr and exit code 2."""
+    """Call `main(argv)`; turn a UserError (or a file-system failure: permission denied, disk full, ...)
+    into `error: <message>` on stderr and exit code 2."""
     try:
         return main(argv)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(EXIT_USER_ERROR)
+    except OSError as err:
+        if err.errno not in ENVIRONMENT_ERRNOS:
+            raise
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"error: {where}{describe_os_error(err)}", file=sys.stderr)
         raise SystemExit(EXIT_USER_ERROR)
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

@@ -128,7 +128,7 @@ def test_imdb_ratings_and_binarize(tmp_path, caplog):
     binary = read_dataset(root, label_key="rating", binarize_sent=5.5)
     assert binary.labels.tolist() == [1.0, 1.0, 0.0, 0.0] and binary.task == "binary"
     assert binary.label_names == ["rating"]
-    with pytest.raises(UserError, match="IMDB folders have the labels label, rating; got stars"):
+    with pytest.raises(UserError, match="IMDB folder: its labels are --label-key label or rating; got --label-key st"):
         read_dataset(root, label_key="stars")
 
 

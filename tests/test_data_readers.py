@@ -124,7 +124,7 @@ def test_empty_texts_are_skipped_with_one_warning(write_file, caplog):
         ds = read_dataset(path)
     assert list(ds.texts) == ["a", "b"] and ds.labels.tolist() == [1.0, 0.0]
     assert [r.getMessage() for r in caplog.records if "empty text" in r.getMessage()] == [
-        f"{path}: skipped 2 row(s) with empty text (keep_empty=True keeps them)"]
+        f"{path}: skipped 2 row(s) with empty text"]
 
 
 def test_keep_empty_keeps_row_positions(write_file):

@@ -113,9 +113,9 @@ def test_state_dict_saved_with_torch_loads_with_weights_only(tmp_path):
     ({"decay_style": "triangle"}, "triangle"),
     ({"cos_cut_frac": 0.1, "stlr_cut_frac": 0.1}, "not both"),
     ({"cos_cut_frac": 0.1, "warmup": 5}, "warmup"),
-    ({"decay_style": "stlr"}, "stlr_cut_frac"),
+    ({"decay_style": "stlr"}, "--stlr-cut-frac"),
     ({"stlr_cut_frac": 0.1, "warmup": 3}, "warmup"),
-    ({"stlr_cut_frac": 1.5}, "stlr_cut_frac"),
+    ({"stlr_cut_frac": 1.5}, "--stlr-cut-frac"),
     ({"num_iters": 0}, "iterations"),
     ({"warmup": -1}, "warmup"),
 ])

@@ -9,6 +9,7 @@ file name (turn it binary with binarize_sent, e.g. 5.5). Order: by id, then neg,
 the same on every machine. The `<br />` tags of the reviews become newlines. Lazy reading keeps the
 sorted file list and reads a review when it is asked for.
 """
+import dataclasses
 import functools
 import os
 import re
@@ -76,15 +77,27 @@ def _raw_labels(entries, label_key):
     return np.array([[entry[3]] for entry in entries], np.float64)  # (N, 1)
 
 
+def _read_unlabelled(split_dir, options):
+    """The folder's reviews without labels (for a --label-key an IMDB folder does not have, when labels
+    are optional)."""
+    return dataclasses.replace(read_imdb(split_dir, dict(options, label_cols=[LABEL_KEYS[0]])), raw_labels=None)
+
+
 def read_imdb(split_dir, options):
     """One aclImdb split folder as a FilePart."""
     if not os.path.isdir(split_dir):
         raise UserError(f"{split_dir} is not a folder; the imdb format reads an aclImdb split folder such as "
                         "aclImdb/train")
-    label_key = options["label_cols"][0]
-    if options["multi_label"] or label_key not in LABEL_KEYS:
-        raise UserError(f"IMDB folders have the labels {', '.join(LABEL_KEYS)}; got {', '.join(options['label_cols'])}")
     _check_layout(split_dir)
+    label_key = options["label_cols"][0]
+    if options["multi_label"]:
+        raise UserError(f"{split_dir} is an IMDB folder: it has one label (--label-key label or rating), "
+                        "not --non-binary-cols")
+    if label_key not in LABEL_KEYS:
+        if options["require_labels"]:
+            raise UserError(f"{split_dir} is an IMDB folder: its labels are --label-key "
+                            f"{' or '.join(LABEL_KEYS)}; got --label-key {label_key}")
+        return _read_unlabelled(split_dir, options)
     entries = [e for folder, label in LABELLED_FOLDERS for e in _review_files(split_dir, folder, label)]
     with_unsup = not options["require_labels"] and os.path.isdir(os.path.join(split_dir, UNLABELLED_FOLDER))
     if with_unsup:

@@ -50,7 +50,7 @@ def drop_empty(texts, raw_labels, path):
     keep = np.array([bool(t.strip()) for t in texts], bool)
     if keep.all():
         return texts, raw_labels
-    log.warning("%s: skipped %d row(s) with empty text (keep_empty=True keeps them)",
+    log.warning("%s: skipped %d row(s) with empty text",
                 path, int((~keep).sum()))
     texts = [t for t, k in zip(texts, keep) if k]
     return texts, None if raw_labels is None else raw_labels[keep]

@@ -29,7 +29,7 @@ def file_format(path, loose_json=False):
     if lower.endswith(".json"):
         return "json"
     raise UserError(f"cannot tell the format of {path}: expected a .csv, .tsv, .json or .jsonl file, "
-                    "optionally .gz (or loose_json=True for one JSON object per line, or choose a data format)")
+                    "optionally .gz (or pass --loose-json for one JSON object per line, or choose a --data-format)")
 
 
 def file_delimiter(path, delim):

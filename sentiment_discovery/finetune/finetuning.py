@@ -26,6 +26,7 @@ from ..models.classifier import build_classifier, classifier_config
 from ..models.featurizer import max_positions
 from ..models.language_model import build_language_model
 from ..models.loading import load_text_encoder
+from ..output_paths import check_output_folder, check_outputs, reported_write
 from ..runtime import choose_device, load_splits, set_runtime_options, set_threads
 from ..training.checkpoint import load_checkpoint, save_checkpoint
 from ..training.collective import all_reduce_sum, any_rank
@@ -251,7 +252,8 @@ class FinetuneRun:
             return
         payload = self.payload(self.trainer.model_state(), self.current_thresholds())
         payload.update(self.trainer.training_state(), task=self.spec.to_dict())
-        save_checkpoint(self.paths["last"], payload)
+        with reported_write(self.paths["last"], "--save"):
+            save_checkpoint(self.paths["last"], payload)
 
     # --- evaluation --------------------------------------------------------------------------------
     def evaluate(self, split, thresholds=None, desc="validate"):
@@ -290,9 +292,11 @@ class FinetuneRun:
             progress.best_thresholds = [float(t) for t in thresholds]
             self.best_state = state
             if is_main(self.env):
-                save_checkpoint(self.paths["best"], self.payload(state, thresholds))
+                with reported_write(self.paths["best"], "--save"):
+                    save_checkpoint(self.paths["best"], self.payload(state, thresholds))
         if a.save_finetune and is_main(self.env):
-            save_checkpoint(epoch_path(self.paths, epoch), self.payload(state, thresholds))
+            with reported_write(epoch_path(self.paths, epoch), "--save-finetune"):
+                save_checkpoint(epoch_path(self.paths, epoch), self.payload(state, thresholds))
 
     # --- training ----------------------------------------------------------------------------------
     def train(self, stop):
@@ -375,16 +379,27 @@ class FinetuneRun:
     def write_outputs(self, summary, sections):
         paths, a = self.paths, self.options
         written = [paths["best"], paths["metrics"]]
-        if sections:
-            write_report(paths, summary, sections)
-            written += [paths["report_txt"], paths["report_json"]]
-        matrix, split = self.confusion or (None, None)
-        written += draw_plots(paths, self.trainer.progress.history, a.report_metric, a.micro, self.spec.kind,
-                              confusion=matrix, label_names=list(self.spec.names), split=split)
+        with reported_write(paths["report_txt"], "--save"):
+            if sections:
+                write_report(paths, summary, sections)
+                written += [paths["report_txt"], paths["report_json"]]
+            matrix, split = self.confusion or (None, None)
+            written += draw_plots(paths, self.trainer.progress.history, a.report_metric, a.micro, self.spec.kind,
+                                  confusion=matrix, label_names=list(self.spec.names), split=split)
         if matrix is not None:
             step = self.trainer.progress.iteration
             self.metrics.image(f"confusion_matrix/{split}_best_epoch", paths["confusion"], step)
         print_summary(summary, sections, written)
+
+
+def check_output_paths(paths, load, data_paths, save_finetune):
+    """--save and every file beside it can be written and overwrite no input (--load, --data, --valid,
+    --test; a --resume checkpoint is this run's own `_last` output)."""
+    data, valid, test = data_paths
+    inputs = [("--load", load), ("--data", data), ("--valid", valid), ("--test", test)]
+    check_outputs([("--save", path) for key, path in paths.items() if key != "epochs"], inputs)
+    if save_finetune:
+        check_output_folder("--save-finetune", paths["epochs"], inputs)
 
 
 def finetune(config):
@@ -393,12 +408,14 @@ def finetune(config):
     run_options, training, f, head = config.run, config.training, config.finetune, config.classifier
     check_tensorboard(training.tensorboard)
     env = init_distributed(choose_device(run_options.device))
+    paths = output_paths(training.save, f.model_version_name)
+    if is_main(env):
+        check_output_paths(paths, config.model.load, config.data.files(), f.save_finetune)
     set_threads(run_options.threads)
     torch.manual_seed(run_options.seed + env.rank)
     train, valid, test = load_splits(config.data, run_options.seed)
     spec = task_spec([train, valid, labelled(test)], head.use_softmax, f.joint_binary_train,
                      head.classifier_hidden_layers, config.data.class_names or train.class_names, f.dual_thresh)
-    paths = output_paths(training.save, f.model_version_name)
     resume = resume_path(training.resume, paths)
     ckpt = load_resume(resume, spec) if resume else None
     model, tokenizer, process_fn = build_model(config, spec, train, ckpt)

@@ -13,7 +13,6 @@ import tempfile
 import numpy as np
 
 from ..transfer.metrics import canonical_metric, format_report, support_per_class
-from ..visualize.plots import confusion_matrix_plot, metric_curves
 from .evaluation import flat_metrics
 
 log = logging.getLogger(__name__)
@@ -80,6 +79,7 @@ def curve_keys(rows, report_metric, micro, kind):
 
 def draw_plots(paths, rows, report_metric, micro, kind, confusion=None, label_names=None, split="validation"):
     """Metric curves per epoch and, for multi-class, the confusion matrix; returns the paths drawn."""
+    from ..visualize.plots import confusion_matrix_plot, metric_curves  # matplotlib: loaded only to draw
     drawn = []
     keys = curve_keys(rows, report_metric, micro, kind)
     if keys:
@@ -94,6 +94,7 @@ def mirror_confusion(metrics, report, label_names, step, split):
     """A multi-class report's confusion matrix as an image in the metrics log's TensorBoard mirror, if any."""
     if metrics.mirror is None or "confusion_matrix" not in report:
         return
+    from ..visualize.plots import confusion_matrix_plot
     with tempfile.TemporaryDirectory() as folder:
         path = confusion_matrix_plot(report["confusion_matrix"], label_names, os.path.join(folder, "confusion.png"),
                                      title=f"Confusion matrix ({split}, step {step})")

@@ -22,6 +22,7 @@ import numpy as np
 from ..data.labels import parse_label_column
 from ..data.tables import file_format, read_frame
 from ..errors import UserError
+from ..output_paths import check_outputs, reported_write
 from ..transfer.metrics import canonical_metric
 from ..transfer.thresholds import (
     as_matrix,
@@ -179,13 +180,16 @@ def format_results(results):
 
 def threshold_main(config):
     """threshold.py's `config.ThresholdConfig` -> results printed (and saved as JSON with --save)."""
-    results = run_threshold(config.task, config.preds_file, config.labels_file, config.metric, config.micro, config.label_key,
-                            config.non_binary_cols, config.loose_json, config.global_tweaks, config.seed)
+    check_outputs([("--save", config.save)],
+                  [("--preds-file", config.preds_file), ("--labels-file", config.labels_file)])
+    results = run_threshold(config.task, config.preds_file, config.labels_file, config.metric, config.micro,
+                            config.label_key, config.non_binary_cols, config.loose_json, config.global_tweaks,
+                            config.seed)
     print(format_results(results))
     if config.save:
-        folder = os.path.dirname(os.path.abspath(config.save))
-        os.makedirs(folder, exist_ok=True)
-        with open(config.save, "w", encoding="utf-8") as handle:
-            json.dump(results, handle, indent=2)
+        with reported_write(config.save, "--save"):
+            os.makedirs(os.path.dirname(os.path.abspath(config.save)), exist_ok=True)
+            with open(config.save, "w", encoding="utf-8") as handle:
+                json.dump(results, handle, indent=2)
         print(f"wrote {config.save}")
     return results

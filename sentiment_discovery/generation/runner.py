@@ -26,10 +26,10 @@ from ..data.preprocess import get_process_fn, resolve_process_fn
 from ..data.readers import read_dataset
 from ..errors import UserError
 from ..models.loading import load_language_model
+from ..output_paths import check_output_folder, check_outputs, reported_write
 from ..runtime import choose_device, set_threads
 from ..training.checkpoint import is_checkpoint_payload, read_torch_file
 from ..training.tensorboard_log import check_tensorboard, open_tensorboard
-from ..visualize.heatmap import text_heatmap_html, text_heatmap_png
 from .alignment import token_text
 from .decoding import Steering, generate
 from .neuron import resolve_neuron
@@ -116,6 +116,7 @@ def describe(neuron, steering):
 
 def draw_heatmap(tokenizer, ids, raw_values, neuron, stem, title):
     """PNG + HTML heatmap of one token sequence; returns (text, per-character values, character rows)."""
+    from ..visualize.heatmap import text_heatmap_html, text_heatmap_png  # matplotlib: loaded only to draw
     text, values = token_text(tokenizer, ids, (raw_values * neuron.polarity).tolist())
     rows = text_heatmap_png(text, values, stem + ".png", title=title)
     text_heatmap_html(text, values, stem + ".html", title=title)
@@ -123,9 +124,10 @@ def draw_heatmap(tokenizer, ids, raw_values, neuron, stem, title):
 
 
 def write_json(path, data):
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, ensure_ascii=False, indent=1)
+    with reported_write(path, "--save"):
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, ensure_ascii=False, indent=1)
 
 
 def write_samples(path, texts):
@@ -134,9 +136,10 @@ def write_samples(path, texts):
         body = texts[0] + "\n"
     else:
         body = "".join(f"----- sample {i + 1} -----\n{text}\n" for i, text in enumerate(texts))
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(body)
+    with reported_write(path, "--save"):
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(body)
     return body
 
 
@@ -170,7 +173,8 @@ def draw_sample_heatmaps(tokenizer, shown, values, neuron, steering, save):
     paths, records = [], []
     for index, (ids, row_values) in enumerate(zip(shown, values)):
         path_stem = stem if len(shown) == 1 else f"{stem}_{index + 1}"
-        text, char_values, rows = draw_heatmap(tokenizer, ids.tolist(), row_values, neuron, path_stem, title)
+        with reported_write(path_stem + ".png", "--save"):
+            text, char_values, rows = draw_heatmap(tokenizer, ids.tolist(), row_values, neuron, path_stem, title)
         paths.append(path_stem + ".png")
         records.append({"text": text, "values": char_values, "rows": rows, "png": path_stem + ".png",
                         "html": path_stem + ".html"})
@@ -211,7 +215,8 @@ def run_row_heatmaps(options, model, tokenizer, process_fn):
             ids = ids[:limit]
         result = generate(model, ids, 0, sampling_options(options), None, 1, neuron, steering, record=True)
         path_stem = os.path.join(folder, f"row_{row:04d}")
-        text, char_values, rows = draw_heatmap(tokenizer, ids, result.values[0].cpu(), neuron, path_stem, title)
+        with reported_write(path_stem + ".png", "--save"):
+            text, char_values, rows = draw_heatmap(tokenizer, ids, result.values[0].cpu(), neuron, path_stem, title)
         records.append({"row": row, "text": text, "values": char_values, "rows": rows,
                         "png": path_stem + ".png", "html": path_stem + ".html"})
     write_json(os.path.join(folder, "neuron_values.json"), {"neuron": neuron_record(neuron, steering),
@@ -234,10 +239,22 @@ def mirror_to_tensorboard(directory, summary):
     log.info("TensorBoard logs written to %s", directory)
 
 
+def check_output_paths(save, load, data=None, visualize=False):
+    """--save and the heatmap files beside it can be written and overwrite no input (--load, --data)."""
+    inputs = [("--load", load), ("--data", data)]
+    stem = output_stem(save)
+    if data:  # one heatmap per row, in a folder named after --save (--save itself is not written)
+        check_output_folder("--save", stem + "_heatmaps", inputs)
+        return
+    heatmaps = [stem + "_heatmap" + ext for ext in (".png", ".html", ".json")] if visualize else []
+    check_outputs([("--save", save), *(("--save", path) for path in heatmaps)], inputs)
+
+
 def run_generate(config):
     """generate.py's work, as a `config.GenerateConfig` says; returns a summary dict."""
     options, run = config.generate, config.run
     check_tensorboard(options.tensorboard)
+    check_output_paths(options.save, options.load, options.data, options.visualize)
     set_threads(run.threads)
     device = choose_device(run.device)
     torch.manual_seed(run.seed)

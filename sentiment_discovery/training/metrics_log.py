@@ -16,6 +16,7 @@ import json
 import os
 
 from ..errors import UserError
+from ..output_paths import describe_os_error
 
 
 def _plain(value):
@@ -42,13 +43,13 @@ class MetricsLog:
         self.mirror = mirror if enabled else None
         self._file = None
         if enabled:
-            directory = os.path.dirname(self.path)
-            if directory:
-                os.makedirs(directory, exist_ok=True)
             try:
+                directory = os.path.dirname(self.path)
+                if directory:
+                    os.makedirs(directory, exist_ok=True)
                 self._file = open(self.path, "a", encoding="utf-8")
             except OSError as err:
-                raise UserError(f"cannot open metrics log {self.path}: {err.strerror}") from None
+                raise UserError(f"cannot open metrics log {self.path}: {describe_os_error(err)}") from None
 
     def write(self, record=None, **fields):
         """Append one JSON object made of `record` (a dict) updated with `fields`."""
@@ -57,8 +58,11 @@ class MetricsLog:
         row = dict(record or {})
         row.update(fields)
         row = _plain(row)
-        self._file.write(json.dumps(row) + "\n")
-        self._file.flush()
+        try:
+            self._file.write(json.dumps(row) + "\n")
+            self._file.flush()
+        except OSError as err:
+            raise UserError(f"cannot write metrics log {self.path}: {describe_os_error(err)}") from None
         if self.mirror is not None:
             self.mirror.scalars(row)
 

@@ -27,6 +27,7 @@ from ..data.tokenizers import make_tokenizer, tokenizer_from_dict
 from ..errors import UserError
 from ..models.language_model import build_language_model
 from ..models.loading import load_language_model
+from ..output_paths import check_outputs, reported_write
 from ..runtime import (choose_device, load_splits, report_ignored_architecture, set_runtime_options,
                        set_threads)
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -44,7 +45,8 @@ LN2 = math.log(2.0)
 def save(trainer, model_config, path, env):
     payload = dict(trainer.payload(model_config), **{PROCESS_FN_KEY: trainer.process_fn})
     if is_main(env):
-        save_checkpoint(path, payload)
+        with reported_write(path, "--save"):
+            save_checkpoint(path, payload)
 
 
 def run_training(trainer, model_config, options, total_iters, env, stopper, metrics):
@@ -175,12 +177,21 @@ class _Stopper:
         return any_rank(self.graceful.should_stop)
 
 
+def check_output_paths(save, load, data_paths):
+    """--save and the files beside it (_best, metrics, loss curve) can be written and overwrite no input
+    (--load, --data, --valid, --test; a --resume checkpoint is this run's own output and may be --save)."""
+    inputs = [("--load", load), *zip(("--data", "--valid", "--test"), data_paths)]
+    check_outputs([("--save", path) for path in checkpoint_paths(save).values()], inputs)
+
+
 def pretrain(config):
     """Run pretraining as a `config.PretrainConfig` says; returns a summary dict (also logged)."""
     run, training = config.run, config.training
     check_tensorboard(training.tensorboard)
     device = choose_device(run.device)
     env = init_distributed(device)
+    if is_main(env):
+        check_output_paths(training.save, config.model.load, config.data.files())
     set_threads(run.threads)
     torch.manual_seed(run.seed + env.rank)
     resume = resume_path(training.resume, training.save)
@@ -229,7 +240,8 @@ def _finish(trainer, outcome, test, env, metrics, paths):
             metrics.write({"step": trainer.progress.iteration, "test_loss": test_loss,
                            "test_bpc": test_loss / LN2})
     if is_main(env):
-        _plot_curve(paths)
+        with reported_write(paths["curve"], "--save"):
+            _plot_curve(paths)
         metrics.image("loss_curve", paths["curve"], trainer.progress.iteration)
         if outcome == "stopped":
             log.info("stopped by a signal at iteration %d; checkpoint saved to %s (continue with --resume auto)",

@@ -80,9 +80,10 @@ class AnnealingLR:
         if cos_cut_frac is not None and stlr_cut_frac is not None:
             raise UserError("use either --cos-cut-frac or --stlr-cut-frac, not both")
         if cos_cut_frac is not None:
-            _check_fraction("cos_cut_frac", cos_cut_frac)
+            _check_fraction("--cos-cut-frac", cos_cut_frac)
             if self.warmup:
-                raise UserError("cos_cut_frac sets its own warm-up; do not combine it with warmup")
+                raise UserError("--cos-cut-frac sets its own warm-up; do not combine it with --warmup or "
+                                "--warmup-epochs")
             self.decay_style = "cosine"
             self.warmup = int(cos_cut_frac * self.num_iters)
         if stlr_cut_frac is not None:
@@ -92,15 +93,16 @@ class AnnealingLR:
         if self.num_iters < 1:
             raise UserError(f"the number of training iterations must be >= 1, got {self.num_iters}")
         if self.warmup < 0:
-            raise UserError(f"warmup must be >= 0 iterations, got {self.warmup}")
+            raise UserError(f"the warm-up (--warmup, --warmup-epochs) must be >= 0 iterations, got {self.warmup}")
         if self.constant_decay is not None and self.constant_decay < 0:
-            raise UserError(f"constant_decay must be >= 0 iterations, got {self.constant_decay}")
+            raise UserError(f"--constant-decay must be >= 0 iterations, got {self.constant_decay}")
         if self.decay_style == "stlr":
             if self.stlr_cut_frac is None:
-                raise UserError("decay style 'stlr' needs stlr_cut_frac (e.g. 0.1)")
-            _check_fraction("stlr_cut_frac", self.stlr_cut_frac)
+                raise UserError("--decay-style stlr needs --stlr-cut-frac (e.g. 0.1)")
+            _check_fraction("--stlr-cut-frac", self.stlr_cut_frac)
             if self.warmup:
-                raise UserError("decay style 'stlr' has its own warm-up (stlr_cut_frac); set warmup to 0")
+                raise UserError("--decay-style stlr has its own warm-up (--stlr-cut-frac); drop --warmup and "
+                                "--warmup-epochs")
             if self.stlr_ratio < 1:
                 raise UserError(f"stlr ratio must be >= 1, got {self.stlr_ratio}")
         if not 0.0 < self.exp_final_ratio <= 1.0:

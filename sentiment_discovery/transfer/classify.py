@@ -22,6 +22,9 @@ Outputs (with `save_probs` = clf_results.npy):
 They are written under temporary names and renamed when the run completes.
 When the input has labels (matching the checkpoint's label count) accuracy and F1 are reported; word
 labels are read as the checkpoint's class names.
+
+Without --max-seq-len, rows longer than LONG_ROW_TOKENS (10,000) tokens get one warning with their
+count and the flag to use: the recurrence runs once per token, so a 1 MB row alone takes minutes.
 """
 from __future__ import annotations
 
@@ -30,13 +33,13 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import torch
 
 from ..data.preprocess import LEGACY_DEFAULT, NONE, recorded_process_fn, resolve_process_fn
 from ..data.readers import read_dataset
 from ..data.tokenizers import tokenizer_from_dict
 from ..errors import UserError
+from ..output_paths import prediction_files, reported_write
 from ..models.classifier import build_classifier
 from ..models.featurizer import feature_size, max_positions
 from ..runtime import choose_device, set_threads
@@ -47,8 +50,11 @@ from .metrics import evaluate
 
 log = logging.getLogger(__name__)
 
+# a row longer than this many tokens, without --max-seq-len, gets one warning: classifying time grows
+# with length (a 1 MB row took ~8 minutes on a laptop CPU) and nothing else would say why the run stalls
+LONG_ROW_TOKENS = 10_000
 CHUNK_BATCHES = 50  # records read per chunk = CHUNK_BATCHES x batch size
-NO_LABEL_COLUMN = "\0no label column"  # a key no file has: reads a file without its labels
+NO_LABEL_COLUMN = "\0no label column"  # a key no file has: reads a file without its labels (never shown)
 
 
 @dataclass
@@ -139,11 +145,7 @@ def empty_text_outputs(model, n: int) -> np.ndarray:
 def output_paths(save_probs: str, multi_head: bool) -> dict:
     """Where predictions, probabilities and (multi-head) stds go, from --save-probs: as the original,
     `clf_results.npy`, `clf_results.npy.prob.npy`, `clf_results.npy.std.npy`."""
-    pred = save_probs if save_probs.endswith(".npy") else save_probs + ".npy"
-    paths = {"pred": pred, "prob": pred + ".prob.npy"}
-    if multi_head:
-        paths["std"] = pred + ".std.npy"
-    return paths
+    return prediction_files(save_probs, multi_head)
 
 
 def temporary_path(path: str) -> str:
@@ -167,7 +169,7 @@ class OutputFiles:
             for key in paths}
         self.csv_started = False
 
-    def write_csv(self, frame: pd.DataFrame):
+    def write_csv(self, frame):
         frame.to_csv(self.temp["csv"], mode="a" if self.csv_started else "w", header=not self.csv_started,
                      index=False)
         self.csv_started = True
@@ -201,9 +203,10 @@ def predicted_class(class_names, preds, probs):
     return None
 
 
-def results_frame(labels, preds, probs, texts, text_key, class_names=None) -> pd.DataFrame:
-    """The --write-results rows of one chunk: `<label> pred`, `<label> prob` per label, `predicted class`
-    when the class names are known, then the text."""
+def results_frame(labels, preds, probs, texts, text_key, class_names=None):
+    """The --write-results rows of one chunk (a pandas DataFrame): `<label> pred`, `<label> prob` per
+    label, `predicted class` when the class names are known, then the text."""
+    import pandas as pd
     columns = {}
     for j, name in enumerate(labels):
         columns[f"{name} pred"] = preds[:, j]
@@ -223,9 +226,49 @@ def read_input(paths, options: dict):
         return read_dataset(paths, require_labels=False, keep_empty=True, **options)
     except UserError as err:
         label_free = dict(options, label_key=NO_LABEL_COLUMN, non_binary_cols=None)
-        dataset = read_dataset(paths, require_labels=False, keep_empty=True, **label_free)
+        try:
+            dataset = read_dataset(paths, require_labels=False, keep_empty=True, **label_free)
+        except UserError:
+            raise err from None  # the file is unreadable with or without labels: the first reason is the real one
         log.warning("labels not read (%s); classifying without scoring", err)
         return dataset
+
+
+def count_long_rows(texts, tokenizer, limit: int | None = None) -> int:
+    """How many texts have more than `limit` (default LONG_ROW_TOKENS) tokens (only texts over limit/4
+    characters are encoded: a character is at most 4 UTF-8 bytes, no tokenizer gives more tokens than bytes)."""
+    limit = LONG_ROW_TOKENS if limit is None else limit
+    return sum(len(tokenizer.encode(text)) > limit for text in texts if len(text) > limit // 4)
+
+
+def warn_long_rows(n_long: int, where: str) -> None:
+    log.warning("%d row(s)%s have more than %d tokens and --max-seq-len is not set: classifying time grows "
+                "with a row's length (a 1 MB row takes minutes); pass --max-seq-len N to truncate them",
+                n_long, where, LONG_ROW_TOKENS)
+
+
+class LongRowCheck:
+    """One warning about very long rows when --max-seq-len is not set: counted over the whole data set
+    up front when it is in memory, else (lazy reading) on the first chunk that has any."""
+
+    def __init__(self, dataset, tokenizer, max_len):
+        self.active = max_len is None
+        self.n_long = 0
+        if self.active and isinstance(dataset.texts, list):
+            self.n_long = count_long_rows(dataset.texts, tokenizer)
+            if self.n_long:
+                warn_long_rows(self.n_long, "")
+            self.active = False
+
+    def chunk(self, token_lists, start: int) -> None:
+        """Count (and warn about, once) a lazily read chunk's long rows (token_lists: int64 arrays)."""
+        if not self.active:
+            return
+        n_long = sum(ids.size > LONG_ROW_TOKENS for ids in token_lists)
+        self.n_long += n_long
+        if n_long:
+            warn_long_rows(n_long, f" of rows {start + 1}-{start + len(token_lists)}")
+            self.active = False
 
 
 def classify_file(loaded: LoadedClassifier, dataset, files: OutputFiles, batch_size: int, max_len,
@@ -235,10 +278,12 @@ def classify_file(loaded: LoadedClassifier, dataset, files: OutputFiles, batch_s
     n_rows = len(dataset.texts)
     chunk_size = max(1, CHUNK_BATCHES * batch_size)
     stats = RunStats()
+    long_rows = LongRowCheck(dataset, loaded.tokenizer, max_len)
     with progress_bar(n_rows, "classify", progress) as bar:
         for start in range(0, n_rows, chunk_size):
             texts = [dataset.texts[i] for i in range(start, min(n_rows, start + chunk_size))]
             token_lists, n_truncated, n_chars = encode_texts(texts, loaded.tokenizer, max_len, loaded.process_fn)
+            long_rows.chunk(token_lists, start)
             outputs = np.zeros((len(texts), len(loaded.labels), 2), dtype=np.float32)  # (n, L, 2)
             chunk_stats = run_length_ordered(
                 token_lists, lambda tokens, lengths: classify_batch(model, tokens, lengths), outputs,
@@ -253,12 +298,18 @@ def write_chunk(files: OutputFiles, loaded: LoadedClassifier, start: int, output
     probs = outputs[..., 0]  # (n, L)
     preds = (probs > loaded.thresholds).astype(np.int8)  # (n, L)
     end = start + probs.shape[0]
+    with reported_write(files.final["pred"], "--save-probs"):
+        write_arrays(files, start, end, preds, probs, outputs)
+    if "csv" in files.temp:
+        with reported_write(files.final["csv"], "--write-results"):
+            files.write_csv(results_frame(loaded.labels, preds, probs, texts, text_key, loaded.class_names))
+
+
+def write_arrays(files: OutputFiles, start: int, end: int, preds, probs, outputs):
     files.arrays["pred"][start:end] = preds
     files.arrays["prob"][start:end] = probs
     if "std" in files.arrays:
         files.arrays["std"][start:end] = outputs[..., 1]
-    if "csv" in files.temp:
-        files.write_csv(results_frame(loaded.labels, preds, probs, texts, text_key, loaded.class_names))
 
 
 def score_predictions(labels, probs, preds, label_names) -> dict | None:
@@ -310,11 +361,13 @@ def classify_to_files(load, data, read_options: dict, save_probs="clf_results.np
     dataset = read_input(data, read_options)
     max_len = effective_max_len(max_seq_len, loaded.max_len)
     paths = output_paths(save_probs, loaded.model.heads_per_class > 1)
-    files = OutputFiles(paths, len(dataset.texts), len(loaded.labels), write_results)
+    with reported_write(save_probs, "--save-probs"):
+        files = OutputFiles(paths, len(dataset.texts), len(loaded.labels), write_results)
     try:
         stats = classify_file(loaded, dataset, files, batch_size, max_len, device, context,
                               read_options.get("text_key", "sentence"), progress)
-        files.commit()
+        with reported_write(save_probs, "--save-probs"):
+            files.commit()
     except BaseException:
         files.discard()
         raise

@@ -24,7 +24,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
 
 from ..errors import UserError
 from .metrics import canonical_metric, check_binary_values, metric_from_counts
@@ -276,6 +275,7 @@ def scalar_threshold(scores, labels, metric: str = "accuracy", grid=None) -> tup
 
 def roc_auc(probs, labels) -> list[float]:
     """ROC AUC per class; NaN-free: a class with only one label value gets 0.5 (no information)."""
+    from sklearn.metrics import roc_auc_score  # sklearn loads only when AUC is asked for
     probs, labels = check_probs_labels(probs, labels)
     aucs = []
     for j in range(probs.shape[1]):

@@ -17,13 +17,11 @@ import logging
 import os
 
 import numpy as np
-import pandas as pd
 import torch
 
 from ..data.preprocess import PROCESS_FN_KEY
 from ..models.classifier import build_classifier, classifier_config
 from ..training.checkpoint import save_checkpoint
-from ..visualize.plots import neuron_histogram, weights_plot
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +89,7 @@ def histogram_labels(task: str, labels, weights, neuron: int, names, class_names
 def write_plots(results_dir: str, task: str, train_x, train_y, weights, neurons, names,
                 class_names=None) -> list[str]:
     """Histogram of each top neuron on the training split by label, and the weights of all neurons."""
+    from ..visualize.plots import neuron_histogram, weights_plot  # matplotlib: loaded only to draw
     paths = []
     for neuron in neurons:
         split = histogram_labels(task, train_y, weights, int(neuron), names, class_names)
@@ -115,6 +114,7 @@ def write_test_results(path: str, texts, labels, label_names, names, probs_all, 
                        test_x, neurons, class_names=None) -> str:
     """Per test row: the label(s) (as class names when the labels had them), P with all neurons, P
     with the k top neurons, each top neuron's value, and the text."""
+    import pandas as pd
     columns = {}
     if labels is not None:
         labels = np.asarray(labels)

@@ -28,14 +28,14 @@ from ..errors import UserError
 from ..models.featurizer import feature_size, max_positions
 from ..models.hf_encoder import resolve_model_path
 from ..models.loading import load_text_encoder
+from ..output_paths import check_output_folder, check_outputs, reported_write
 from ..runtime import choose_device, load_splits, set_runtime_options, set_threads
 from . import feature_cache
 from .classify import effective_max_len
 from .featurize import featurize_texts, precision_mode, prepare_for_inference
-from .regression import (drop_neurons, fit_on_neurons, probabilities, score, sweep_logistic_regression,
-                         top_neurons)
-from .transfer_outputs import (classifier_payload, output_names, save_classifier, stored_class_names, write_plots,
-                               write_results_json, write_test_results)
+from .transfer_outputs import CLASSIFIER_FILE, RESULTS_FILE
+# sklearn (regression.py) and matplotlib (plots.py) are imported where they are used, so that a bad input
+# or output path is reported before they load
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "valid", "test")
@@ -124,7 +124,8 @@ def split_features(split: Split, model, tokenizer, options: dict, width: int, se
         log.info("%s: %d text(s) longer than %s tokens were truncated", split.name, stats.n_truncated,
                  settings["max_len"])
     split.features, split.featurized = features, stats.to_dict()
-    feature_cache.save_split(settings["results_dir"], split.name, features, split.labels, wanted)
+    with reported_write(settings["results_dir"], "--save-results"):
+        feature_cache.save_split(settings["results_dir"], split.name, features, split.labels, wanted)
 
 
 # ---------------------------------------------------------------- regression
@@ -141,6 +142,7 @@ def validation_pair(splits: dict):
 
 def score_splits(result, splits: dict) -> dict:
     """{split: score(...)} for every split with labels; None for a split without them."""
+    from .regression import score
     scores = {}
     for name, split in splits.items():
         scores[name] = None if split.labels is None else score(result, split.features, split.labels)
@@ -150,6 +152,7 @@ def score_splits(result, splits: dict) -> dict:
 def fit_all(splits: dict, k: int, drop: bool, sweep_options: dict) -> tuple[dict, np.ndarray, np.ndarray]:
     """The regressions: all neurons, the top k, and (drop) all but the top k. Returns (reports by
     name, top indices (k,), their signs (k,))."""
+    from .regression import drop_neurons, fit_on_neurons, sweep_logistic_regression, top_neurons
     train = splits["train"]
     val_x, val_y = validation_pair(splits)
     full = sweep_logistic_regression(train.features, train.labels, val_x, val_y, **sweep_options)
@@ -225,12 +228,23 @@ def read_splits(config) -> dict:
     return splits
 
 
+def check_output_paths(config, results_dir: str) -> None:
+    """The results folder and --write-results can be written, and overwrite none of the inputs."""
+    data, valid, test = config.data.files()
+    inputs = [("--load", config.model.load), ("--data", data), ("--valid", valid), ("--test", test)]
+    check_output_folder("--save-results", results_dir, inputs)
+    named = [("--save-results", os.path.join(results_dir, name)) for name in (CLASSIFIER_FILE, RESULTS_FILE)]
+    check_outputs([*named, ("--write-results", config.transfer.write_results)], inputs)
+
+
 def run_transfer(config) -> dict:
     """Everything transfer.py does (a `config.TransferConfig`); returns the results dict also written to
     results.json."""
     run, transfer, neurons = config.run, config.transfer, config.classifier.neurons
     set_threads(run.threads)
     device = choose_device(run.device)
+    results_dir = results_directory(results_stem(config.model), transfer.save_results, transfer.output_dir)
+    check_output_paths(config, results_dir)
     # a classifier checkpoint contributes its encoder
     model, tokenizer, process_fn = load_text_encoder(config.model, config.data.process_fn)
     set_runtime_options(model, config.model.rnn_impl)
@@ -238,8 +252,8 @@ def run_transfer(config) -> dict:
     width = feature_width(model.config, options)
     check_neuron_count(neurons, width)
     splits = read_splits(config)
-    results_dir = results_directory(results_stem(config.model), transfer.save_results, transfer.output_dir)
-    os.makedirs(results_dir, exist_ok=True)
+    with reported_write(results_dir, "--save-results"):
+        os.makedirs(results_dir, exist_ok=True)
 
     p = config.precision
     mode = precision_mode(p.fp16, p.amp, p.bf16)
@@ -265,6 +279,14 @@ def run_transfer(config) -> dict:
 
 def write_outputs(config, splits, reports, indices, signs, pipeline, options, results_dir) -> dict:
     """classifier.pt, plots, --write-results and results.json."""
+    with reported_write(results_dir, "--save-results"):
+        return _write_outputs(config, splits, reports, indices, signs, pipeline, options, results_dir)
+
+
+def _write_outputs(config, splits, reports, indices, signs, pipeline, options, results_dir) -> dict:
+    from .regression import probabilities
+    from .transfer_outputs import (classifier_payload, output_names, save_classifier, stored_class_names,
+                                   write_plots, write_results_json, write_test_results)
     full = reports["all"].result
     train = splits["train"].dataset
     n_columns = np.atleast_2d(full.weights).shape[0]
@@ -280,9 +302,10 @@ def write_outputs(config, splits, reports, indices, signs, pipeline, options, re
     write_results = config.transfer.write_results
     if write_results and test is not None:
         probs_top = probabilities(reports["top"].result, test.features) if "top" in reports else None
-        files["test_results"] = write_test_results(
-            write_results, test.dataset.texts, test.labels, train.label_names, names,
-            probabilities(full, test.features), probs_top, len(indices), test.features, indices, class_names)
+        with reported_write(write_results, "--write-results"):
+            files["test_results"] = write_test_results(
+                write_results, test.dataset.texts, test.labels, train.label_names, names,
+                probabilities(full, test.features), probs_top, len(indices), test.features, indices, class_names)
     elif write_results:
         log.warning("--write-results %s not written: there is no test split", write_results)
     model_config = config.model
