@@ -158,3 +158,56 @@ def test_two_gloo_processes_match_one_process_on_the_global_batch(tmp_path):
         assert result["mean_rank"] == 0.5 and result["mean_tensor"] == [1.0]
         assert result["token"] == {"from": 0}
         assert result["bare"] == "Sequential"
+
+
+# --- elastic restart: a restarted group must not meet the dead group's keys ---------------------------
+RESTART_WORKER = textwrap.dedent('''
+    import os, signal, sys, time
+    from sentiment_discovery.training.distributed import all_reduce_mean, init_distributed, shutdown
+
+    attempt, rank = int(os.environ["TORCHELASTIC_RESTART_COUNT"]), int(os.environ["RANK"])
+    if attempt == 1 and rank == 0:
+        time.sleep(3)          # rank 1 reaches the store first: it must not find attempt 0's rank-0 address
+    env = init_distributed("cpu")
+    mean = all_reduce_mean(float(env.rank))
+    if attempt == 0:
+        if rank == 1:
+            os.kill(os.getpid(), signal.SIGKILL)
+        all_reduce_mean(1.0)   # fails on rank 0 once its peer is gone; torchrun restarts the group
+        time.sleep(60)
+    with open(f"{sys.argv[1]}/rank{rank}.txt", "w") as f:
+        f.write(f"{attempt} {mean}")
+    shutdown(env)
+''')
+
+
+@pytest.mark.slow
+def test_restarted_group_forms_even_when_rank0_joins_late(tmp_path):
+    """torchrun keeps one store across restarts; without a key space per attempt this fails every time."""
+    (tmp_path / "worker.py").write_text(RESTART_WORKER)
+    env = _torchrun_env()
+    env.pop("TORCHELASTIC_RESTART_COUNT", None)
+    env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                         env.get("PYTHONPATH", "")])
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+               "--max-restarts", "1", "--monitor-interval", "0.5", str(tmp_path / "worker.py"), str(tmp_path)]
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert [(tmp_path / f"rank{r}.txt").read_text() for r in (0, 1)] == ["1 0.5", "1 0.5"]
+
+
+def test_each_restart_attempt_has_its_own_key_space(no_torchrun_env):
+    """Keys written in attempt 0 of a shared store are invisible to attempt 1."""
+    server = torch.distributed.TCPStore("127.0.0.1", 0, 1, is_master=True, wait_for_workers=False)
+    no_torchrun_env.setenv("MASTER_ADDR", "127.0.0.1")
+    no_torchrun_env.setenv("MASTER_PORT", str(server.port))
+    no_torchrun_env.setenv("TORCHELASTIC_USE_AGENT_STORE", "True")     # as under torchrun: clients only
+    env = D.DistEnv(rank=1, world_size=2)
+    no_torchrun_env.setenv("TORCHELASTIC_RESTART_COUNT", "0")
+    D.attempt_store(env).set("0", b"address of the dead rank 0")
+    no_torchrun_env.setenv("TORCHELASTIC_RESTART_COUNT", "1")
+    again = D.attempt_store(env)
+    assert again.check(["0"]) is False
+    again.set("0", b"new")
+    no_torchrun_env.setenv("TORCHELASTIC_RESTART_COUNT", "0")
+    assert D.attempt_store(env).get("0") == b"address of the dead rank 0"

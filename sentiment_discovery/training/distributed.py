@@ -22,6 +22,7 @@ helper also works, as a no-op or identity, when no process group was started."""
 import contextlib
 import gc
 import os
+import signal
 from dataclasses import dataclass, replace
 
 import torch
@@ -105,8 +106,45 @@ def init_distributed(device="cpu"):
             raise UserError("WORLD_SIZE > 1 but MASTER_ADDR/MASTER_PORT are not set: launch with torchrun "
                             "or python -m multiproc")
         device_id = env.device if backend == "nccl" else None
-        dist.init_process_group(backend=backend, rank=env.rank, world_size=env.world_size, device_id=device_id)
+        dist.init_process_group(backend=backend, store=attempt_store(env), rank=env.rank,
+                                world_size=env.world_size, device_id=device_id)
     return replace(env, backend=dist.get_backend())
+
+
+def restart_attempt():
+    """Which try of the worker group this is: torchrun's TORCHELASTIC_RESTART_COUNT (0 when not set)."""
+    return _env_int("TORCHELASTIC_RESTART_COUNT", 0)
+
+
+def attempt_store(env):
+    """The rendezvous store for this process group, with a key space of its own for each restart attempt.
+
+    torchrun's agent keeps one TCPStore at MASTER_ADDR:MASTER_PORT across restarts, so keys the dead
+    group wrote (its ranks' gloo addresses, barrier counters) are still there when a restarted group
+    forms; a new rank could read them and dial a dead peer. A `PrefixStore` named by the restart count
+    hides them. The store itself comes from torch's own env:// rendezvous (a client of the agent's
+    store under torchrun, or hosted by rank 0 without the agent)."""
+    store, _, _ = next(dist.rendezvous("env://", rank=env.rank, world_size=env.world_size))
+    return dist.PrefixStore(f"sentiment_discovery/attempt{restart_attempt()}", store)
+
+
+FAULT_INJECTION_VARIABLE = "SENTIMENT_DISCOVERY_TEST_KILL_RANK_AT"
+
+
+def fault_injection_point(env, iteration):
+    """TEST-ONLY fault-injection hook: SIGKILL this process at a chosen iteration of the first attempt.
+
+    With SENTIMENT_DISCOVERY_TEST_KILL_RANK_AT=RANK:ITERATION in the environment, the process of that
+    rank kills itself (SIGKILL: no handler, no cleanup, as an OOM kill or a lost node would) when the
+    training loop reaches that iteration, on torchrun's restart attempt 0 only, so the restarted group
+    runs through. It exists so that a test can check elastic restart; unset (always, outside tests)
+    it does nothing."""
+    spec = os.environ.get(FAULT_INJECTION_VARIABLE)
+    if not spec or restart_attempt() != 0:
+        return
+    rank, _, at = spec.partition(":")
+    if env.rank == int(rank) and iteration == int(at):
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def wrap_ddp(model, env, **ddp_kwargs):
