@@ -1,10 +1,13 @@
 """Distributed helpers: single-process behaviour, bad torchrun environments, and a real 2-process gloo
 DDP run that must give the same parameters as one process on the same global batch."""
+import datetime
 import json
 import os
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 
 import pytest
 import torch
@@ -196,18 +199,25 @@ def test_restarted_group_forms_even_when_rank0_joins_late(tmp_path):
     assert [(tmp_path / f"rank{r}.txt").read_text() for r in (0, 1)] == ["1 0.5", "1 0.5"]
 
 
-def test_each_restart_attempt_has_its_own_key_space(no_torchrun_env):
-    """Keys written in attempt 0 of a shared store are invisible to attempt 1."""
+def _join(port, rank, world_size, results, delay=0.0):
+    time.sleep(delay)
+    store = torch.distributed.TCPStore("127.0.0.1", port, world_size, is_master=False)
+    results[rank] = D.group_token(store, rank, world_size, timeout=datetime.timedelta(seconds=30))
+
+
+@pytest.mark.parametrize("late_rank", [0, 1])
+def test_ranks_agree_on_a_fresh_token_despite_a_dead_groups_keys(late_rank):
+    """A store already holding a dead attempt's keys: every new rank gets the new token, whoever is late."""
     server = torch.distributed.TCPStore("127.0.0.1", 0, 1, is_master=True, wait_for_workers=False)
-    no_torchrun_env.setenv("MASTER_ADDR", "127.0.0.1")
-    no_torchrun_env.setenv("MASTER_PORT", str(server.port))
-    no_torchrun_env.setenv("TORCHELASTIC_USE_AGENT_STORE", "True")     # as under torchrun: clients only
-    env = D.DistEnv(rank=1, world_size=2)
-    no_torchrun_env.setenv("TORCHELASTIC_RESTART_COUNT", "0")
-    D.attempt_store(env).set("0", b"address of the dead rank 0")
-    no_torchrun_env.setenv("TORCHELASTIC_RESTART_COUNT", "1")
-    again = D.attempt_store(env)
-    assert again.check(["0"]) is False
-    again.set("0", b"new")
-    no_torchrun_env.setenv("TORCHELASTIC_RESTART_COUNT", "0")
-    assert D.attempt_store(env).get("0") == b"address of the dead rank 0"
+    old = {}
+    threads = [threading.Thread(target=_join, args=(server.port, r, 3, old)) for r in range(3)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert len(set(old.values())) == 1                    # attempt 0 formed; its keys stay in the store
+    server.set(f"{D.JOIN_KEYS}/ask/2", "a nonce only the dead rank 2 knew")
+    new = {}
+    threads = [threading.Thread(target=_join, args=(server.port, r, 3, new, 0.5 if r == late_rank else 0.0))
+               for r in range(3)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert len(set(new.values())) == 1 and set(new.values()) != set(old.values())
