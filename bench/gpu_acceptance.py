@@ -189,7 +189,7 @@ def stage_torchrun_resume(args, sizes, data):
     from sentiment_discovery.training.checkpoint import load_checkpoint
     from sentiment_discovery.training.distributed import FAULT_INJECTION_VARIABLE
     save = os.path.join(data["work"], "lm_torchrun.pt")
-    steps, every = sizes["steps"], max(1, sizes["steps"] // 3)
+    steps, every = sizes["steps"], max(2, sizes["steps"] // 3)      # killed at every + 1: no save there
     flags = lm_flags(args, sizes, data, save, "--save-iters", str(every), "--resume", "auto")
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")}
     env[FAULT_INJECTION_VARIABLE] = f"0:{every + 1}"
