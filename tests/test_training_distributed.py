@@ -1,10 +1,13 @@
 """Distributed helpers: single-process behaviour, bad torchrun environments, and a real 2-process gloo
 DDP run that must give the same parameters as one process on the same global batch."""
+import datetime
 import json
 import os
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 
 import pytest
 import torch
@@ -158,3 +161,63 @@ def test_two_gloo_processes_match_one_process_on_the_global_batch(tmp_path):
         assert result["mean_rank"] == 0.5 and result["mean_tensor"] == [1.0]
         assert result["token"] == {"from": 0}
         assert result["bare"] == "Sequential"
+
+
+# --- elastic restart: a restarted group must not meet the dead group's keys ---------------------------
+RESTART_WORKER = textwrap.dedent('''
+    import os, signal, sys, time
+    from sentiment_discovery.training.distributed import all_reduce_mean, init_distributed, shutdown
+
+    attempt, rank = int(os.environ["TORCHELASTIC_RESTART_COUNT"]), int(os.environ["RANK"])
+    if attempt == 1 and rank == 0:
+        time.sleep(3)          # rank 1 reaches the store first: it must not find attempt 0's rank-0 address
+    env = init_distributed("cpu")
+    mean = all_reduce_mean(float(env.rank))
+    if attempt == 0:
+        if rank == 1:
+            os.kill(os.getpid(), signal.SIGKILL)
+        all_reduce_mean(1.0)   # fails on rank 0 once its peer is gone; torchrun restarts the group
+        time.sleep(60)
+    with open(f"{sys.argv[1]}/rank{rank}.txt", "w") as f:
+        f.write(f"{attempt} {mean}")
+    shutdown(env)
+''')
+
+
+@pytest.mark.slow
+def test_restarted_group_forms_even_when_rank0_joins_late(tmp_path):
+    """torchrun keeps one store across restarts; without a key space per attempt this fails every time."""
+    (tmp_path / "worker.py").write_text(RESTART_WORKER)
+    env = _torchrun_env()
+    env.pop("TORCHELASTIC_RESTART_COUNT", None)
+    env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                         env.get("PYTHONPATH", "")])
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+               "--max-restarts", "1", "--monitor-interval", "0.5", str(tmp_path / "worker.py"), str(tmp_path)]
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert [(tmp_path / f"rank{r}.txt").read_text() for r in (0, 1)] == ["1 0.5", "1 0.5"]
+
+
+def _join(port, rank, world_size, results, delay=0.0):
+    time.sleep(delay)
+    store = torch.distributed.TCPStore("127.0.0.1", port, world_size, is_master=False)
+    results[rank] = D.group_token(store, rank, world_size, timeout=datetime.timedelta(seconds=30))
+
+
+@pytest.mark.parametrize("late_rank", [0, 1])
+def test_ranks_agree_on_a_fresh_token_despite_a_dead_groups_keys(late_rank):
+    """A store already holding a dead attempt's keys: every new rank gets the new token, whoever is late."""
+    server = torch.distributed.TCPStore("127.0.0.1", 0, 1, is_master=True, wait_for_workers=False)
+    old = {}
+    threads = [threading.Thread(target=_join, args=(server.port, r, 3, old)) for r in range(3)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert len(set(old.values())) == 1                    # attempt 0 formed; its keys stay in the store
+    server.set(f"{D.JOIN_KEYS}/ask/2", "a nonce only the dead rank 2 knew")
+    new = {}
+    threads = [threading.Thread(target=_join, args=(server.port, r, 3, new, 0.5 if r == late_rank else 0.0))
+               for r in range(3)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert len(set(new.values())) == 1 and set(new.values()) != set(old.values())

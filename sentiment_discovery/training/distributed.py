@@ -22,10 +22,14 @@ helper also works, as a no-op or identity, when no process group was started."""
 import contextlib
 import gc
 import os
+import signal
+import time
+import uuid
 from dataclasses import dataclass, replace
 
 import torch
 import torch.distributed as dist
+from torch.distributed.constants import default_pg_timeout
 from torch.nn.parallel import DistributedDataParallel
 
 from ..errors import UserError
@@ -105,8 +109,88 @@ def init_distributed(device="cpu"):
             raise UserError("WORLD_SIZE > 1 but MASTER_ADDR/MASTER_PORT are not set: launch with torchrun "
                             "or python -m multiproc")
         device_id = env.device if backend == "nccl" else None
-        dist.init_process_group(backend=backend, rank=env.rank, world_size=env.world_size, device_id=device_id)
+        dist.init_process_group(backend=backend, store=attempt_store(env), rank=env.rank,
+                                world_size=env.world_size, device_id=device_id)
     return replace(env, backend=dist.get_backend())
+
+
+def restart_attempt():
+    """Which try of the worker group this is: torchrun's TORCHELASTIC_RESTART_COUNT (0 when not set)."""
+    return _env_int("TORCHELASTIC_RESTART_COUNT", 0)
+
+
+JOIN_KEYS = "sentiment_discovery/join"
+
+
+def attempt_store(env, timeout=None):
+    """The rendezvous store for this process group, in a key space that only this attempt's ranks share.
+
+    torchrun's agent keeps one TCPStore at MASTER_ADDR:MASTER_PORT across restarts, so the keys a dead
+    group wrote (its ranks' gloo addresses, barrier counters) are still there when the restarted group
+    forms, and a new rank could read them and dial a dead peer. Naming the key space by torchrun's
+    TORCHELASTIC_RESTART_COUNT is not enough on several nodes: an agent whose own workers did not fail
+    restarts them without counting a restart, so nodes disagree on the count. Instead rank 0 draws a
+    fresh random token and hands it to every other rank through `group_token`'s handshake, which stale
+    keys cannot mislead. The store itself comes from torch's env:// rendezvous (a client of the agent's
+    store under torchrun, or hosted by rank 0 without the agent)."""
+    store, _, _ = next(dist.rendezvous("env://", rank=env.rank, world_size=env.world_size))
+    token = group_token(store, env.rank, env.world_size, timeout)
+    return dist.PrefixStore(f"sentiment_discovery/group/{token}", store)
+
+
+def group_token(store, rank, world_size, timeout=None):
+    """A token that every rank of this attempt agrees on and that no earlier attempt used.
+
+    Each rank > 0 posts a fresh nonce under `ask/RANK` and waits for rank 0's answer under
+    `answer/NONCE` (a key no earlier attempt can have written), then acknowledges under the token. Rank 0
+    answers every nonce it sees (a dead rank's stale one is answered too, harmlessly) until all ranks
+    have acknowledged its token."""
+    timeout = timeout or default_pg_timeout
+    if rank != 0:
+        nonce = uuid.uuid4().hex
+        store.set(f"{JOIN_KEYS}/ask/{rank}", nonce)
+        store.wait([f"{JOIN_KEYS}/answer/{nonce}"], timeout)
+        token = store.get(f"{JOIN_KEYS}/answer/{nonce}").decode()
+        store.add(f"{JOIN_KEYS}/acks/{token}", 1)
+        return token
+    return _lead_handshake(store, world_size, timeout)
+
+
+def _lead_handshake(store, world_size, timeout):
+    """Rank 0's side of `group_token`: answer nonces until world_size - 1 ranks acknowledged."""
+    token, answered = uuid.uuid4().hex, set()
+    deadline, pause = time.monotonic() + timeout.total_seconds(), 0.005
+    while store.add(f"{JOIN_KEYS}/acks/{token}", 0) < world_size - 1:
+        for rank in range(1, world_size):
+            ask = f"{JOIN_KEYS}/ask/{rank}"
+            nonce = store.get(ask).decode() if store.check([ask]) else None
+            if nonce is not None and nonce not in answered:
+                store.set(f"{JOIN_KEYS}/answer/{nonce}", token)
+                answered.add(nonce)
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"process group: not every rank joined within {timeout}")
+        time.sleep(pause)
+        pause = min(pause * 2, 0.2)
+    return token
+
+
+FAULT_INJECTION_VARIABLE = "SENTIMENT_DISCOVERY_TEST_KILL_RANK_AT"
+
+
+def fault_injection_point(env, iteration):
+    """TEST-ONLY fault-injection hook: SIGKILL this process at a chosen iteration of the first attempt.
+
+    With SENTIMENT_DISCOVERY_TEST_KILL_RANK_AT=RANK:ITERATION in the environment, the process of that
+    rank kills itself (SIGKILL: no handler, no cleanup, as an OOM kill or a lost node would) when the
+    training loop reaches that iteration, on torchrun's restart attempt 0 only, so the restarted group
+    runs through. It exists so that a test can check elastic restart; unset (always, outside tests)
+    it does nothing."""
+    spec = os.environ.get(FAULT_INJECTION_VARIABLE)
+    if not spec or restart_attempt() != 0:
+        return
+    rank, _, at = spec.partition(":")
+    if env.rank == int(rank) and iteration == int(at):
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def wrap_ddp(model, env, **ddp_kwargs):

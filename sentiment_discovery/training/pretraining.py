@@ -32,7 +32,7 @@ from ..runtime import (choose_device, load_splits, report_ignored_architecture, 
                        set_threads)
 from .checkpoint import load_checkpoint, save_checkpoint
 from .collective import all_reduce_sum, any_rank
-from .distributed import init_distributed, is_main, shutdown
+from .distributed import fault_injection_point, init_distributed, is_main, shutdown
 from .lm_trainer import LMTrainer, LoopOptions, checkpoint_paths, iterations_per_epoch
 from .metrics_log import MetricsLog, read_metrics
 from .signals import GracefulExit
@@ -67,6 +67,7 @@ def run_training(trainer, model_config, options, total_iters, env, stopper, metr
             _end_of_epoch(trainer, model_config, env, metrics, paths, it // iters_per_epoch)
         if options.save_iters > 0 and it % options.save_iters == 0:
             save(trainer, model_config, paths["last"], env)
+        fault_injection_point(env, it)          # test-only; does nothing unless a test asks
         if stopper.should_stop_all():
             save(trainer, model_config, paths["last"], env)
             bar.close()
