@@ -30,9 +30,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench_lazy_reader import CORPUS, report
 
-from sentiment_discovery.data.gzip_source import SIDECAR_SUFFIX, STAMP_SUFFIX
-from sentiment_discovery.data.lazy import INDEX_SUFFIX
-from sentiment_discovery.data.readers import read_dataset
+from sentiment_discovery.data.files.gzip_source import SIDECAR_SUFFIX, STAMP_SUFFIX
+from sentiment_discovery.data.files.lazy import INDEX_SUFFIX
+from sentiment_discovery.data.formats.readers import read_dataset
 
 DOCS_PER_REVIEW = (3, 8)
 

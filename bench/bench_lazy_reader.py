@@ -25,8 +25,8 @@ import time
 
 import numpy as np
 
-from sentiment_discovery.data.lazy import INDEX_SUFFIX, LineIndex
-from sentiment_discovery.data.readers import read_dataset
+from sentiment_discovery.data.files.lazy import INDEX_SUFFIX, LineIndex
+from sentiment_discovery.data.formats.readers import read_dataset
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORPUS = os.path.join(REPO_ROOT, "data", "lm_corpus", "opinions.json")

@@ -11,9 +11,9 @@ import pytest
 
 import finetune_classifier
 import pretrain
-from sentiment_discovery.data.gzip_source import SIDECAR_SUFFIX, STAMP_SUFFIX
-from sentiment_discovery.data.formats_sst5 import CLASS_NAMES as SST5_NAMES
-from sentiment_discovery.data.readers import read_dataset, resolve_format
+from sentiment_discovery.data.files.gzip_source import SIDECAR_SUFFIX, STAMP_SUFFIX
+from sentiment_discovery.data.formats.sst5 import CLASS_NAMES as SST5_NAMES
+from sentiment_discovery.data.formats.readers import read_dataset, resolve_format
 from sentiment_discovery.errors import UserError
 
 EMOTIONS = ["joy", "anger", "fear", "surprise"]

@@ -6,8 +6,8 @@ import pickle
 import numpy as np
 import pytest
 
-from sentiment_discovery.data import lazy
-from sentiment_discovery.data.lazy import LineIndex, build_line_offsets
+from sentiment_discovery.data.files import lazy
+from sentiment_discovery.data.files.lazy import LineIndex, build_line_offsets
 from sentiment_discovery.errors import UserError
 
 AWKWARD = b'{"a": 1}\n\n{"b": 2}\r\n\r\n\n  {"c": 3}\n{"d": "\xc3\xa9"}'  # blank, CRLF, no final newline

@@ -34,8 +34,8 @@ import pandas as pd
 import torch
 
 from ..data.preprocess import LEGACY_DEFAULT, NONE, recorded_process_fn, resolve_process_fn
-from ..data.readers import read_dataset
-from ..data.tokenizers import tokenizer_from_dict
+from ..data.formats.readers import read_dataset
+from ..data.tokenizers.builtin import tokenizer_from_dict
 from ..errors import UserError
 from ..models.classifier import build_classifier
 from ..models.featurizer import feature_size, max_positions

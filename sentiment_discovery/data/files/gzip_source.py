@@ -26,7 +26,7 @@ from contextlib import contextmanager
 
 from tqdm import tqdm
 
-from ..errors import UserError
+from ...errors import UserError
 
 try:
     import fcntl

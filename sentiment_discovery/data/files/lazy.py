@@ -22,7 +22,7 @@ import tempfile
 
 import numpy as np
 
-from ..errors import UserError
+from ...errors import UserError
 
 INDEX_SUFFIX = ".lazyidx"
 INDEX_VERSION = 1
