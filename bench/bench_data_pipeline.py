@@ -13,9 +13,9 @@ import json
 import os
 import time
 
-from sentiment_discovery.data.lm_stream import LMStream
-from sentiment_discovery.data.readers import read_dataset
-from sentiment_discovery.data.tokenizers import CharTokenizer, SentencePieceTokenizer
+from sentiment_discovery.data.batches.lm_stream import LMStream
+from sentiment_discovery.data.formats.readers import read_dataset
+from sentiment_discovery.data.tokenizers.builtin import CharTokenizer, SentencePieceTokenizer
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORPUS = os.path.join(REPO_ROOT, "data", "lm_corpus", "opinions.json")

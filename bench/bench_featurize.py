@@ -21,8 +21,8 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from sentiment_discovery.data.readers import read_dataset  # noqa: E402
-from sentiment_discovery.data.tokenizers import CharTokenizer  # noqa: E402
+from sentiment_discovery.data.formats.readers import read_dataset  # noqa: E402
+from sentiment_discovery.data.tokenizers.builtin import CharTokenizer  # noqa: E402
 from sentiment_discovery.models.classifier import build_classifier, classifier_config  # noqa: E402
 from sentiment_discovery.models.language_model import recurrent_config  # noqa: E402
 from sentiment_discovery.transfer.classify import LoadedClassifier, OutputFiles, classify_file  # noqa: E402

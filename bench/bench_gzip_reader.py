@@ -10,7 +10,8 @@ uncompressed JSON (default 1 GB), then prints one JSON line per measurement:
   unlabelled     require_labels=False (what pretraining does): no rating pass
   random_texts   N random review texts of the lazy data set (records/s)
 Each line carries the peak RSS so far and the current anonymous / file-backed RSS (see
-bench_lazy_reader.py). The generated .gz, its sidecar and index are deleted at the end unless --keep.
+bench_lazy_reader.py). The generated .gz, its sidecar and index (in the cache folder,
+$SENTIMENT_DISCOVERY_CACHE) are deleted at the end unless --keep.
 
     PYTHONPATH=. python bench/bench_gzip_reader.py          # 1 GB of reviews
     PYTHONPATH=. python bench/bench_gzip_reader.py --size-gb 0.1 --records 20000
@@ -30,9 +31,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench_lazy_reader import CORPUS, report
 
-from sentiment_discovery.data.gzip_source import SIDECAR_SUFFIX, STAMP_SUFFIX
-from sentiment_discovery.data.lazy import INDEX_SUFFIX
-from sentiment_discovery.data.readers import read_dataset
+from sentiment_discovery.data.files.gzip_source import STAMP_SUFFIX, sidecar_paths
+from sentiment_discovery.data.files.lazy import index_paths
+from sentiment_discovery.data.formats.readers import read_dataset
 
 DOCS_PER_REVIEW = (3, 8)
 
@@ -67,11 +68,21 @@ def timed_read(path, **options):
     return ds, time.perf_counter() - start
 
 
+def cached_copy(path):
+    """The decompressed copy of the .gz `path` in the cache folder (or its temp-dir fallback)."""
+    return next(copy for copy in sidecar_paths(path) if os.path.exists(copy))
+
+
 def remove_outputs(path):
-    for suffix in ("", SIDECAR_SUFFIX, SIDECAR_SUFFIX + STAMP_SUFFIX, SIDECAR_SUFFIX + INDEX_SUFFIX,
-                   SIDECAR_SUFFIX + ".lock"):
-        if os.path.exists(path + suffix):
-            os.remove(path + suffix)
+    """The .gz and what lazy reading derived from it: its copy, the copy's stamp, lock and index."""
+    if not os.path.exists(path):
+        return
+    for copy in sidecar_paths(path):
+        derived = [copy + STAMP_SUFFIX, copy + ".lock"] + (index_paths(copy) if os.path.exists(copy) else [])
+        for name in derived + [copy]:
+            if os.path.exists(name):
+                os.remove(name)
+    os.remove(path)
 
 
 def main():
@@ -101,10 +112,12 @@ def main():
 
 def measure(args):
     ds, seconds = timed_read(args.path, binarize_sent=3.0)
-    raw_gb = os.path.getsize(args.path + SIDECAR_SUFFIX) / 1e9
+    copy = cached_copy(args.path)
+    raw_gb = os.path.getsize(copy) / 1e9
+    index = next(saved for saved in index_paths(copy) if os.path.exists(saved))
     report("first_read", seconds=round(seconds, 2), uncompressed_gb=round(raw_gb, 3),
            gb_per_s=round(raw_gb / seconds, 3), reviews_kept=len(ds),
-           index_mb=round(os.path.getsize(args.path + SIDECAR_SUFFIX + INDEX_SUFFIX) / 1e6, 1))
+           index_mb=round(os.path.getsize(index) / 1e6, 1))
     ds, seconds = timed_read(args.path, binarize_sent=3.0)
     report("reuse_read", seconds=round(seconds, 2), reviews_kept=len(ds))
     unlabelled, seconds = timed_read(args.path, require_labels=False)

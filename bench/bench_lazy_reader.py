@@ -25,8 +25,8 @@ import time
 
 import numpy as np
 
-from sentiment_discovery.data.lazy import INDEX_SUFFIX, LineIndex
-from sentiment_discovery.data.readers import read_dataset
+from sentiment_discovery.data.files.lazy import LineIndex, index_paths
+from sentiment_discovery.data.formats.readers import read_dataset
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORPUS = os.path.join(REPO_ROOT, "data", "lm_corpus", "opinions.json")
@@ -110,8 +110,9 @@ def main():
     read_s = sequential_read_seconds(args.path)
     report("sequential_read", seconds=round(read_s, 3), gb_per_s=round(size_gb / read_s, 3))
 
-    if os.path.exists(args.path + INDEX_SUFFIX):
-        os.remove(args.path + INDEX_SUFFIX)  # measure a build from scratch
+    for saved in index_paths(args.path):  # in the cache folder (SENTIMENT_DISCOVERY_CACHE)
+        if os.path.exists(saved):
+            os.remove(saved)  # measure a build from scratch
     start = time.perf_counter()
     index = LineIndex(args.path)
     build_s = time.perf_counter() - start

@@ -131,7 +131,7 @@ class DataConfig:
         return self.data, self.valid, self.test
 
     def reader_options(self) -> dict:
-        """Keyword arguments for `data.readers.read_dataset`."""
+        """Keyword arguments for `data.formats.readers.read_dataset`."""
         return {"text_key": self.text_key, "label_key": self.label_key, "non_binary_cols": self.non_binary_cols,
                 "loose_json": self.loose_json, "delim": self.delim, "lazy": self.lazy,
                 "class_names": self.class_names, "data_format": self.data_format,

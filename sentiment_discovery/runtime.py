@@ -5,8 +5,8 @@ import os
 
 import torch
 
-from .data.readers import read_dataset
-from .data.splits import parse_split, split_dataset
+from .data.formats.readers import read_dataset
+from .data.formats.splits import parse_split, split_dataset
 from .errors import UserError
 
 log = logging.getLogger(__name__)

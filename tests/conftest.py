@@ -1,9 +1,26 @@
-"""Shared pytest fixtures: where the bundled data lives, and a helper that writes small files."""
+"""Shared pytest fixtures: where the bundled data lives, a helper that writes small files, and a
+sidecar cache folder of the test session's own (never the user's ~/.cache)."""
+import os
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session", autouse=True)
+def sidecar_cache(tmp_path_factory):
+    """Lazy indexes and decompressed .gz copies of the whole session (and of the processes it starts)
+    go to one temp folder: $SENTIMENT_DISCOVERY_CACHE (data/files/cache.py)."""
+    from sentiment_discovery.data.files.cache import CACHE_ENV
+    folder = tmp_path_factory.mktemp("sidecar_cache")
+    before = os.environ.get(CACHE_ENV)
+    os.environ[CACHE_ENV] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop(CACHE_ENV, None)
+    else:
+        os.environ[CACHE_ENV] = before
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 It builds each shard of a row whole (every document encoded as int64 and concatenated), so its memory
 grows with batch x samples_per_shard x document length; kept here only to prove that the bounded
-stream in sentiment_discovery/data/lm_stream.py yields the same batches and positions on normal data.
+stream in sentiment_discovery/data/batches/lm_stream.py yields the same batches and positions on normal data.
 """
 import numpy as np
 import torch

@@ -180,7 +180,7 @@ def lm_payload(model, tokenizer):
 
 
 def test_load_language_model_rebuilds_a_recurrent_lm_checkpoint(tmp_path):
-    from sentiment_discovery.data.tokenizers import CharTokenizer
+    from sentiment_discovery.data.tokenizers.builtin import CharTokenizer
     from sentiment_discovery.models.language_model import build_language_model
     from sentiment_discovery.models.loading import load_language_model
 
@@ -197,7 +197,7 @@ def test_load_language_model_rebuilds_a_recurrent_lm_checkpoint(tmp_path):
 
 @pytest.mark.skipif(not os.path.exists(SP_MODEL), reason="bundled sentencepiece model missing")
 def test_load_language_model_rebuilds_a_transformer_with_its_sentencepiece_tokenizer(tmp_path):
-    from sentiment_discovery.data.tokenizers import SentencePieceTokenizer
+    from sentiment_discovery.data.tokenizers.builtin import SentencePieceTokenizer
     from sentiment_discovery.models.loading import load_language_model
 
     tokenizer = SentencePieceTokenizer(SP_MODEL)
@@ -214,7 +214,7 @@ def test_load_language_model_rebuilds_a_transformer_with_its_sentencepiece_token
 
 
 def test_load_language_model_takes_the_encoder_of_a_classifier_checkpoint(tmp_path):
-    from sentiment_discovery.data.tokenizers import CharTokenizer
+    from sentiment_discovery.data.tokenizers.builtin import CharTokenizer
     from sentiment_discovery.models.classifier import build_classifier, classifier_config
     from sentiment_discovery.models.loading import load_language_model
 
@@ -231,7 +231,7 @@ def test_load_language_model_takes_the_encoder_of_a_classifier_checkpoint(tmp_pa
 
 
 def test_load_language_model_names_mismatches(tmp_path):
-    from sentiment_discovery.data.tokenizers import CharTokenizer
+    from sentiment_discovery.data.tokenizers.builtin import CharTokenizer
     from sentiment_discovery.models.loading import load_language_model
 
     model = TransformerLM(TINY_TRANSFORMER)  # vocabulary 30, not the character tokenizer's 257

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from sentiment_discovery.convert import import_openai, import_original
-from sentiment_discovery.data.tokenizers import CharTokenizer
+from sentiment_discovery.data.tokenizers.builtin import CharTokenizer
 from sentiment_discovery.errors import UserError
 from sentiment_discovery.models.loading import load_language_model
 

@@ -11,9 +11,10 @@ import pytest
 
 import finetune_classifier
 import pretrain
-from sentiment_discovery.data.gzip_source import SIDECAR_SUFFIX, STAMP_SUFFIX
-from sentiment_discovery.data.formats_sst5 import CLASS_NAMES as SST5_NAMES
-from sentiment_discovery.data.readers import read_dataset, resolve_format
+from sentiment_discovery.data.files.gzip_source import SIDECAR_SUFFIX, STAMP_SUFFIX, sidecar_paths
+from sentiment_discovery.data.files.lazy import INDEX_SUFFIX, index_paths
+from sentiment_discovery.data.formats.readers import read_dataset, resolve_format
+from sentiment_discovery.data.formats.sst5 import CLASS_NAMES as SST5_NAMES
 from sentiment_discovery.errors import UserError
 
 EMOTIONS = ["joy", "anger", "fear", "surprise"]
@@ -66,7 +67,7 @@ def test_plain_text_lazy_matches_eager_and_gzip(write_file, tmp_path):
         lazy = read_dataset(path, require_labels=False, lazy=True)
         assert not isinstance(lazy.texts, list) and len(lazy) == 30
         assert list(lazy.texts) == list(eager.texts) == lines and lazy.texts[-1] == lines[-1]
-    assert os.path.exists(packed + SIDECAR_SUFFIX)
+    assert os.path.exists(sidecar_paths(packed)[0]) and not os.path.exists(packed + SIDECAR_SUFFIX)
 
 
 def test_plain_text_has_no_labels(write_file):
@@ -96,7 +97,8 @@ def test_pretrain_on_a_lazy_plain_text_corpus(tmp_path):
                              "--nhid", "16", "--emsize", "8", "--batch-size", "4", "--seq-length", "16",
                              "--train-iters", "3", "--save", str(save), "--num-workers", "1", "--seed", "1"])
     assert summary["outcome"] == "done" and summary["iterations"] == 3 and save.exists()
-    assert os.path.exists(str(corpus) + ".lazyidx") and os.path.exists(str(valid) + ".lazyidx")
+    assert os.path.exists(index_paths(str(corpus))[0]) and os.path.exists(index_paths(str(valid))[0])
+    assert not any(name.endswith(INDEX_SUFFIX) for name in os.listdir(tmp_path))  # none beside the data
 
 
 # ----- IMDB folders -----
@@ -209,7 +211,7 @@ def test_amazon_lazy_sidecar_is_reused_and_rebuilt(tmp_path):
     lazy = read_dataset(path, data_format="amazon", lazy=True)
     assert not isinstance(lazy.texts, list) and list(lazy.texts) == list(eager.texts)
     assert lazy.labels.tolist() == eager.labels.tolist() and lazy.class_names == eager.class_names
-    sidecar = path + SIDECAR_SUFFIX
+    sidecar = sidecar_paths(path)[0]
     first_mtime = os.stat(sidecar).st_mtime_ns
     assert read_dataset(path, data_format="amazon", lazy=True).texts[3] == "review 3 with 4 stars"
     assert os.stat(sidecar).st_mtime_ns == first_mtime  # reused, not rewritten
@@ -218,7 +220,8 @@ def test_amazon_lazy_sidecar_is_reused_and_rebuilt(tmp_path):
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # a visibly newer .gz
     again = read_dataset(path, data_format="amazon", lazy=True)
     assert list(again.texts) == ["changed 0 with 2 stars", "changed 1 with 2 stars"]
-    assert os.stat(sidecar).st_mtime_ns != first_mtime
+    assert sidecar_paths(path)[0] != sidecar and not os.path.exists(sidecar)  # rebuilt; the old copy deleted
+    sidecar = sidecar_paths(path)[0]
     with open(sidecar + STAMP_SUFFIX, encoding="utf-8") as handle:
         assert json.load(handle)["source"]["size"] == os.path.getsize(path)
 

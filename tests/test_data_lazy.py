@@ -1,4 +1,4 @@
-"""The byte-offset line index: correct offsets, saved and reused, rebuilt when stale, fallbacks."""
+"""The byte-offset line index: correct offsets, saved in the cache and reused, rebuilt when stale, fallbacks."""
 import logging
 import os
 import pickle
@@ -6,8 +6,8 @@ import pickle
 import numpy as np
 import pytest
 
-from sentiment_discovery.data import lazy
-from sentiment_discovery.data.lazy import LineIndex, build_line_offsets
+from sentiment_discovery.data.files import cache, lazy
+from sentiment_discovery.data.files.lazy import LineIndex, build_line_offsets
 from sentiment_discovery.errors import UserError
 
 AWKWARD = b'{"a": 1}\n\n{"b": 2}\r\n\r\n\n  {"c": 3}\n{"d": "\xc3\xa9"}'  # blank, CRLF, no final newline
@@ -44,11 +44,12 @@ def test_random_access_returns_each_line(tmp_path):
         index[4]
 
 
-def test_index_is_saved_beside_the_file_and_reused(tmp_path, monkeypatch):
+def test_index_is_saved_in_the_cache_and_reused(tmp_path, monkeypatch):
     path = tmp_path / "f.jsonl"
     path.write_bytes(b"1\n2\n")
     LineIndex(str(path))
-    assert os.path.exists(str(path) + ".lazyidx")
+    assert os.path.exists(lazy.index_paths(str(path))[0])
+    assert os.listdir(tmp_path) == ["f.jsonl"]  # nothing beside the data
 
     def fail(*args, **kwargs):
         raise AssertionError("the saved index should have been reused")
@@ -70,20 +71,23 @@ def test_index_is_rebuilt_when_the_file_changes(tmp_path):
 def test_corrupt_index_file_is_rebuilt(tmp_path):
     path = tmp_path / "f.jsonl"
     path.write_bytes(b"1\n2\n")
-    (tmp_path / "f.jsonl.lazyidx").write_bytes(b"not numpy")
+    with open(lazy.index_paths(str(path))[0], "wb") as handle:
+        handle.write(b"not numpy")
     assert LineIndex(str(path))[1] == b"2\n"
 
 
-def test_unwritable_folder_falls_back_to_temp_dir_then_memory(tmp_path, monkeypatch, caplog):
+def test_unwritable_cache_falls_back_to_temp_dir_then_memory(tmp_path, monkeypatch, caplog):
     path = str(tmp_path / "f.jsonl")
     with open(path, "wb") as handle:
         handle.write(b"a\nb\n")
+    monkeypatch.setattr(cache, "temp_root", lambda: str(tmp_path / "temp_fallback"))
+    in_cache, in_temp = lazy.index_paths(path)
     real_save = lazy._save_index
     monkeypatch.setattr(lazy, "_save_index",
-                        lambda where, *a: False if where == path + ".lazyidx" else real_save(where, *a))
+                        lambda where, *a: False if where == in_cache else real_save(where, *a))
     index = LineIndex(path)
-    assert index.index_path == lazy._cache_index_path(path) and os.path.exists(index.index_path)
-    assert not os.path.exists(path + ".lazyidx") and index[1] == b"b\n"
+    assert index.index_path == in_temp and os.path.exists(index.index_path)
+    assert not os.path.exists(in_cache) and index[1] == b"b\n"
     os.remove(index.index_path)
 
     monkeypatch.setattr(lazy, "_save_index", lambda *a: False)

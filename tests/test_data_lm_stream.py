@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from sentiment_discovery.data.lm_stream import LMStream, merge_state_dicts
-from sentiment_discovery.data.readers import read_dataset
-from sentiment_discovery.data.tokenizers import CharTokenizer
+from sentiment_discovery.data.batches.lm_stream import LMStream, merge_state_dicts
+from sentiment_discovery.data.formats.readers import read_dataset
+from sentiment_discovery.data.tokenizers.builtin import CharTokenizer
 from sentiment_discovery.errors import UserError
 
 # 30 documents of 1..9 tokens; doc d holds the ids 100*d + 1, 100*d + 2, ... so any token names its doc
@@ -195,7 +195,7 @@ def mixed_texts(n=40, seed=3):
 @pytest.fixture
 def small_pieces(monkeypatch):
     """Pieces and read-ahead far smaller than a document, so every cut and join path runs."""
-    from sentiment_discovery.data import lm_stream
+    from sentiment_discovery.data.batches import lm_stream
     monkeypatch.setattr(lm_stream, "CHAR_PIECE", 5)
     monkeypatch.setattr(lm_stream, "ID_PIECE", 3)
     monkeypatch.setattr(lm_stream, "TEXT_PIECE_CHARS", 40)
@@ -253,7 +253,7 @@ def test_positions_resume_across_the_old_and_new_stream(pieces, request):
 
 @pytest.fixture(scope="module")
 def sentencepiece(data_dir_module):
-    from sentiment_discovery.data.tokenizers import SentencePieceTokenizer
+    from sentiment_discovery.data.tokenizers.builtin import SentencePieceTokenizer
     return SentencePieceTokenizer(str(data_dir_module / "tokenizers" / "imdb_sst_ama_32k_tokenizer.model"))
 
 
@@ -280,7 +280,7 @@ def test_sentencepiece_long_documents_cut_at_whitespace(sentencepiece, data_dir_
     """Documents longer than TEXT_PIECE_CHARS (40 here) are encoded piece by piece, cut before
     whitespace: on ordinary text that gives the whole-document tokens (the bundled model splits at
     whitespace); a run with no whitespace is cut hard, and only there do the tokens differ."""
-    from sentiment_discovery.data.lm_stream import _whitespace_pieces
+    from sentiment_discovery.data.batches.lm_stream import _whitespace_pieces
     from tests.lm_stream_reference import ReferenceLMStream
     texts = corpus_texts(data_dir_module)
     assert max(len(t) for t in texts) > 200
@@ -299,7 +299,7 @@ def test_sentencepiece_long_documents_cut_at_whitespace(sentencepiece, data_dir_
 
 
 def test_held_tokens_use_a_narrow_dtype(sentencepiece):
-    from sentiment_discovery.data.lm_stream import _token_dtype
+    from sentiment_discovery.data.batches.lm_stream import _token_dtype
     assert _token_dtype(CharTokenizer()) == np.uint16 and _token_dtype(sentencepiece) == np.uint16
     assert _token_dtype(None) == np.int64
     stream = LMStream(["héllo world"] * 3, CharTokenizer(), batch_size=1, seq_length=4)

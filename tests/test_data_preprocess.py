@@ -6,7 +6,7 @@ import pytest
 from sentiment_discovery.data.preprocess import (LEGACY_DEFAULT, PROCESS_FN_CHOICES, PROCESS_FNS, apply_process_fn,
                                                  get_process_fn, process_str, process_tweet, recorded_process_fn,
                                                  resolve_process_fn)
-from sentiment_discovery.data.tokenizers import CharTokenizer
+from sentiment_discovery.data.tokenizers.builtin import CharTokenizer
 from sentiment_discovery.errors import UserError
 
 # process_str: tags -> space, unidecode, html.unescape, split/join, '\n ' + text + ' '

@@ -5,7 +5,7 @@ import logging
 import numpy as np
 import pytest
 
-from sentiment_discovery.data.readers import read_dataset
+from sentiment_discovery.data.formats.readers import read_dataset
 from sentiment_discovery.errors import UserError
 
 PLUTCHIK_8 = ["anger", "anticipation", "disgust", "fear", "joy", "sadness", "surprise", "trust"]

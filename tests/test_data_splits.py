@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from sentiment_discovery.data.readers import TextDataset
-from sentiment_discovery.data.splits import parse_split, split_dataset
+from sentiment_discovery.data.formats.readers import TextDataset
+from sentiment_discovery.data.formats.splits import parse_split, split_dataset
 from sentiment_discovery.errors import UserError
 
 

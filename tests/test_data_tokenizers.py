@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from sentiment_discovery.data.tokenizers import (
+from sentiment_discovery.data.tokenizers.builtin import (
     CharTokenizer,
     SentencePieceTokenizer,
     make_tokenizer,

@@ -12,7 +12,7 @@ import torch
 
 import finetune_classifier
 import run_classifier
-from sentiment_discovery.data.tokenizers import CharTokenizer
+from sentiment_discovery.data.tokenizers.builtin import CharTokenizer
 from sentiment_discovery.models.language_model import (
     build_language_model,
     recurrent_config,

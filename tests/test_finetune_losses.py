@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sentiment_discovery.data.readers import TextDataset
+from sentiment_discovery.data.formats.readers import TextDataset
 from sentiment_discovery.errors import UserError
 from sentiment_discovery.finetune.batching import epoch_steps, rank_rows
 from sentiment_discovery.finetune.finetuning import set_output_bias

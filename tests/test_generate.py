@@ -9,7 +9,7 @@ import torch
 
 import generate
 from sentiment_discovery.cli import run_cli
-from sentiment_discovery.data.tokenizers import CharTokenizer, SentencePieceTokenizer
+from sentiment_discovery.data.tokenizers.builtin import CharTokenizer, SentencePieceTokenizer
 from sentiment_discovery.generation.alignment import token_text
 from sentiment_discovery.generation.decoding import generate as generate_tokens
 from sentiment_discovery.generation.sampling import SamplingOptions

@@ -3,7 +3,7 @@ trace(), steering of the prompt, the transformer's key/value cache, and per-char
 import pytest
 import torch
 
-from sentiment_discovery.data.tokenizers import CharTokenizer
+from sentiment_discovery.data.tokenizers.builtin import CharTokenizer
 from sentiment_discovery.generation.alignment import token_text
 from sentiment_discovery.generation.decoding import Steering
 from sentiment_discovery.generation.decoding import generate as generate_tokens

@@ -20,8 +20,8 @@ import finetune_classifier  # noqa: E402
 import generate  # noqa: E402
 import run_classifier  # noqa: E402
 import transfer  # noqa: E402
-from sentiment_discovery.data.hf_tokenizer import HFTokenizer  # noqa: E402
-from sentiment_discovery.data.tokenizers import tokenizer_from_dict  # noqa: E402
+from sentiment_discovery.data.tokenizers.hf import HFTokenizer  # noqa: E402
+from sentiment_discovery.data.tokenizers.builtin import tokenizer_from_dict  # noqa: E402
 from sentiment_discovery.errors import UserError  # noqa: E402
 from sentiment_discovery.models.featurizer import featurize  # noqa: E402
 from sentiment_discovery.models.hf_encoder import HFEncoder, resolve_model_path  # noqa: E402

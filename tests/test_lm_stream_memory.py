@@ -11,8 +11,8 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from sentiment_discovery.data.lm_stream import LMStream
-from sentiment_discovery.data.tokenizers import CharTokenizer
+from sentiment_discovery.data.batches.lm_stream import LMStream
+from sentiment_discovery.data.tokenizers.builtin import CharTokenizer
 from tests.lm_stream_reference import ReferenceLMStream
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -216,7 +216,7 @@ def test_goemotions_standin_is_read_by_the_goemotions_reader(tmp_path, data_dir)
         sys.path.pop(0)
     out = tmp_path / "goemotions"
     assert goemotions_standin.main([str(out), "--semeval", str(data_dir / "semeval")]) == 0
-    from sentiment_discovery.data.readers import read_dataset
+    from sentiment_discovery.data.formats.readers import read_dataset
     train = read_dataset(str(out / "train.tsv"), data_format="goemotions")
     semeval = read_dataset(str(data_dir / "semeval" / "train.csv"), text_key="Tweet",
                            non_binary_cols=goemotions_standin.PLUTCHIK_8)

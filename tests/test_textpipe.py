@@ -21,7 +21,7 @@ from unidecode import unidecode
 import pretrain
 import run_classifier
 import transfer
-from sentiment_discovery.data.tokenizers import CharTokenizer
+from sentiment_discovery.data.tokenizers.builtin import CharTokenizer
 from sentiment_discovery.models.loading import load_language_model
 from sentiment_discovery.training.checkpoint import load_checkpoint
 

@@ -15,7 +15,7 @@ import torch
 
 import transfer
 from sentiment_discovery.cli import run_cli
-from sentiment_discovery.data.tokenizers import CharTokenizer
+from sentiment_discovery.data.tokenizers.builtin import CharTokenizer
 from sentiment_discovery.models.language_model import build_language_model, recurrent_config
 from sentiment_discovery.training.checkpoint import load_checkpoint, save_checkpoint
 from sentiment_discovery.transfer import transfer_run

@@ -10,7 +10,7 @@ import logging
 import numpy as np
 import torch
 
-from ..data.classification import make_batches, pad_batch
+from ..data.batches.classification import make_batches, pad_batch
 from ..transfer.featurize import encode_texts
 
 log = logging.getLogger(__name__)

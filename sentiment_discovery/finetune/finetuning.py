@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from ..data.preprocess import (LEGACY_DEFAULT, NONE, PROCESS_FN_KEY, apply_process_fn, recorded_process_fn,
                                resolve_process_fn)
-from ..data.tokenizers import make_tokenizer, tokenizer_from_dict
+from ..data.tokenizers.builtin import make_tokenizer, tokenizer_from_dict
 from ..errors import UserError
 from ..models.classifier import build_classifier, classifier_config
 from ..models.featurizer import max_positions

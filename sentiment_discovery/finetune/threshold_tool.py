@@ -19,8 +19,8 @@ import os
 
 import numpy as np
 
-from ..data.labels import parse_label_column
-from ..data.tables import file_format, read_frame
+from ..data.formats.labels import parse_label_column
+from ..data.files.tables import file_format, read_frame
 from ..errors import UserError
 from ..output_paths import check_outputs, reported_write
 from ..transfer.metrics import canonical_metric

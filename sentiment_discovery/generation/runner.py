@@ -23,7 +23,7 @@ import torch
 from tqdm import tqdm
 
 from ..data.preprocess import get_process_fn, resolve_process_fn
-from ..data.readers import read_dataset
+from ..data.formats.readers import read_dataset
 from ..errors import UserError
 from ..models.loading import load_language_model
 from ..output_paths import check_output_folder, check_outputs, reported_write

@@ -20,7 +20,7 @@ import torch
 from ..convert.openai import import_openai, is_openai_directory
 from ..convert.original import import_original, import_original_contents
 from ..data.preprocess import LEGACY_DEFAULT, NONE, PROCESS_FN_KEY, recorded_process_fn, resolve_process_fn
-from ..data.tokenizers import CharTokenizer, tokenizer_from_dict
+from ..data.tokenizers.builtin import CharTokenizer, tokenizer_from_dict
 from ..errors import UserError
 from ..training.checkpoint import check_checkpoint, is_checkpoint_payload, read_torch_file
 from .language_model import build_language_model
@@ -120,7 +120,7 @@ def finish(model, tokenizer, info, map_location):
 
 def load_pretrained_hf(hf_model, pooling="cls"):
     """(HFEncoder in eval mode, its HFTokenizer) from a local folder or installed package (--model hf)."""
-    from ..data.hf_tokenizer import HFTokenizer
+    from ..data.tokenizers.hf import HFTokenizer
     from .hf_encoder import HFEncoder, resolve_model_path
 
     encoder = HFEncoder.from_pretrained(hf_model, pooling)

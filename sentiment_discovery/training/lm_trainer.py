@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from ..data.lm_stream import LMStream, merge_state_dicts
+from ..data.batches.lm_stream import LMStream, merge_state_dicts
 from ..errors import UserError
 from .checkpoint import rng_state, set_rng_state
 from .collective import all_gather_objects, all_reduce_sum

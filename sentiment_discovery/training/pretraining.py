@@ -21,9 +21,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..data.lm_stream import LMStream  # noqa: F401  (re-exported for scripts and tests)
+from ..data.batches.lm_stream import LMStream  # noqa: F401  (re-exported for scripts and tests)
 from ..data.preprocess import LEGACY_DEFAULT, PROCESS_FN_KEY, recorded_process_fn, resolve_process_fn
-from ..data.tokenizers import make_tokenizer, tokenizer_from_dict
+from ..data.tokenizers.builtin import make_tokenizer, tokenizer_from_dict
 from ..errors import UserError
 from ..models.language_model import build_language_model
 from ..models.loading import load_language_model

@@ -36,8 +36,8 @@ import numpy as np
 import torch
 
 from ..data.preprocess import LEGACY_DEFAULT, NONE, recorded_process_fn, resolve_process_fn
-from ..data.readers import read_dataset
-from ..data.tokenizers import tokenizer_from_dict
+from ..data.formats.readers import read_dataset
+from ..data.tokenizers.builtin import tokenizer_from_dict
 from ..errors import UserError
 from ..output_paths import prediction_files, reported_write
 from ..models.classifier import build_classifier

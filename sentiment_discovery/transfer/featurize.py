@@ -23,7 +23,7 @@ import torch
 from tqdm import tqdm
 
 from .. import capabilities
-from ..data.classification import pad_batch
+from ..data.batches.classification import pad_batch
 from ..data.preprocess import get_process_fn
 from ..errors import UserError
 

@@ -15,7 +15,7 @@ import os
 import numpy as np
 import sentencepiece as spm
 
-from ..errors import UserError
+from ...errors import UserError
 
 PAD_ID = 0
 SENTENCEPIECE_MODEL_TYPES = ("bpe", "unigram", "char", "word")
@@ -138,7 +138,7 @@ def tokenizer_from_dict(d: dict):
     if kind == "char":
         return CharTokenizer()
     if kind == "hf":
-        from .hf_tokenizer import HFTokenizer
+        from .hf import HFTokenizer
 
         return HFTokenizer.from_dict(d)
     if kind == "sentencepiece" and isinstance(d.get("model_bytes"), (bytes, bytearray)):

@@ -3,17 +3,19 @@
 The index holds the start offset of every non-blank line (int64, 8 bytes a line) plus one final
 offset, the file size, so that line i is the bytes `[offsets[i], offsets[i + 1])`. It is built by
 streaming the file in 1 MB chunks and spooling the offsets to a scratch file (memory does not grow
-with the file), and saved beside the data as `<file>.lazyidx` (a .npy array: version, file size,
-mtime in ns, line count, then the offsets), so it is reused until the file's size or mtime changes.
-A saved index is memory-mapped, not read in.
-If the data's folder is not writable the index goes to a cache folder under the system temp dir,
-and if that fails too it is kept in memory. Lines are read with `os.pread` on a file descriptor
-opened per process (safe under fork and pickling), so nothing but the requested bytes is loaded.
+with the file), and saved in the cache folder (`cache.py`: `$SENTIMENT_DISCOVERY_CACHE`, default
+`~/.cache/sentiment-discovery`), never beside the data, as `<file name>.<hashes>.lazyidx` (a .npy
+array: version, file size, mtime in ns, line count, then the offsets), so it is reused until the
+file's size or mtime changes; then a new index is built and the old one deleted. A saved index is
+memory-mapped, not read in. It is written to a temp file and renamed into place, so processes that
+build the same index at once (e.g. distributed ranks) each finish with a complete file. If the cache
+folder is not writable the index goes to a folder under the system temp dir, and if that fails too it
+is kept in memory. Lines are read with `os.pread` on a file descriptor opened per process (safe under
+fork and pickling), so nothing but the requested bytes is loaded.
 
 Blank lines (empty, or a lone "\\r") are left out of the index; a line keeps its trailing newline
 bytes, which callers strip.
 """
-import hashlib
 import io
 import logging
 import os
@@ -22,7 +24,8 @@ import tempfile
 
 import numpy as np
 
-from ..errors import UserError
+from ...errors import UserError
+from . import cache
 
 INDEX_SUFFIX = ".lazyidx"
 INDEX_VERSION = 1
@@ -32,12 +35,6 @@ NEWLINE = 10
 CARRIAGE_RETURN = 13
 
 log = logging.getLogger(__name__)
-
-
-def _file_stamp(path):
-    """(size, mtime in ns) of a file, used to tell whether a saved index is stale."""
-    stat = os.stat(path)
-    return stat.st_size, stat.st_mtime_ns
 
 
 def _chunk_line_starts(chunk, chunk_start, line_start, prev_byte):
@@ -90,11 +87,10 @@ def build_line_offsets(path, chunk_bytes=CHUNK_BYTES):
     return np.frombuffer(spool.getbuffer(), np.int64)
 
 
-def _cache_index_path(path):
-    """Where the index of `path` goes when its own folder is not writable."""
-    digest = hashlib.sha1(os.path.realpath(path).encode("utf-8")).hexdigest()[:16]
-    folder = os.path.join(tempfile.gettempdir(), "sentiment_discovery_lazyidx")
-    return os.path.join(folder, f"{os.path.basename(path)}.{digest}{INDEX_SUFFIX}")
+def index_paths(path, stamp=None):
+    """Where the index of `path` (at `stamp`, default: as it is now) is kept: the cache folder, then
+    the temp-dir fallback."""
+    return cache.entry_candidates(path, INDEX_SUFFIX, stamp or cache.file_stamp(path))
 
 
 def _load_index(index_path, stamp):
@@ -149,18 +145,21 @@ def load_or_build_offsets(path):
     """(offsets, index path or None) of `path`: a fresh saved index if there is one, else built
     and saved (None when it could not be saved anywhere and lives in memory only). Building
     spools the offsets to a scratch file, so memory does not grow with the data file."""
-    stamp = _file_stamp(path)
-    candidates = [path + INDEX_SUFFIX, _cache_index_path(path)]
+    stamp = cache.file_stamp(path)
+    candidates = index_paths(path, stamp)
+    cache.note_old_sidecar(path + INDEX_SUFFIX)
     for index_path in candidates:
         offsets = _load_index(index_path, stamp)
         if offsets is not None:
             return offsets, index_path
     with _new_spool() as spool:
         n_offsets = stream_line_offsets(path, spool)
-        if _file_stamp(path) != stamp:
+        if cache.file_stamp(path) != stamp:
             raise UserError(f"{path} changed while its lazy index was being built; read it again")
         for index_path in candidates:
             if _save_index(index_path, spool, n_offsets, stamp):
+                cache.warn_fallback(index_path)
+                cache.remove_other_versions(index_path, path)
                 return _load_index(index_path, stamp), index_path
         log.warning("could not save the lazy index of %s anywhere; keeping it in memory", path)
         spool.seek(0)
@@ -229,6 +228,6 @@ class LineIndex:
     def __setstate__(self, state):
         self.__dict__.update(state)
         if self.offsets is None:
-            self.offsets = _load_index(self.index_path, _file_stamp(self.path))
+            self.offsets = _load_index(self.index_path, cache.file_stamp(self.path))
             if self.offsets is None:
                 raise UserError(f"{self.path} changed since its lazy index was built; read it again")

@@ -1,7 +1,7 @@
 """What one data file contributes to a data set (`FilePart`), and the small helpers every format reader
 shares: cleaning a raw text cell, dropping rows with empty text, and naming a missing column.
 
-Format readers (`formats_*.py`) each turn one path into a `FilePart`; `readers.read_dataset` joins the
+Format readers (`table.py`, `text.py`, ...) each turn one path into a `FilePart`; `readers.read_dataset` joins the
 parts and turns their raw labels into checked label arrays (`labels.py`).
 """
 import logging
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import UserError
+from ...errors import UserError
 
 log = logging.getLogger(__name__)
 

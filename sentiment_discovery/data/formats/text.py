@@ -3,7 +3,7 @@
 Blank lines are skipped. Eager reading keeps the processed lines in memory (a .gz is decompressed
 while it is read); lazy reading keeps only a byte-offset index (`lazy.LineIndex`, 8 bytes a line) and
 reads a line when it is asked for, so pretraining on a corpus larger than memory works; a lazily read
-.gz is decompressed once to a sidecar file first (`gzip_source.py`). Undecodable bytes are replaced
+.gz is decompressed once to a sidecar file in the cache first (`files/gzip_source.py`). Undecodable bytes are replaced
 with U+FFFD, with one warning per file. Plain text carries no labels, so asking for labels is a UserError.
 """
 import logging
@@ -11,12 +11,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..errors import UserError
-from .decoding import decode_counting, warn_replaced
-from .gzip_source import decompressed_copy, is_gzip, iter_lines
-from .lazy import LineIndex
+from ...errors import UserError
+from ..files.decoding import decode_counting, warn_replaced
+from ..files.gzip_source import decompressed_copy, is_gzip, iter_lines
+from ..files.lazy import LineIndex
+from ..files.sequences import SubsetSequence
 from .parts import FilePart, finish_part
-from .sequences import SubsetSequence
 
 log = logging.getLogger(__name__)
 

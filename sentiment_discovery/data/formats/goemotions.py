@@ -13,9 +13,9 @@ import os
 
 import numpy as np
 
-from ..errors import UserError
-from .decoding import decode_counting, warn_replaced
-from .gzip_source import iter_lines
+from ...errors import UserError
+from ..files.decoding import decode_counting, warn_replaced
+from ..files.gzip_source import iter_lines
 from .parts import clean_text, finish_part
 
 EMOTIONS_FILE = "emotions.txt"

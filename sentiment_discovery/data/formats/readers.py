@@ -2,15 +2,15 @@
 
 `data_format` says how each path is read (one module per format; each turns a path into a
 `parts.FilePart`, and this module joins them):
-- "table" (`formats_table.py`): `.csv`, `.tsv` (tab-separated when `delim` is left at ","), `.json` (a
+- "table" (`table.py`): `.csv`, `.tsv` (tab-separated when `delim` is left at ","), `.json` (a
   JSON list of objects, or one object per line), `.jsonl` or `loose_json=True` (one object per line);
-- "text" (`formats_text.py`): one document per line, no labels;
-- "imdb" (`formats_imdb.py`): an aclImdb split folder (pos/, neg/, [unsup/]);
-- "amazon" (`formats_amazon.py`): one JSON review per line (reviewText, overall);
-- "goemotions" (`formats_goemotions.py`): GoEmotions .tsv + emotions.txt, multi-label;
-- "sst5" (`formats_sst5.py`): SST tree files or a label,sentence CSV, 5 classes;
+- "text" (`text.py`): one document per line, no labels;
+- "imdb" (`imdb.py`): an aclImdb split folder (pos/, neg/, [unsup/]);
+- "amazon" (`amazon.py`): one JSON review per line (reviewText, overall);
+- "goemotions" (`goemotions.py`): GoEmotions .tsv + emotions.txt, multi-label;
+- "sst5" (`sst5.py`): SST tree files or a label,sentence CSV, 5 classes;
 - "auto" (default): a folder is imdb, `.txt` is text, anything else is table.
-A `.gz` file is read by the name inside it (`a.json.gz` as `.json`; see `gzip_source.py`). Several
+A `.gz` file is read by the name inside it (`a.json.gz` as `.json`; see `files/gzip_source.py`). Several
 paths are read one after another and joined (their formats are resolved one by one).
 
 Labels given as words (`positive`, `negative`, `neutral`) are class names: without `class_names`
@@ -28,7 +28,7 @@ Rows whose text is empty (after `process_fn`) are skipped, with one warning givi
 `keep_empty=True` keeps them (as "") so that row i of the output is row i of the input.
 
 `lazy=True` reads texts on demand (table: loose JSON and CSV/TSV without quoted newlines; text;
-amazon; imdb), through a byte-offset index (`lazy.py`); labels, when present, are read in one pass.
+amazon; imdb), through a byte-offset index (`files/lazy.py`); labels, when present, are read in one pass.
 A lazy data set keeps every row (empty texts come back as ""), because skipping them would need a
 pass over the texts. GoEmotions and SST-5 files are small and always read whole.
 """
@@ -39,18 +39,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import UserError
-from .formats_amazon import read_amazon
-from .formats_goemotions import read_goemotions
-from .formats_imdb import read_imdb
-from .formats_sst5 import read_sst5
-from .formats_table import read_table
-from .formats_text import read_text
-from .gzip_source import inner_name
+from ...errors import UserError
+from ..files.gzip_source import inner_name
+from ..files.sequences import concat, take
+from ..preprocess import get_process_fn
+from .amazon import read_amazon
+from .goemotions import read_goemotions
+from .imdb import read_imdb
 from .labels import (binarize_ratings, describe_names, finish_multi_label, finish_single_label, name_ids,
                      sorted_names)
-from .preprocess import get_process_fn
-from .sequences import concat, take
+from .sst5 import read_sst5
+from .table import read_table
+from .text import read_text
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..errors import UserError
+from ...errors import UserError
 
 log = logging.getLogger(__name__)
 

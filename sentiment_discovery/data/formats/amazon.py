@@ -9,7 +9,7 @@ whole number of stars and becomes a 5-class id 0..4 (1 star -> 0 ... 5 stars -> 
 Eager reading streams the lines (a .gz is decompressed as it goes) and keeps only texts and ratings;
 a line that is not a JSON object is a UserError naming the file and line, and reviews without text are
 skipped with one warning. Lazy reading (for files of tens of GB) decompresses a .gz once to a sidecar
-file (see `gzip_source.py` for the disk cost), indexes its lines (`lazy.py`), and reads texts on
+file (see `files/gzip_source.py` for the disk cost), indexes its lines (`files/lazy.py`), and reads texts on
 demand; the ratings are read in one pass into a float array (8 bytes a review) when labels are
 required, and not at all otherwise (pretraining starts without a pass over the file). A malformed line
 is then reported when its record is read.
@@ -19,14 +19,14 @@ import math
 
 import numpy as np
 
-from ..errors import UserError
-from .decoding import decode_counting, warn_replaced
-from .formats_table import open_lazy_table
-from .gzip_source import iter_lines
+from ...errors import UserError
+from ..files.decoding import decode_counting, warn_replaced
+from ..files.gzip_source import iter_lines
+from ..files.lazy_tables import LazyField
+from ..files.tables import parse_json_object
 from .labels import is_missing, parse_label_column
-from .tables import parse_json_object
-from .lazy_tables import LazyField
 from .parts import FilePart, clean_text, finish_part, require_column
+from .table import open_lazy_table
 
 TEXT_KEY = "reviewText"
 LABEL_KEY = "overall"

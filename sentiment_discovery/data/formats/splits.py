@@ -6,7 +6,7 @@ round(cumulative fraction x N), so the parts add up to N exactly; a part may be 
 """
 import numpy as np
 
-from ..errors import UserError
+from ...errors import UserError
 
 N_PARTS = 3
 

@@ -15,7 +15,7 @@ Everything is deterministic for a seed.
 import numpy as np
 import torch
 
-from ..errors import UserError
+from ...errors import UserError
 
 BUCKET_BATCHES = 50
 

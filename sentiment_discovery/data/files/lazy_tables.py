@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..errors import UserError
+from ...errors import UserError
 from .decoding import decode_counting
 from .lazy import CHUNK_BYTES, LineIndex
 from .sequences import SubsetSequence

@@ -1,7 +1,7 @@
 """The `table` format: .csv / .tsv / .json / .jsonl files (optionally .gz) with a text column and label
-column(s), read whole (`tables.py`) or on demand (`lazy_tables.py`).
+column(s), read whole (`files/tables.py`) or on demand (`files/lazy_tables.py`).
 
-A lazily read .gz is first decompressed once to a sidecar file (`gzip_source.py`); messages still name
+A lazily read .gz is first decompressed once to a sidecar file in the cache (`files/gzip_source.py`); messages still name
 the .gz. Labels: one column (`label_key`), or several 0/1 columns (`non_binary_cols`); with
 require_labels=False a file may lack them (raw labels None).
 """
@@ -9,11 +9,11 @@ import functools
 
 import numpy as np
 
-from .gzip_source import decompressed_copy, inner_name, is_gzip
+from ..files.gzip_source import decompressed_copy, inner_name, is_gzip
+from ..files.lazy_tables import LazyField, LazyTable
+from ..files.tables import file_delimiter, file_format, read_frame
 from .labels import is_missing, parse_label_column
-from .lazy_tables import LazyField, LazyTable
 from .parts import FilePart, clean_text, finish_part, require_column
-from .tables import file_delimiter, file_format, read_frame
 
 
 def label_matrix(columns, label_cols, get_cells, path, require_labels, class_names):

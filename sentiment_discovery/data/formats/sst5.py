@@ -17,10 +17,10 @@ import re
 
 import numpy as np
 
-from ..errors import UserError
-from .gzip_source import inner_name
+from ...errors import UserError
+from ..files.gzip_source import inner_name
+from ..files.tables import file_delimiter, read_text_file
 from .parts import FilePart, clean_text
-from .tables import file_delimiter, read_text_file
 
 CLASS_NAMES = ["very negative", "negative", "neutral", "positive", "very positive"]
 N_CLASSES = len(CLASS_NAMES)

@@ -3,20 +3,21 @@
 Eager readers call `open_binary(path)`, which decompresses while the caller reads, so only what the
 reader keeps is held in memory. Lazy readers need random access, which a gzip stream does not give,
 so `decompressed_copy(path)` writes the decompressed bytes once, streaming in 1 MB chunks with a
-progress bar, to a sidecar file `<file>.gz.unz` beside the .gz (or, if that folder is not writable,
-under `<system temp>/sentiment_discovery_unz/`), and the lazy byte-offset index is then built on
-the sidecar. A small `<sidecar>.stamp` (JSON) records the .gz's size and mtime and the sidecar's own,
-so the copy is reused until the .gz changes (or the copy is touched), and rebuilt otherwise. A lock
-file makes concurrent processes (e.g. distributed ranks) wait for one copy instead of writing several.
+progress bar, to a sidecar file in the cache folder (`cache.py`: `$SENTIMENT_DISCOVERY_CACHE`, default
+`~/.cache/sentiment-discovery`; never beside the .gz), named `<file name>.<hashes>.unz`, and the lazy
+byte-offset index is then built on the sidecar (in the same folder). A small `<sidecar>.stamp` (JSON)
+records the .gz's size and mtime and the sidecar's own, so the copy is reused until the .gz changes
+(or the copy is touched), and rebuilt otherwise; a new copy replaces the old one's files. The copy and
+its stamp are written to temp files and renamed into place, and a lock file (`<sidecar>.lock`) makes
+concurrent processes (e.g. distributed ranks) wait for one copy instead of writing several.
 
 Disk cost: the sidecar is the full uncompressed size (text reviews compress 3-5x, so a 10 GB
-.json.gz needs 30-50 GB free), plus the lazy index beside it (8 bytes per line). Delete the `.unz`,
-`.unz.stamp`, `.unz.lock` and `.unz.lazyidx` files to get the space back; they are rebuilt when needed.
+.json.gz needs 30-50 GB free in the cache folder), plus the lazy index (8 bytes per line). Delete the
+cache folder's files to get the space back; they are rebuilt when needed.
 Measured (bench/bench_gzip_reader.py, 2 shared CPU cores): 0.37 GB .gz -> 1.0 GB, 1.27M reviews:
 first lazy read 37 s (decompress + index about 21 s, rating pass 16 s), peak RSS 124 MB.
 """
 import gzip
-import hashlib
 import json
 import logging
 import os
@@ -26,7 +27,8 @@ from contextlib import contextmanager
 
 from tqdm import tqdm
 
-from ..errors import UserError
+from ...errors import UserError
+from . import cache
 
 try:
     import fcntl
@@ -80,15 +82,15 @@ def iter_lines(path):
 
 
 def _stamp(path):
-    stat = os.stat(path)
-    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    size, mtime_ns = cache.file_stamp(path)
+    return {"size": size, "mtime_ns": mtime_ns}
 
 
-def _candidate_sidecars(path):
-    """Beside the .gz first, then a cache folder under the system temp dir."""
-    digest = hashlib.sha1(os.path.realpath(path).encode("utf-8")).hexdigest()[:16]
-    cache = os.path.join(tempfile.gettempdir(), "sentiment_discovery_unz")
-    return [path + SIDECAR_SUFFIX, os.path.join(cache, f"{os.path.basename(path)}.{digest}{SIDECAR_SUFFIX}")]
+def sidecar_paths(path, source_stamp=None):
+    """Where the decompressed copy of the .gz `path` (at `source_stamp`, default: as it is now) is
+    kept: the cache folder, then the temp-dir fallback."""
+    stamp = source_stamp or _stamp(path)
+    return cache.entry_candidates(path, SIDECAR_SUFFIX, (stamp["size"], stamp["mtime_ns"]))
 
 
 def _is_fresh(sidecar, source_stamp):
@@ -99,15 +101,6 @@ def _is_fresh(sidecar, source_stamp):
         return saved == {"source": source_stamp, "copy": _stamp(sidecar)}
     except (OSError, ValueError):
         return False
-
-
-def _writable_folder(sidecar):
-    folder = os.path.dirname(sidecar) or "."
-    try:
-        os.makedirs(folder, exist_ok=True)
-    except OSError:
-        return False
-    return os.access(folder, os.W_OK)
 
 
 @contextmanager
@@ -143,6 +136,18 @@ def _decompress_to(path, target):
             raise UserError(f"{path} is not a valid gzip file ({err})")
 
 
+def _write_stamp(sidecar, stamps):
+    """Write `<sidecar>.stamp` through a temp file and a rename."""
+    fd, partial = tempfile.mkstemp(dir=os.path.dirname(sidecar) or ".", prefix=".unz-stamp-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(stamps, handle)
+        os.replace(partial, sidecar + STAMP_SUFFIX)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+
+
 def _write_sidecar(path, sidecar, source_stamp):
     """Decompress into a temp file, move it into place, then write its stamp."""
     partial = None
@@ -151,8 +156,7 @@ def _write_sidecar(path, sidecar, source_stamp):
         os.close(fd)
         _decompress_to(path, partial)
         os.replace(partial, sidecar)
-        with open(sidecar + STAMP_SUFFIX, "w", encoding="utf-8") as handle:
-            json.dump({"source": source_stamp, "copy": _stamp(sidecar)}, handle)
+        _write_stamp(sidecar, {"source": source_stamp, "copy": _stamp(sidecar)})
     except OSError as err:
         raise UserError(f"could not write the decompressed copy of {path} to {sidecar} ({err.strerror or err}); "
                         "lazy reading of a .gz needs free space for its full uncompressed size")
@@ -166,18 +170,22 @@ def decompressed_copy(path):
     if not os.path.isfile(path):
         raise UserError(f"file not found: {path}")
     source_stamp = _stamp(path)
-    sidecars = _candidate_sidecars(path)
+    sidecars = sidecar_paths(path, source_stamp)
+    cache.note_old_sidecar(path + SIDECAR_SUFFIX)
     for sidecar in sidecars:
         if _is_fresh(sidecar, source_stamp):
             return sidecar
-    sidecar = next((s for s in sidecars if _writable_folder(s)), None)
+    sidecar = next((s for s in sidecars if cache.writable(os.path.dirname(s))), None)
     if sidecar is None:
-        raise UserError(f"cannot decompress {path} for lazy reading: neither its folder nor the temp dir is writable")
+        raise UserError(f"cannot decompress {path} for lazy reading: neither the cache folder {cache.cache_root()} "
+                        f"nor the temp dir is writable; set {cache.CACHE_ENV} to a writable folder")
+    cache.warn_fallback(sidecar)
     with _build_lock(sidecar):
         if _is_fresh(sidecar, source_stamp):  # another process wrote it while we waited
             return sidecar
         log.info("decompressing %s to %s for lazy reading (once; reused until the .gz changes)", path, sidecar)
         _write_sidecar(path, sidecar, source_stamp)
+        cache.remove_other_versions(sidecar, path)
     if _stamp(path) != source_stamp:
         raise UserError(f"{path} changed while it was being decompressed; read it again")
     return sidecar

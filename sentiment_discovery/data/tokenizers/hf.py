@@ -10,7 +10,7 @@ import tempfile
 
 import numpy as np
 
-from ..errors import UserError
+from ...errors import UserError
 
 KIND = "hf"
 
@@ -28,7 +28,7 @@ class HFTokenizer:
 
     @classmethod
     def from_folder(cls, folder, max_length):
-        from ..models.hf_encoder import import_transformers
+        from ...models.hf_encoder import import_transformers
 
         transformers = import_transformers()
         try:

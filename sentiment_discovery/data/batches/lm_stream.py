@@ -50,7 +50,7 @@ from collections import deque
 import numpy as np
 import torch
 
-from ..errors import UserError
+from ...errors import UserError
 
 STATE_VERSION = 1
 PAD_ID = 0

@@ -16,10 +16,10 @@ import re
 
 import numpy as np
 
-from ..errors import UserError
-from .decoding import decode_counting, warn_replaced
+from ...errors import UserError
+from ..files.decoding import decode_counting, warn_replaced
+from ..files.sequences import MappedSequence
 from .parts import FilePart, clean_text, finish_part
-from .sequences import MappedSequence
 
 LABELLED_FOLDERS = (("neg", 0.0), ("pos", 1.0))
 UNLABELLED_FOLDER = "unsup"
