@@ -251,7 +251,7 @@ def test_bad_input_is_reported_before_heavy_imports(script, files):
 def tiny_classifier(tmp_path):
     import torch
 
-    from sentiment_discovery.data.tokenizers import CharTokenizer
+    from sentiment_discovery.data.tokenizers.builtin import CharTokenizer
     from sentiment_discovery.models.classifier import build_classifier, classifier_config
     from sentiment_discovery.training.checkpoint import save_checkpoint
     torch.manual_seed(0)

@@ -4,7 +4,7 @@ import multiprocessing
 
 import numpy as np
 
-from sentiment_discovery.data.lazy import LineIndex
+from sentiment_discovery.data.files.lazy import LineIndex
 from sentiment_discovery.transfer.regression import fit_grid
 
 
