@@ -18,8 +18,6 @@ from ..data.preprocess import LEGACY_DEFAULT, NONE
 from ..errors import UserError
 from .recurrent import LAYER_TYPES
 
-POOL_OPTIONS = ("concat_max", "concat_min", "concat_mean")
-
 
 class ModelKind:
     """The questions every kind answers; subclasses set the flags and implement the methods."""
