@@ -16,9 +16,8 @@ from sentiment_discovery.preflight import check_data
 
 def main(argv=None):
     config = start("finetune_classifier.py", argv)
-    model = config.model
-    load = [] if model.model == "hf" else [("--load", model.load)]  # with hf, --load is refused later by name
-    check_data(*config.data.files(), **config.data.reader_options(), labels=True, others=load)
+    check_data(*config.data.files(), **config.data.reader_options(), labels=True,
+               others=config.model.input_files())
     from sentiment_discovery.finetune.finetuning import finetune
     return finetune(config)
 

@@ -81,6 +81,11 @@ class ModelConfig:
                 "nlayers": self.nlayers, "dropout": self.dropout, "weight_norm": not self.no_weight_norm,
                 "tied": self.tied}
 
+    def input_files(self) -> list:
+        """(flag, path) of the model file this config reads: --load, except with --model hf, whose encoder
+        comes from --hf-model (a --load given with it is refused by name when the model is loaded)."""
+        return [] if self.model == "hf" else [("--load", self.load)]
+
     def ignored_by(self, loaded: dict, source: str) -> list[str]:
         """One line per typed architecture flag that disagrees with the model `source` already has
         (`loaded`, its model config): the loaded model's value wins, and the line says so."""

@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from sentiment_discovery.errors import UserError
-from sentiment_discovery.models.featurizer import feature_size, featurize
+from sentiment_discovery.models.featurizer import featurize
+from sentiment_discovery.models.kinds import feature_width
 from sentiment_discovery.models.language_model import build_language_model, recurrent_config
 
 CONFIG = recurrent_config(model="mLSTM", vocab_size=257, emsize=8, nhid=10, nlayers=2)
@@ -69,9 +70,10 @@ def test_feature_size_matches_output():
     for options, pools in [({}, 0), ({"all_layers": True}, 0), (ALL_OPTIONS, 3), ({"concat_mean": True}, 1)]:
         with torch.no_grad():
             width = featurize(lm, batch, lengths, **options).shape[1]
-        assert width == feature_size(CONFIG, all_layers=options.get("all_layers", False), n_pools=pools)
+        assert width == feature_width(CONFIG, **options)
+        assert width == CONFIG["nhid"] * (CONFIG["nlayers"] if options.get("all_layers") else 1) * (1 + pools)
     transformer_config = {"model": "transformer", "decoder_embed_dim": 16}
-    assert feature_size(transformer_config, all_layers=True, n_pools=2) == 48
+    assert feature_width(transformer_config, all_layers=True, concat_max=True, concat_mean=True) == 48
 
 
 class TracingTransformer(torch.nn.Module):

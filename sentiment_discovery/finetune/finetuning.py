@@ -18,14 +18,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..data.preprocess import (LEGACY_DEFAULT, NONE, PROCESS_FN_KEY, apply_process_fn, recorded_process_fn,
-                               resolve_process_fn)
-from ..data.tokenizers.builtin import make_tokenizer, tokenizer_from_dict
+from ..data.preprocess import LEGACY_DEFAULT, NONE, PROCESS_FN_KEY, apply_process_fn, resolve_process_fn
+from ..data.tokenizers.builtin import make_tokenizer
 from ..errors import UserError
 from ..models.classifier import build_classifier, classifier_config
-from ..models.featurizer import max_positions
+from ..models.kinds import max_positions, model_kind
 from ..models.language_model import build_language_model
-from ..models.loading import load_text_encoder
+from ..models.loading import classifier_from_checkpoint, load_text_encoder
 from ..output_paths import check_output_folder, check_outputs, reported_write
 from ..runtime import choose_device, load_splits, set_runtime_options, set_threads
 from ..training.checkpoint import load_checkpoint, save_checkpoint
@@ -83,7 +82,7 @@ def check_flags(config):
         raise UserError("--neurons selects transfer.py's top neurons; finetuning trains the head on all features")
     if f.load_finetuned and not config.model.load:
         raise UserError("--load-finetuned needs --load CLASSIFIER")
-    if config.model.model == "hf" and f.aux_lm_loss:
+    if f.aux_lm_loss and not model_kind(config.model).generates:
         raise UserError("--aux-lm-loss needs a language model; a pretrained hf encoder (--model hf) has no LM head")
     if head.classifier_hidden_layers and min(head.classifier_hidden_layers) < 1:
         raise UserError(f"--classifier-hidden-layers sizes must be >= 1, got {head.classifier_hidden_layers}")
@@ -111,7 +110,7 @@ def new_classifier(run_config, spec, train):
     learn the base rates)."""
     model_config, head = run_config.model, run_config.classifier
     process_flag = run_config.data.process_fn
-    if model_config.load or model_config.model == "hf":
+    if model_config.load or model_kind(model_config).pretrained_only:
         encoder, tokenizer, process_fn = load_text_encoder(model_config, process_flag)
         for line in run_config.tokenizer.ignored_by(model_config.load or model_config.hf_model):
             log.warning(line)
@@ -140,14 +139,8 @@ def stored_classifier(ckpt, path, spec, process_flag=None):
         raise UserError(f"{path} has {config['n_outputs']} {'softmax' if config.get('use_softmax') else 'sigmoid'} "
                         f"outputs, this task needs {spec.n_outputs} "
                         f"{'softmax' if spec.use_softmax else 'sigmoid'} outputs ({', '.join(spec.names)})")
-    model = build_classifier(config)
-    try:
-        model.load_state_dict(ckpt["model_state"])
-    except RuntimeError as err:
-        raise UserError(f"{path}: weights do not fit its classifier config "
-                        f"({str(err).strip().splitlines()[0]})") from None
-    recorded = recorded_process_fn(ckpt, NONE if config["encoder"].get("model") == "hf" else LEGACY_DEFAULT)
-    return model, tokenizer_from_dict(ckpt["tokenizer"]), resolve_process_fn(process_flag, recorded)
+    model, tokenizer, recorded = classifier_from_checkpoint(ckpt, path)
+    return model, tokenizer, resolve_process_fn(process_flag, recorded)
 
 
 def build_model(config, spec, train, resume_ckpt):

@@ -17,6 +17,7 @@ import torch
 from tqdm import tqdm
 
 from ..errors import UserError
+from ..models.kinds import model_kind
 from .neuron import neuron_from_trace, overwrite_neuron, read_neuron
 from .sampling import sample_next
 
@@ -53,14 +54,15 @@ def _check_request(model, prime_length, gen_length, num_samples, neuron, steerin
         raise UserError(f"--gen-length must be >= 0, got {gen_length}")
     if num_samples < 1:
         raise UserError(f"--num-samples must be >= 1, got {num_samples}")
-    transformer = model.config["model"] == "transformer"
+    kind = model_kind(model)
     if (record or steering.active) and neuron is None:
         raise ValueError("recording or steering a neuron needs a NeuronSpec")
-    if steering.active and transformer:
-        raise UserError("--overwrite steers a recurrent model's state; a transformer cannot be steered")
-    if transformer and prime_length + gen_length > model.config["max_positions"]:
+    if steering.active and not kind.steerable:
+        raise UserError(f"--overwrite steers a recurrent model's state; a {kind.label} cannot be steered")
+    limit = kind.max_positions(model.config)
+    if limit is not None and prime_length + gen_length > limit:
         raise UserError(f"prompt ({prime_length} tokens) + --gen-length {gen_length} exceed the "
-                        f"transformer's max_positions {model.config['max_positions']}")
+                        f"{kind.label}'s max_positions {limit}")
 
 
 def _read_prompt(model, prime, neuron, steering, record):
@@ -74,7 +76,7 @@ def _read_prompt(model, prime, neuron, steering, record):
                 values.append(read_neuron(state, neuron))
             state = overwrite_neuron(state, neuron, steering.value)
         return logits[:, -1], state, values
-    if not record or model.config["model"] == "transformer":
+    if not record or not model_kind(model).recurrent:
         logits, state = model(prime)  # (B, P, V)
         return logits[:, -1], state, values
     state = None
@@ -99,7 +101,7 @@ def generate(model, prime_ids, gen_length, sampling, generator=None, num_samples
     _check_request(model, len(prime_ids), gen_length, num_samples, neuron, steering, record)
     device = next(model.parameters()).device
     prime = torch.tensor([prime_ids] * num_samples, dtype=torch.long, device=device)  # (B, P)
-    recurrent = model.config["model"] != "transformer"
+    recurrent = model_kind(model).recurrent
     logits, state, values = _read_prompt(model, prime, neuron, steering, record)
     generated = []
     for step in tqdm(range(gen_length), desc="generate", unit="tok", disable=not progress, leave=False):

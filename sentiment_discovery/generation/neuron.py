@@ -12,7 +12,7 @@ layer's output), so it can be shown but not steered.
 from dataclasses import dataclass
 
 from ..errors import UserError
-from ..models.featurizer import is_transformer
+from ..models.kinds import model_kind
 
 
 @dataclass(frozen=True)
@@ -28,14 +28,12 @@ class NeuronSpec:
 
     @property
     def steerable(self):
-        return self.model != "transformer"
+        return model_kind(self.model).steerable
 
 
 def state_width_and_layers(config):
     """(units per layer, layers whose states can be shown) of a model config."""
-    if is_transformer(config):
-        return config["decoder_embed_dim"], config["decoder_layers"]
-    return config["nhid"], config["nlayers"]
+    return model_kind(config).state_width_and_layers(config)
 
 
 def checked_layer(config, layer):
@@ -45,8 +43,7 @@ def checked_layer(config, layer):
         raise UserError(f"--layer {layer} is out of range: the model has {n_layers} layer(s) "
                         f"(use 0..{n_layers - 1} or -1 for the last)")
     layer = layer % n_layers
-    if is_transformer(config) and layer != n_layers - 1:
-        raise UserError(f"--layer {layer}: a transformer's heatmap can show only its last layer ({n_layers - 1})")
+    model_kind(config).check_shown_layer(layer, n_layers)
     return layer
 
 
@@ -61,7 +58,7 @@ def classifier_neuron(checkpoint_neurons, feature_options, config):
     width, n_layers = state_width_and_layers(config)
     feature = int(indices[0])
     sign = float(signs[0]) if signs else 1.0
-    if feature_options.get("all_layers") and not is_transformer(config):
+    if feature_options.get("all_layers") and model_kind(config).layered_features:
         return feature % width, (feature // width) % n_layers, sign
     return feature % width, None, sign
 
@@ -88,7 +85,7 @@ def resolve_neuron(config, neuron=None, layer=-1, get_hidden=False, negate=False
         raise UserError(f"--neuron {neuron} is out of range: the layer has {width} units (0..{width - 1})")
     layer = checked_layer(config, layer)
     use_hidden = get_hidden or bool(from_classifier and feature_options.get("get_hidden"))
-    state_key = "h" if use_hidden or is_transformer(config) else "c"
+    state_key = model_kind(config).shown_state_key(use_hidden)
     polarity = -sign if negate else sign
     return NeuronSpec(index=int(neuron), layer=layer, state_key=state_key,
                       polarity=1.0 if polarity >= 0 else -1.0, model=config["model"])
@@ -96,10 +93,7 @@ def resolve_neuron(config, neuron=None, layer=-1, get_hidden=False, negate=False
 
 def neuron_from_trace(states, spec):
     """`trace()` states -> the neuron's raw values (B, T) (the transformer's one layer is its last)."""
-    if spec.model == "transformer":
-        layer_states = states["h"][-1]  # (B, T, D)
-    else:
-        layer_states = states[spec.state_key][spec.layer]  # (B, T, H)
+    layer_states = model_kind(spec.model).traced_layer(states, spec.state_key, spec.layer)  # (B, T, H)
     return layer_states[:, :, spec.index]
 
 
@@ -115,7 +109,7 @@ def overwrite_neuron(state, spec, value):
     target = value * spec.polarity
     new_state = list(state)
     h, c = state[spec.layer]
-    if spec.model == "GRU":
+    if model_kind(spec.model).hidden_is_cell:
         h = c = _with_unit(h, spec.index, target)
     elif spec.state_key == "h":
         h = _with_unit(h, spec.index, target)

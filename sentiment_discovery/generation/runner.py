@@ -25,6 +25,7 @@ from tqdm import tqdm
 from ..data.preprocess import get_process_fn, resolve_process_fn
 from ..data.formats.readers import read_dataset
 from ..errors import UserError
+from ..models.kinds import max_positions, model_kind
 from ..models.loading import load_language_model
 from ..output_paths import check_output_folder, check_outputs, reported_write
 from ..runtime import choose_device, set_threads
@@ -203,7 +204,7 @@ def run_row_heatmaps(options, model, tokenizer, process_fn):
                            require_labels=False, process_fn=process_fn)
     folder = output_stem(options.save) + "_heatmaps"
     title = describe(neuron, steering)
-    limit = model.config["max_positions"] if model.config["model"] == "transformer" else float("inf")
+    limit = max_positions(model) or float("inf")
     records = []
     for row in tqdm(range(min(options.max_rows, len(dataset.texts))), desc="heatmaps", unit="text"):
         ids = tokenizer.encode(dataset.texts[row])
@@ -259,7 +260,7 @@ def run_generate(config):
     device = choose_device(run.device)
     torch.manual_seed(run.seed)
     model, tokenizer, info = load_language_model(options.load, map_location=device)
-    if model.config["model"] == "hf":
+    if not model_kind(model).generates:
         raise UserError(f"{options.load} holds a pretrained hf encoder, not a language model: it cannot generate "
                         "text or show a neuron over it")
     log.info("loaded %s %s model from %s", info["source"], model.config["model"], options.load)

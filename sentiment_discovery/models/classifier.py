@@ -16,7 +16,8 @@ import torch
 from torch import nn
 
 from ..errors import UserError
-from .featurizer import check_lengths, feature_size, features_from_states, is_hf, is_transformer
+from .featurizer import check_lengths, encoder_features
+from .kinds import feature_width, model_kind
 from .language_model import build_language_model
 
 FEATURE_OPTIONS = ("get_hidden", "all_layers", "concat_max", "concat_min", "concat_mean")
@@ -127,23 +128,13 @@ class ClassifierModel(nn.Module):
         """tokens (B, T), lengths (B,) -> logits (B, C) | (B, C, K) [, LM logits (B, T', V)]."""
         lengths = check_lengths(tokens, lengths)
         tokens = tokens[:, : int(lengths.max())]
-        if is_hf(self.encoder):
-            states, features = None, self.encoder.pooled(tokens, lengths).float()  # (B, H)
-        else:
-            states, _ = self.encoder.trace(tokens)
-            features = features_from_states(states, lengths, **self.features)
+        states, features = encoder_features(self.encoder, tokens, lengths, self.features)  # features (B, F)
         logits = self.head(features)
         if self.heads_per_class > 1:
             logits = logits.view(logits.shape[0], -1, self.heads_per_class)  # (B, C, K)
         if not self.aux_lm:
             return logits
-        return logits, self._lm_logits(tokens, states)
-
-    def _lm_logits(self, tokens, states):
-        if is_transformer(self.encoder):
-            return self.encoder(tokens)[0]
-        last_hidden = states["h"][-1]  # (B, T, H)
-        return self.encoder.decoder(self.encoder.drop(last_hidden))
+        return logits, model_kind(self.encoder).lm_logits(self.encoder, tokens, states)  # (B, T', V)
 
     def probabilities(self, logits):
         """(mean probability (B, C), std over heads (B, C) or None)."""
@@ -186,9 +177,10 @@ def _check_classifier_config(config):
         raise UserError("a classifier needs n_outputs >= 1 and heads_per_class >= 1")
     if config.get("neurons") and config["head"] != "linear":
         raise UserError("neuron selection works with the linear head only")
-    if is_hf(config["encoder"]) and config.get("aux_lm"):
+    kind = model_kind(config["encoder"])
+    if not kind.generates and config.get("aux_lm"):
         raise UserError("a pretrained hf encoder is not a language model: no auxiliary LM loss with --model hf")
-    if is_hf(config["encoder"]) and any(config["features"].values()):
+    if not kind.takes_feature_options and any(config["features"].values()):
         raise UserError("the feature options (--get-hidden, --all-layers, --concat-*) are for the project's own "
                         "language models; with --model hf choose --hf-pooling cls|mean")
 
@@ -200,9 +192,7 @@ def build_classifier(config, encoder=None):
     _check_classifier_config(config)
     encoder = encoder if encoder is not None else build_language_model(config["encoder"])
     features = config["features"]
-    n_pools = sum(bool(features.get(key)) for key in ("concat_max", "concat_min", "concat_mean"))
-    in_features = feature_size(encoder.config, features.get("get_hidden", False),
-                               features.get("all_layers", False), n_pools)
+    in_features = feature_width(encoder.config, **features)
     heads = config.get("heads_per_class", 1)
     outputs = config["n_outputs"] * heads
     if config["head"] == "linear":

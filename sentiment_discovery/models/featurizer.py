@@ -6,45 +6,17 @@ as OpenAI's encoder reads it. (The original's transfer.py read one token earlier
 
 Feature layout for B texts: [last-token state of each chosen layer] [max pool] [min pool] [mean pool]
 (pools present only when asked for, each over the same layers). Padding after a text's end never
-leaks in: the recurrence is causal and the pools mask it out. A transformer (config["model"] ==
-"transformer") contributes `trace()`'s last hidden state; it has no cell, so `get_hidden` is moot. A
-pretrained hf encoder (config["model"] == "hf", models/hf_encoder.py) gives its own pooled vector ([CLS] or
-mean) and takes none of these options.
+leaks in: the recurrence is causal and the pools mask it out. A transformer contributes `trace()`'s last
+hidden state; it has no cell, so `get_hidden` is moot. A pretrained hf encoder (models/hf_encoder.py) gives
+its own pooled vector ([CLS] or mean) and takes none of these options. The width of the features is
+`kinds.feature_width(config, **options)`; what differs between kinds is asked of `kinds.model_kind`.
 
 `featurize` neither switches off grad nor changes the module's train/eval mode: the caller decides
 (transfer wraps it in torch.no_grad() with model.eval(); finetuning backpropagates through it)."""
 import torch
 
 from ..errors import UserError
-
-
-def is_transformer(model_or_config):
-    """True for a transformer LM or its config (config["model"] == "transformer")."""
-    config = getattr(model_or_config, "config", model_or_config)
-    return isinstance(config, dict) and config.get("model") == "transformer"
-
-
-def is_hf(model_or_config):
-    """True for a pretrained HuggingFace encoder or its config (config["model"] == "hf")."""
-    config = getattr(model_or_config, "config", model_or_config)
-    return isinstance(config, dict) and config.get("model") == "hf"
-
-
-def max_positions(model_or_config):
-    """The longest input the model reads (transformer LM, hf encoder), or None (recurrent: any length)."""
-    config = getattr(model_or_config, "config", model_or_config)
-    return config.get("max_positions") if is_transformer(config) or is_hf(config) else None
-
-
-def feature_size(config, get_hidden=False, all_layers=False, n_pools=0):
-    """Width F of `featurize`'s output for a model with this config (an hf encoder: its pooled width)."""
-    if is_hf(config):
-        return config["hidden_size"]
-    if is_transformer(config):
-        width, layers = config["decoder_embed_dim"], 1
-    else:
-        width, layers = config["nhid"], (config["nlayers"] if all_layers else 1)
-    return width * layers * (1 + n_pools)
+from .kinds import model_kind
 
 
 def check_lengths(tokens, lengths):
@@ -85,10 +57,18 @@ def featurize(model, tokens, lengths, get_hidden=False, all_layers=False, concat
     """tokens (B, T) padded with 0 after each text, lengths (B,) -> features (B, F) float32."""
     lengths = check_lengths(tokens, lengths)
     tokens = tokens[:, : int(lengths.max())]  # nothing past the longest text matters
-    if is_hf(model):
-        return model.pooled(tokens, lengths).float()
+    options = dict(get_hidden=get_hidden, all_layers=all_layers, concat_max=concat_max, concat_min=concat_min,
+                   concat_mean=concat_mean)
+    return encoder_features(model, tokens, lengths, options)[1]
+
+
+def encoder_features(model, tokens, lengths, options):
+    """tokens (B, T) already cut to the longest text, lengths (B,) -> (trace() states or None for a pooled
+    encoder, features (B, F) float32)."""
+    if model_kind(model).pooled:
+        return None, model.pooled(tokens, lengths).float()  # (B, H)
     states, _ = model.trace(tokens)
-    return features_from_states(states, lengths, get_hidden, all_layers, concat_max, concat_min, concat_mean)
+    return states, features_from_states(states, lengths, **options)
 
 
 def features_from_states(states, lengths, get_hidden=False, all_layers=False, concat_max=False,

@@ -11,7 +11,7 @@ here, so the project's own models never need it.
 
 The encoder's config is plain data (`{"model": "hf", "hf_config": {...}, "pooling", "hidden_size",
 "max_positions", "source"}`), so a classifier checkpoint rebuilds it with `HFEncoder(config)` and its stored
-weights alone (`build_language_model` dispatches here)."""
+weights alone (`build_language_model` dispatches here through models/kinds.py)."""
 import importlib
 import json
 import os
@@ -64,12 +64,6 @@ def resolve_model_path(name_or_path):
     if not os.path.isfile(os.path.join(folder, "config.json")):
         raise UserError(f"--hf-model {path}: {folder} has no config.json, so it is not a transformers model folder")
     return folder
-
-
-def is_hf(model_or_config):
-    """True for an HFEncoder or its config."""
-    config = getattr(model_or_config, "config", model_or_config)
-    return isinstance(config, dict) and config.get("model") == HF_MODEL
 
 
 def hf_config_dict(hf_config):

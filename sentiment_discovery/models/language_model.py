@@ -13,9 +13,10 @@ when the embedding or the layer changes."""
 from torch import nn
 
 from ..errors import UserError
+from .kinds import model_kind
 from .token_check import check_token_ids
 from .prepared_weight import VersionedCache
-from .recurrent import LAYER_TYPES, StackedRNN
+from .recurrent import StackedRNN
 from .recurrent_layer import keep_mask, needs_graph
 
 MAX_TABLE_VOCAB = 4096  # larger vocabularies project embeddings per token instead of a table
@@ -46,21 +47,10 @@ def _checked_recurrent_config(config):
 
 
 def build_language_model(config):
-    """A language model built from its config dict alone (recurrent or transformer)."""
+    """A language model (or hf encoder) built from its config dict alone, by its kind (models/kinds.py)."""
     if not isinstance(config, dict):
         raise UserError(f"model config must be a dict, got {type(config).__name__}")
-    model = config.get("model")
-    if model == "transformer":
-        from .transformer import TransformerLM
-
-        return TransformerLM(config)
-    if model in LAYER_TYPES:
-        return RecurrentLM(config)
-    if model == "hf":
-        from .hf_encoder import HFEncoder
-
-        return HFEncoder(config)
-    raise UserError(f"unknown model {model!r}; choose one of {', '.join([*LAYER_TYPES, 'transformer', 'hf'])}")
+    return model_kind(config).build(config)
 
 
 class RecurrentLM(nn.Module):

@@ -19,10 +19,12 @@ import torch
 
 from ..convert.openai import import_openai, is_openai_directory
 from ..convert.original import import_original, import_original_contents
-from ..data.preprocess import LEGACY_DEFAULT, NONE, PROCESS_FN_KEY, recorded_process_fn, resolve_process_fn
+from ..data.preprocess import LEGACY_DEFAULT, PROCESS_FN_KEY, recorded_process_fn, resolve_process_fn
 from ..data.tokenizers.builtin import CharTokenizer, tokenizer_from_dict
 from ..errors import UserError
 from ..training.checkpoint import check_checkpoint, is_checkpoint_payload, read_torch_file
+from .classifier import build_classifier
+from .kinds import model_kind
 from .language_model import build_language_model
 
 ENCODER_PREFIX = "encoder."
@@ -79,20 +81,35 @@ def model_from_checkpoint(payload, path):
         raise UserError(f"checkpoint {path}: weights do not fit its model config ({first_line})") from None
     tokenizer = checkpoint_tokenizer(payload, model, path)
     info = {"source": "checkpoint", "path": path, "kind": kind, "model_config": model.config,
-            "process_fn": checkpoint_process_fn(payload, path, hf=config.get("model") == "hf")}
+            "process_fn": checkpoint_process_fn(payload, path, model_kind(config).default_process_fn)}
     if "step" in payload:
         info["step"] = payload["step"]
     return model, tokenizer, info
 
 
-def checkpoint_process_fn(payload, path, hf=False):
+def checkpoint_process_fn(payload, path, default=LEGACY_DEFAULT):
     """The process function a checkpoint of ours records; when it records none (written before the record
-    existed): process_str, the original's default (logged), or none for an hf encoder."""
-    default = NONE if hf else LEGACY_DEFAULT
+    existed): `default`, its encoder kind's (process_str, the original's default; none for an hf encoder),
+    logged."""
     if PROCESS_FN_KEY not in payload:
         log.info("%s records no process function (written before they were recorded): its text is read "
                  "with %s; --process-fn overrides", path, default)
     return recorded_process_fn(payload, default)
+
+
+def classifier_from_checkpoint(ckpt, path):
+    """(classifier model, tokenizer, recorded process function) rebuilt from a classifier checkpoint's
+    dict (`classifier_config`, `model_state`, `tokenizer`); `path` names it in errors. The process function
+    is what the checkpoint records, else its encoder kind's default (process_str; none for an hf encoder)."""
+    config = ckpt["classifier_config"]
+    model = build_classifier(config)
+    try:
+        model.load_state_dict(ckpt["model_state"])
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()[0]
+        raise UserError(f"{path}: the stored weights do not fit its classifier config ({first})") from None
+    process_fn = recorded_process_fn(ckpt, model_kind(config["encoder"]).default_process_fn)
+    return model, tokenizer_from_dict(ckpt["tokenizer"]), process_fn
 
 
 def checkpoint_tokenizer(payload, model, path):
@@ -133,11 +150,11 @@ def load_text_encoder(model_config, process_flag=None):
     else the language model of --load; the process function is `process_flag` (--process-fn) when given,
     else the model's own (an hf encoder's: none, its tokenizer keeps its own conventions). Typed
     architecture flags (--nhid, ...) the loaded model overrides are logged, one line each."""
-    if model_config.model == "hf":
+    if model_kind(model_config).pretrained_only:
         if model_config.load:
             raise UserError("--load and --model hf exclude each other: the hf encoder comes from --hf-model")
         model, tokenizer = load_pretrained_hf(model_config.hf_model, model_config.hf_pooling)
-        source, recorded = model_config.hf_model, NONE
+        source, recorded = model_config.hf_model, model_kind(model.config).default_process_fn
     else:
         if not model_config.load:
             raise UserError("no language model given: pass --load MODEL (or --model hf --hf-model PATH)")

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from ..data.batches.lm_stream import LMStream, merge_state_dicts
 from ..errors import UserError
+from ..models.kinds import model_kind
 from .checkpoint import rng_state, set_rng_state
 from .collective import all_gather_objects, all_reduce_sum
 from .distributed import unwrap_model, wrap_ddp
@@ -112,7 +113,7 @@ class LMTrainer:
         self.state = None
         # A recurrent state carries over from batch to batch; a transformer sees each window on its own
         # (its key/value cache would otherwise grow without bound).
-        self.carry_state = model.config["model"] != "transformer"
+        self.carry_state = model_kind(model).recurrent
         self.progress = Progress()
 
     def build_schedule(self, total_iters, lr, decay_style, warmup, constant_decay, stlr_cut_frac):

@@ -1,7 +1,7 @@
 """The classifying run behind run_classifier.py: a saved classifier applied to every text of a file.
 
 The classifier checkpoint (kind "classifier", from transfer.py or finetune_classifier.py) holds
-everything: `build_classifier(classifier_config)` rebuilds the model, the tokenizer, label names,
+everything: `models.loading.classifier_from_checkpoint` rebuilds the model, the tokenizer, label names,
 thresholds, neuron selection and the process function of its encoder come with it (a classifier written
 before process functions were recorded: process_str, none for an hf encoder). --process-fn overrides it.
 The input is read raw and each text put through the process function when it is tokenized, so the
@@ -35,13 +35,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..data.preprocess import LEGACY_DEFAULT, NONE, recorded_process_fn, resolve_process_fn
+from ..data.preprocess import LEGACY_DEFAULT, resolve_process_fn
 from ..data.formats.readers import read_dataset
-from ..data.tokenizers.builtin import tokenizer_from_dict
 from ..errors import UserError
+from ..models.kinds import feature_width, max_positions
+from ..models.loading import classifier_from_checkpoint
 from ..output_paths import prediction_files, reported_write
-from ..models.classifier import build_classifier
-from ..models.featurizer import feature_size, max_positions
 from ..runtime import choose_device, set_threads
 from ..training.checkpoint import load_checkpoint
 from .featurize import (RunStats, encode_texts, precision_mode, prepare_for_inference, progress_bar,
@@ -80,23 +79,16 @@ def load_classifier(path) -> LoadedClassifier:
                if key not in ckpt]
     if missing:
         raise UserError(f"{path} is a classifier checkpoint without {', '.join(missing)}")
-    model = build_classifier(ckpt["classifier_config"])
-    try:
-        model.load_state_dict(ckpt["model_state"])
-    except RuntimeError as err:
-        first = str(err).strip().splitlines()[0]
-        raise UserError(f"{path}: the stored weights do not fit the stored classifier config ({first})") from None
+    model, tokenizer, process_fn = classifier_from_checkpoint(ckpt, path)
     model.aux_lm = False  # classifying needs the class logits only, not a finetuning run's LM logits
     labels = [str(name) for name in ckpt["labels"]]
     thresholds = np.asarray(ckpt["thresholds"], dtype=np.float64).ravel()
     if len(labels) != model.n_outputs or thresholds.size != model.n_outputs:
         raise UserError(f"{path} has {model.n_outputs} outputs but {len(labels)} label names and "
                         f"{thresholds.size} thresholds")
-    encoder_config = ckpt["classifier_config"]["encoder"]
-    max_len = max_positions(encoder_config)
+    max_len = max_positions(ckpt["classifier_config"]["encoder"])
     class_names = ckpt.get("class_names")
-    process_fn = recorded_process_fn(ckpt, NONE if encoder_config.get("model") == "hf" else LEGACY_DEFAULT)
-    return LoadedClassifier(model, tokenizer_from_dict(ckpt["tokenizer"]), labels, thresholds,
+    return LoadedClassifier(model, tokenizer, labels, thresholds,
                             ckpt.get("neurons"), str(ckpt.get("source", "unknown")), max_len,
                             [str(name) for name in class_names] if class_names else None, process_fn)
 
@@ -112,10 +104,7 @@ def effective_max_len(requested, model_max):
 
 def head_input_width(model) -> int:
     """Width of the features the classifier's head reads."""
-    features = model.features
-    n_pools = sum(bool(features.get(key)) for key in ("concat_max", "concat_min", "concat_mean"))
-    return feature_size(model.encoder.config, features.get("get_hidden", False),
-                        features.get("all_layers", False), n_pools)
+    return feature_width(model.encoder.config, **model.features)
 
 
 def outputs_from_logits(model, logits) -> torch.Tensor:

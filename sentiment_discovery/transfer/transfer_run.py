@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import UserError
-from ..models.featurizer import feature_size, max_positions
 from ..models.hf_encoder import resolve_model_path
+from ..models.kinds import feature_width, max_positions, model_kind
 from ..models.loading import load_text_encoder
 from ..output_paths import check_output_folder, check_outputs, reported_write
 from ..runtime import choose_device, load_splits, set_runtime_options, set_threads
@@ -82,14 +82,14 @@ def results_stem(model) -> str:
     """The model path the results folder is named after (a `config.ModelConfig`): --load, an hf model folder,
     or runs/<package> for an hf model given as an installed package's name (so no folder lands in the
     working directory)."""
-    if model.model != "hf":
+    if not model_kind(model).pretrained_only:
         return model.load
     return model.hf_model if os.path.isdir(model.hf_model) else os.path.join("runs", model.hf_model)
 
 
 def model_stamp(model) -> dict:
     """What identifies the features' model for the cache: the --load file, or the hf folder and pooling."""
-    if model.model != "hf":
+    if not model_kind(model).pretrained_only:
         return feature_cache.model_stamp(model.load)
     folder = resolve_model_path(model.hf_model)
     return dict(feature_cache.model_stamp(os.path.join(folder, "config.json")), pooling=model.hf_pooling)
@@ -98,11 +98,6 @@ def model_stamp(model) -> dict:
 def check_neuron_count(k: int, width: int) -> None:
     if k > width:
         raise UserError(f"--neurons {k} is larger than the {width} features the model gives")
-
-
-def feature_width(config, options: dict) -> int:
-    n_pools = sum(bool(options[key]) for key in ("concat_max", "concat_min", "concat_mean"))
-    return feature_size(config, options["get_hidden"], options["all_layers"], n_pools)
 
 
 # ---------------------------------------------------------------- features
@@ -249,7 +244,7 @@ def run_transfer(config) -> dict:
     model, tokenizer, process_fn = load_text_encoder(config.model, config.data.process_fn)
     set_runtime_options(model, config.model.rnn_impl)
     options = config.features.options()
-    width = feature_width(model.config, options)
+    width = feature_width(model.config, **options)
     check_neuron_count(neurons, width)
     splits = read_splits(config)
     with reported_write(results_dir, "--save-results"):
@@ -310,7 +305,7 @@ def _write_outputs(config, splits, reports, indices, signs, pipeline, options, r
         log.warning("--write-results %s not written: there is no test split", write_results)
     model_config = config.model
     results = {
-        "load": model_config.hf_model if model_config.model == "hf" else model_config.load,
+        "load": model_kind(model_config).source(model_config),
         "results_dir": results_dir, "task": full.task, "metric": full.metric,
         "labels": names, "class_names": class_names, "n_features": int(full.n_input_features),
         "feature_options": options, "process_fn": process_fn,

@@ -137,9 +137,9 @@ def tokenizer_from_dict(d: dict):
     kind = d.get("kind") if isinstance(d, dict) else None
     if kind == "char":
         return CharTokenizer()
-    if kind == "hf":
-        from .hf import HFTokenizer
+    from .hf import KIND as HF_KIND, HFTokenizer  # transformers itself is imported only when used
 
+    if kind == HF_KIND:
         return HFTokenizer.from_dict(d)
     if kind == "sentencepiece" and isinstance(d.get("model_bytes"), (bytes, bytearray)):
         tokenizer = SentencePieceTokenizer(model_bytes=d["model_bytes"])
