@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from sentiment_discovery.config import ModelConfig
-from sentiment_discovery.data.tokenizers import CharTokenizer
+from sentiment_discovery.data.tokenizers.builtin import CharTokenizer
 from sentiment_discovery.errors import UserError
 from sentiment_discovery.models import token_check
 from sentiment_discovery.models.classifier import build_classifier, classifier_config
