@@ -12,7 +12,7 @@ import tempfile
 
 import numpy as np
 
-from ..transfer.metrics import canonical_metric, format_report, support_per_class
+from ..evaluation.metrics import canonical_metric, format_report, support_per_class
 from ..visualize.plots import confusion_matrix_plot, metric_curves
 from .evaluation import flat_metrics
 

@@ -22,8 +22,8 @@ import numpy as np
 from ..data.labels import parse_label_column
 from ..data.tables import file_format, read_frame
 from ..errors import UserError
-from ..transfer.metrics import canonical_metric
-from ..transfer.thresholds import (
+from ..evaluation.metrics import canonical_metric
+from ..evaluation.thresholds import (
     as_matrix,
     best_thresholds,
     check_probs_labels,

@@ -43,7 +43,7 @@ from ..runtime import choose_device, set_threads
 from ..training.checkpoint import load_checkpoint
 from .featurize import (RunStats, encode_texts, precision_mode, prepare_for_inference, progress_bar,
                         run_length_ordered)
-from .metrics import evaluate
+from ..evaluation.metrics import evaluate
 
 log = logging.getLogger(__name__)
 

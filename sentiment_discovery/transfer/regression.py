@@ -33,7 +33,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
 from ..errors import UserError
-from .metrics import canonical_metric, evaluate, infer_task
+from ..evaluation.metrics import canonical_metric, evaluate, infer_task
 
 DEFAULT_CS = 2.0 ** np.arange(-8, 1)
 SOLVERS = ("liblinear", "saga")
