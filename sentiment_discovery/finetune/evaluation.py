@@ -10,8 +10,7 @@ import numpy as np
 import torch
 
 from ..training.collective import all_gather_objects
-from ..transfer.classify import empty_text_outputs
-from ..transfer.featurize import progress_bar, run_length_ordered
+from ..inference import empty_text_outputs, progress_bar, run_length_ordered
 from ..evaluation.metrics import METRIC_NAMES, canonical_metric, evaluate
 from .thresholding import predictions
 

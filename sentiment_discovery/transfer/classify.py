@@ -38,12 +38,13 @@ from ..data.readers import read_dataset
 from ..data.tokenizers import tokenizer_from_dict
 from ..errors import UserError
 from ..models.classifier import build_classifier
-from ..models.featurizer import feature_size, max_positions
+from ..models.featurizer import max_positions
 from ..runtime import choose_device, set_threads
 from ..training.checkpoint import load_checkpoint
-from .featurize import (RunStats, encode_texts, precision_mode, prepare_for_inference, progress_bar,
-                        run_length_ordered)
 from ..evaluation.metrics import evaluate
+from ..inference import (RunStats, classify_batch, effective_max_len, empty_text_outputs, encode_texts,
+                         progress_bar, run_length_ordered)
+from .featurize import precision_mode, prepare_for_inference
 
 log = logging.getLogger(__name__)
 
@@ -93,45 +94,6 @@ def load_classifier(path) -> LoadedClassifier:
     return LoadedClassifier(model, tokenizer_from_dict(ckpt["tokenizer"]), labels, thresholds,
                             ckpt.get("neurons"), str(ckpt.get("source", "unknown")), max_len,
                             [str(name) for name in class_names] if class_names else None, process_fn)
-
-
-def effective_max_len(requested, model_max):
-    """--max-seq-len, capped by what the model can read (a transformer's positions)."""
-    if requested is None:
-        return model_max
-    return requested if model_max is None else min(requested, model_max)
-
-
-# ---------------------------------------------------------------- model outputs
-
-def head_input_width(model) -> int:
-    """Width of the features the classifier's head reads."""
-    features = model.features
-    n_pools = sum(bool(features.get(key)) for key in ("concat_max", "concat_min", "concat_mean"))
-    return feature_size(model.encoder.config, features.get("get_hidden", False),
-                        features.get("all_layers", False), n_pools)
-
-
-def outputs_from_logits(model, logits) -> torch.Tensor:
-    """Logits (B, C) | (B, C, K) -> (B, C, 2): mean probability and std over heads (0 for one head)."""
-    mean, std = model.probabilities(logits.float())
-    return torch.stack([mean, torch.zeros_like(mean) if std is None else std], dim=-1)
-
-
-def classify_batch(model, tokens, lengths) -> torch.Tensor:
-    """tokens (B, T), lengths (B,) -> (B, C, 2) probabilities and head std."""
-    return outputs_from_logits(model, model(tokens, lengths))
-
-
-def empty_text_outputs(model, n: int) -> np.ndarray:
-    """(n, C, 2) outputs for texts without tokens: the head applied to zero features."""
-    head_param = next(model.head.parameters())
-    with torch.no_grad():
-        features = torch.zeros(n, head_input_width(model), dtype=head_param.dtype, device=head_param.device)
-        logits = model.head(features)
-        if model.heads_per_class > 1:
-            logits = logits.view(n, -1, model.heads_per_class)  # (n, C, K)
-        return outputs_from_logits(model, logits).cpu().numpy()
 
 
 # ---------------------------------------------------------------- outputs on disk

@@ -31,15 +31,6 @@ CLASSIFIER_FILE = "classifier.pt"
 RESULTS_FILE = "results.json"
 
 
-def output_names(task: str, label_names, class_names, n_columns: int) -> list[str]:
-    """Names of the classifier's output columns: the label column(s), or one per class."""
-    if task == "multiclass":
-        if class_names and len(class_names) == n_columns:
-            return [str(name) for name in class_names]
-        return [f"{label_names[0]}={k}" for k in range(n_columns)]
-    return [str(name) for name in label_names]
-
-
 def stored_class_names(task: str, class_names, n_columns: int) -> list[str] | None:
     """The class names a classifier checkpoint keeps for a single label column (binary: class 0 then
     class 1; multi-class: one per output), or None when the labels were numbers or several columns."""

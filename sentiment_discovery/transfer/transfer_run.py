@@ -25,16 +25,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import UserError
+from ..inference import effective_max_len, output_names
 from ..models.featurizer import feature_size, max_positions
 from ..models.hf_encoder import resolve_model_path
 from ..models.loading import load_text_encoder
 from ..runtime import choose_device, load_splits, set_runtime_options, set_threads
 from . import feature_cache
-from .classify import effective_max_len
 from .featurize import featurize_texts, precision_mode, prepare_for_inference
 from .regression import (drop_neurons, fit_on_neurons, probabilities, score, sweep_logistic_regression,
                          top_neurons)
-from .transfer_outputs import (classifier_payload, output_names, save_classifier, stored_class_names, write_plots,
+from .transfer_outputs import (classifier_payload, save_classifier, stored_class_names, write_plots,
                                write_results_json, write_test_results)
 
 log = logging.getLogger(__name__)
