@@ -58,3 +58,12 @@ def test_steps_for_several_files(tmp_path):
     with pytest.raises(ValueError):
         with atomic.atomic_open(tmp_path / "c", "r"):
             pass
+
+
+def test_the_library_writes_atomically_one_way_only():
+    from pathlib import Path
+    package = Path(atomic.__file__).parent
+    users = sorted(str(path.relative_to(package)) for path in package.rglob("*.py")
+                   if path.name != "atomic.py" and any(word in path.read_text(encoding="utf-8")
+                                                      for word in ("os.replace(", "os.rename(", "mkstemp(")))
+    assert users == [], f"atomic writes outside atomic.py: {users}"

@@ -19,6 +19,7 @@ import os
 
 import numpy as np
 
+from ..atomic import atomic_open
 from ..data.labels import parse_label_column
 from ..data.tables import file_format, read_frame
 from ..errors import UserError
@@ -183,9 +184,7 @@ def threshold_main(config):
                             config.non_binary_cols, config.loose_json, config.global_tweaks, config.seed)
     print(format_results(results))
     if config.save:
-        folder = os.path.dirname(os.path.abspath(config.save))
-        os.makedirs(folder, exist_ok=True)
-        with open(config.save, "w", encoding="utf-8") as handle:
+        with atomic_open(config.save, "w", encoding="utf-8") as handle:
             json.dump(results, handle, indent=2)
         print(f"wrote {config.save}")
     return results

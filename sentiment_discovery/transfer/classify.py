@@ -26,13 +26,13 @@ labels are read as the checkpoint's class names.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import torch
 
+from .. import atomic
 from ..data.preprocess import LEGACY_DEFAULT, NONE, recorded_process_fn, resolve_process_fn
 from ..data.readers import read_dataset
 from ..data.tokenizers import tokenizer_from_dict
@@ -108,20 +108,12 @@ def output_paths(save_probs: str, multi_head: bool) -> dict:
     return paths
 
 
-def temporary_path(path: str) -> str:
-    folder, name = os.path.split(os.path.abspath(path))
-    return os.path.join(folder, f".{name}.tmp{os.getpid()}" + (".npy" if path.endswith(".npy") else ""))
-
-
 class OutputFiles:
     """The memmaps (and CSV) a run writes, under temporary names until `commit`."""
 
     def __init__(self, paths: dict, n_rows: int, n_labels: int, csv_path=None):
-        for path in [*paths.values(), csv_path]:
-            if path:
-                os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
         self.final = dict(paths, **({"csv": csv_path} if csv_path else {}))
-        self.temp = {key: temporary_path(path) for key, path in self.final.items()}
+        self.temp = {key: atomic.temporary_path(path) for key, path in self.final.items()}
         shape = (n_rows, n_labels)
         self.arrays = {
             key: np.lib.format.open_memmap(self.temp[key], mode="w+", shape=shape,
@@ -140,14 +132,14 @@ class OutputFiles:
         self.arrays.clear()
         for key, final in self.final.items():
             if key == "csv" and not self.csv_started:
+                atomic.discard(self.temp[key])
                 continue
-            os.replace(self.temp[key], final)
+            atomic.commit(self.temp[key], final)
 
     def discard(self):
         self.arrays.clear()
         for path in self.temp.values():
-            if os.path.exists(path):
-                os.remove(path)
+            atomic.discard(path)
 
 
 def predicted_class(class_names, preds, probs):

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..atomic import atomic_open
 from ..data.preprocess import PROCESS_FN_KEY
 from ..models.classifier import build_classifier, classifier_config
 from ..training.checkpoint import save_checkpoint
@@ -129,8 +130,6 @@ def write_test_results(path: str, texts, labels, label_names, names, probs_all, 
 
 def write_results_json(results_dir: str, results: dict) -> str:
     path = os.path.join(results_dir, RESULTS_FILE)
-    temp = path + f".tmp{os.getpid()}"
-    with open(temp, "w", encoding="utf-8") as handle:
+    with atomic_open(path, "w", encoding="utf-8") as handle:
         json.dump(results, handle, indent=2)
-    os.replace(temp, path)
     return path
