@@ -1,15 +1,16 @@
 """Metrics of tp/fp/fn/tn counts, element-wise over arrays of counts.
 
 scikit-learn's metrics take label arrays; the threshold searches (thresholds.py,
-finetune/thresholding.py) score hundreds of candidate thresholds per class at once from counts, so
-these formulas stay here. They agree with sklearn.metrics (tests/test_metrics.py checks it); a metric
-whose denominator is zero is 0 (sklearn's zero_division=0), never NaN.
+finetune/thresholding.py) score hundreds of candidate thresholds per class at once from counts, and
+sklearn has no per-label accuracy or MCC of multi-label data (metrics.py reads those from its confusion
+counts), so these formulas stay here. They agree with sklearn.metrics (tests/test_metrics.py,
+tests/test_evaluation_parity.py); a metric whose denominator is zero is 0 (zero_division=0), never NaN.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .metrics import canonical_metric
+from .names import canonical_metric
 
 
 def safe_divide(numerator, denominator) -> np.ndarray:

@@ -21,20 +21,10 @@ import numpy as np
 from sklearn import metrics as skm
 
 from ..errors import UserError
+from .counts import scores_from_counts
+from .names import METRIC_NAMES, canonical_metric
 
-METRIC_NAMES = ("accuracy", "precision", "recall", "f1", "jaccard", "mcc")
-METRIC_ALIASES = {"acc": "accuracy", "jacc": "jaccard", "prec": "precision", "rec": "recall"}
 TASKS = ("binary", "multiclass", "multilabel")
-AVERAGES = (None, "micro", "macro")
-
-
-def canonical_metric(name: str) -> str:
-    """Map a metric name or the original's short alias (acc, jacc) to its full name."""
-    full = METRIC_ALIASES.get(str(name).lower(), str(name).lower())
-    if full not in METRIC_NAMES:
-        known = ", ".join(METRIC_NAMES + tuple(METRIC_ALIASES))
-        raise UserError(f"unknown metric {name!r}; choose one of: {known}")
-    return full
 
 
 @contextlib.contextmanager
@@ -129,9 +119,7 @@ def multilabel_confusion(y_true, y_pred) -> np.ndarray:
     """(L, 2, 2) per-label [[tn, fp], [fn, tp]] counts (scikit-learn's multilabel_confusion_matrix)."""
     y_true, y_pred = check_pair(y_true, y_pred)
     t, p = check_binary_values(y_true, "y_true"), check_binary_values(y_pred, "y_pred")
-    if t.ndim == 1:
-        return skm.multilabel_confusion_matrix(t[:, None], p[:, None])
-    return skm.multilabel_confusion_matrix(t, p)
+    return confusion_per_label(t.reshape(t.shape[0], -1), p.reshape(p.shape[0], -1))
 
 
 # ---------------------------------------------------------------- scores of indicator matrices
@@ -158,31 +146,32 @@ def label_scores_binary(truth: np.ndarray, predicted: np.ndarray) -> dict:
             "jaccard": skm.jaccard_score(truth, predicted, average="binary", labels=[0, 1], zero_division=0)}
 
 
-def average_scores(truth: np.ndarray, predicted: np.ndarray, average) -> dict:
-    """The six metrics of (N, L) 0/1 indicator matrices for one sklearn `average` (None, micro, macro)."""
-    with quiet():
-        scores = label_scores(truth, predicted, average)
-        per_label_mcc = [skm.matthews_corrcoef(truth[:, j], predicted[:, j]) for j in range(truth.shape[1])]
-        per_label_accuracy = np.mean(truth == predicted, axis=0)  # (L,)
-        if average is None:
-            scores.update(accuracy=per_label_accuracy, mcc=np.asarray(per_label_mcc))
-        elif average == "macro":
-            scores.update(accuracy=np.mean(per_label_accuracy), mcc=np.mean(per_label_mcc))
-        else:  # micro: every (row, label) cell is one binary decision
-            scores.update(accuracy=skm.accuracy_score(truth.ravel(), predicted.ravel()),
-                          mcc=skm.matthews_corrcoef(truth.ravel(), predicted.ravel()))
-    return scores
+def confusion_per_label(truth: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """(L, 2, 2) counts of (N, L) 0/1 matrices; one column is scored as class 1 of a binary problem."""
+    if truth.shape[1] == 1:
+        return skm.multilabel_confusion_matrix(truth[:, 0], predicted[:, 0], labels=[1])
+    return skm.multilabel_confusion_matrix(truth, predicted)
 
 
 def averaged_scores(truth: np.ndarray, predicted: np.ndarray) -> dict[str, dict]:
-    """per_class lists, micro and macro dicts of the six metrics of (N, L) indicator matrices."""
-    per_class = average_scores(truth, predicted, None)
-    micro = average_scores(truth, predicted, "micro")
-    macro = average_scores(truth, predicted, "macro")
+    """per_class lists, micro and macro dicts of the six metrics of (N, L) 0/1 indicator matrices.
+
+    Precision, recall, F1 and Jaccard come from sklearn; macro is the mean of the per-class values (as
+    sklearn's average="macro"). sklearn has no per-label or averaged accuracy and MCC of indicator
+    matrices, so those come from its multilabel confusion counts (counts.py)."""
+    with quiet():
+        per_class = label_scores(truth, predicted, None)
+        micro = label_scores(truth, predicted, "micro")
+        matrix = confusion_per_label(truth, predicted)  # (L, 2, 2) [[tn, fp], [fn, tp]]
+    counts = {"tp": matrix[:, 1, 1], "fp": matrix[:, 0, 1], "fn": matrix[:, 1, 0], "tn": matrix[:, 0, 0]}
+    from_counts = scores_from_counts(**counts)  # each (L,)
+    summed = scores_from_counts(**{key: value.sum() for key, value in counts.items()})
+    for name in ("accuracy", "mcc"):
+        per_class[name], micro[name] = from_counts[name], summed[name]
     return {
         "per_class": {name: [float(v) for v in per_class[name]] for name in METRIC_NAMES},
         "micro": {name: float(micro[name]) for name in METRIC_NAMES},
-        "macro": {name: float(macro[name]) for name in METRIC_NAMES},
+        "macro": {name: float(np.mean(per_class[name])) for name in METRIC_NAMES},
     }
 
 
@@ -212,10 +201,11 @@ def evaluate_binary(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
     t = check_binary_values(y_true, "y_true")
     p = check_binary_values(y_pred, "y_pred")
     report = evaluate_multiclass(t, p, 2)
-    positive = average_scores(t[:, None], p[:, None], "macro")  # one column: class 1's own scores
+    positive = averaged_scores(t[:, None], p[:, None])["micro"]  # one column: class 1's own scores
     report["task"] = "binary"
-    report["positive"] = {name: float(positive[name]) for name in METRIC_NAMES}
-    report["mcc"] = report["positive"]["mcc"]
+    report["positive"] = positive
+    with quiet():
+        report["mcc"] = float(skm.matthews_corrcoef(t, p))
     return report
 
 
