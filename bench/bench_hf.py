@@ -25,7 +25,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from sentiment_discovery.data.formats.readers import read_dataset  # noqa: E402
 from sentiment_discovery.models.classifier import build_classifier, classifier_config  # noqa: E402
 from sentiment_discovery.models.loading import load_pretrained_hf  # noqa: E402
-from sentiment_discovery.transfer.featurize import encode_texts, featurize_texts  # noqa: E402
+from sentiment_discovery.inference import encode_texts  # noqa: E402
+from sentiment_discovery.transfer.featurize import featurize_texts  # noqa: E402
 
 SST_TEST = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "binary_sst",
                         "test.csv")

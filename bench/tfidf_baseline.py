@@ -28,9 +28,9 @@ from sklearn.linear_model import LogisticRegression
 
 from sentiment_discovery.cli import run_cli
 from sentiment_discovery.errors import UserError
-from sentiment_discovery.transfer.metrics import evaluate
+from sentiment_discovery.evaluation.metrics import evaluate
 from sentiment_discovery.visualize.plots import confusion_matrix_plot
-from sentiment_discovery.transfer.thresholds import apply_thresholds, best_thresholds, global_tweaks
+from sentiment_discovery.evaluation.thresholds import apply_thresholds, best_thresholds, global_tweaks
 
 PLUTCHIK_8 = ["anger", "anticipation", "disgust", "fear", "joy", "sadness", "surprise", "trust"]
 TWEETS3_CLASSES = ["negative", "neutral", "positive"]

@@ -70,11 +70,10 @@ def _nearest_existing(folder: str) -> str:
 def _probe_folder(folder: str) -> OSError | None:
     """Try to create (and remove) a file in `folder`; the OSError when that fails, else None."""
     try:
-        handle, probe = tempfile.mkstemp(dir=folder, prefix=PROBE_PREFIX)
+        with tempfile.TemporaryFile(dir=folder, prefix=PROBE_PREFIX):  # removed on close
+            pass
     except OSError as err:
         return err
-    os.close(handle)
-    os.remove(probe)
     return None
 
 

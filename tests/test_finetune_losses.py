@@ -19,14 +19,10 @@ from sentiment_discovery.finetune.losses import (
     prior_logits,
 )
 from sentiment_discovery.finetune.tasks import task_spec
-from sentiment_discovery.finetune.thresholding import (
-    ThresholdOptions,
-    second_pass,
-    tune_thresholds,
-)
+from sentiment_discovery.finetune.thresholding import ThresholdOptions, tune_thresholds
 from sentiment_discovery.models.classifier import build_classifier, classifier_config
 from sentiment_discovery.models.language_model import recurrent_config
-from sentiment_discovery.transfer.thresholds import evaluate_thresholds
+from sentiment_discovery.evaluation.thresholds import evaluate_thresholds, second_pass
 
 ENCODER = recurrent_config(model="mLSTM", vocab_size=257, emsize=8, nhid=12, nlayers=1)
 

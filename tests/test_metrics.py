@@ -4,7 +4,7 @@ import pytest
 from sklearn import metrics as skm
 
 from sentiment_discovery.errors import UserError
-from sentiment_discovery.transfer import metrics as M
+from sentiment_discovery.evaluation import metrics as M
 
 SK_FUNCTIONS = {"precision": skm.precision_score, "recall": skm.recall_score,
                 "f1": skm.f1_score, "jaccard": skm.jaccard_score}

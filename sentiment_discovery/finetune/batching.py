@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from ..data.batches.classification import make_batches, pad_batch
-from ..transfer.featurize import encode_texts
+from ..inference import encode_texts
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,8 @@ import numpy as np
 import torch
 
 from ..training.collective import all_gather_objects
-from ..transfer.classify import empty_text_outputs
-from ..transfer.featurize import progress_bar, run_length_ordered
-from ..transfer.metrics import METRIC_NAMES, canonical_metric, evaluate
+from ..inference import empty_text_outputs, progress_bar, run_length_ordered
+from ..evaluation.metrics import METRIC_NAMES, canonical_metric, evaluate
 from .thresholding import predictions
 
 EPSILON = 1e-7
@@ -54,7 +53,7 @@ def log_loss(probs, truth, kind):
 
 
 def score_split(probs, truth, spec, thresholds):
-    """The metrics report (transfer.metrics.evaluate) of thresholded / argmax predictions."""
+    """The metrics report (evaluation.metrics.evaluate) of thresholded / argmax predictions."""
     predicted = predictions(probs, thresholds, spec.kind)
     return evaluate(truth, predicted, task=spec.kind, n_classes=spec.n_outputs if spec.kind == "multiclass" else None)
 

@@ -33,7 +33,7 @@ from ..training.distributed import init_distributed, is_main, shutdown, unwrap_m
 from ..training.metrics_log import MetricsLog
 from ..training.signals import GracefulExit
 from ..training.tensorboard_log import check_tensorboard, open_tensorboard
-from ..transfer.classify import effective_max_len
+from ..inference import effective_max_len
 from .batching import drop_tokenless, encode_split, epoch_steps
 from .checkpoints import (
     classifier_payload,

@@ -12,7 +12,8 @@ import tempfile
 
 import numpy as np
 
-from ..transfer.metrics import canonical_metric, format_report, support_per_class
+from ..atomic import atomic_open
+from ..evaluation.metrics import canonical_metric, format_report, support_per_class
 from .evaluation import flat_metrics
 
 log = logging.getLogger(__name__)
@@ -60,9 +61,9 @@ def write_report(paths, summary, sections):
     summary's plain fields, then one table per section)."""
     header = "\n".join(f"{key}: {value}" for key, value in summary.items() if not isinstance(value, dict))
     tables = "\n\n".join(f"{title}\n{table}" for title, (_, table) in sections.items())
-    with open(paths["report_txt"], "w", encoding="utf-8") as handle:
+    with atomic_open(paths["report_txt"], "w", encoding="utf-8") as handle:
         handle.write(header + "\n\n" + tables + "\n")
-    with open(paths["report_json"], "w", encoding="utf-8") as handle:
+    with atomic_open(paths["report_json"], "w", encoding="utf-8") as handle:
         json.dump(summary, handle, indent=2)
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import UserError
-from ..transfer.transfer_outputs import output_names
+from ..inference import output_names
 
 KINDS = ("binary", "multiclass", "multilabel")
 

@@ -19,12 +19,13 @@ import os
 
 import numpy as np
 
+from ..atomic import atomic_open
 from ..data.formats.labels import parse_label_column
 from ..data.files.tables import file_format, read_frame
 from ..errors import UserError
 from ..output_paths import check_outputs, reported_write
-from ..transfer.metrics import canonical_metric
-from ..transfer.thresholds import (
+from ..evaluation.metrics import canonical_metric
+from ..evaluation.thresholds import (
     as_matrix,
     best_thresholds,
     check_probs_labels,
@@ -189,7 +190,7 @@ def threshold_main(config):
     if config.save:
         with reported_write(config.save, "--save"):
             os.makedirs(os.path.dirname(os.path.abspath(config.save)), exist_ok=True)
-            with open(config.save, "w", encoding="utf-8") as handle:
+            with atomic_open(config.save, "w", encoding="utf-8") as handle:
                 json.dump(results, handle, indent=2)
         print(f"wrote {config.save}")
     return results

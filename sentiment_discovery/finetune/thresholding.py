@@ -2,13 +2,14 @@
 
 `tune_thresholds(probs, labels, options)` for sigmoid outputs (binary, multi-label):
 1. without `automatic`, 0.5 for every output;
-2. `automatic`: per output, the grid threshold maximising `metric` (transfer.thresholds.best_thresholds);
+2. `automatic`: per output, the grid threshold maximising `metric` (evaluation.thresholds.best_thresholds);
 3. `double` (--double-thresh): a second pass, output by output, re-tunes each threshold on the grid for
    the *averaged* metric (micro with `micro`, else macro) with the other outputs' thresholds held at
-   their current values; the macro average is already optimal per output, the micro one is not;
+   their current values (evaluation.thresholds.second_pass); the macro average is already optimal
+   per output, the micro one is not;
 4. `global_tweaks` > 0: random nudges of single thresholds kept when the averaged metric rises;
 5. `dual` (--dual-thresh): the first two outputs are a (positive, negative) pair; their thresholds are
-   replaced by the pair maximising 3-way positive/neutral/negative accuracy (transfer.thresholds).
+   replaced by the pair maximising 3-way positive/neutral/negative accuracy (evaluation.thresholds).
 Softmax outputs have no thresholds (the prediction is the most probable class): 0.5 is stored for each,
 as run_classifier expects one per label.
 """
@@ -16,18 +17,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..transfer.metrics import canonical_metric, metric_from_counts
-from ..transfer.thresholds import (
-    DEFAULT_GRID,
+from ..evaluation.metrics import canonical_metric
+from ..evaluation.thresholds import (
     apply_thresholds,
     best_thresholds,
-    counts_over_grid,
     dual_labels,
     dual_predictions,
     dual_thresholds,
     evaluate_thresholds,
     global_tweaks,
-    thresholded_counts,
+    second_pass,
 )
 
 DEFAULT_THRESHOLD = 0.5
@@ -42,32 +41,6 @@ class ThresholdOptions:
     global_tweaks: int = 0
     dual: bool = False
     seed: int = 0
-
-
-def second_pass(probs, labels, thresholds, metric, micro, grid=DEFAULT_GRID):
-    """Coordinate ascent: each output's threshold re-chosen for the averaged metric, the others fixed."""
-    thresholds = np.array(thresholds, dtype=np.float64)
-    counts = thresholded_counts(probs, labels, thresholds)  # each (L,)
-    for column in range(probs.shape[1]):
-        grid_counts = counts_over_grid(probs[:, column], labels[:, column], grid)  # each (G,)
-        if micro:
-            summed = {key: grid_counts[key] + counts[key].sum() - counts[key][column] for key in counts}
-            values = metric_from_counts(metric, **summed)  # (G,)
-        else:
-            values = metric_from_counts(metric, **grid_counts)
-        current = _value_at(metric, counts, column, micro)
-        best = int(np.argmax(values))
-        if values[best] > current + 1e-12:
-            thresholds[column] = grid[best]
-            for key in counts:
-                counts[key][column] = grid_counts[key][best]
-    return thresholds
-
-
-def _value_at(metric, counts, column, micro):
-    if micro:
-        return float(metric_from_counts(metric, **{key: value.sum() for key, value in counts.items()}))
-    return float(metric_from_counts(metric, **{key: value[column] for key, value in counts.items()}))
 
 
 def tune_thresholds(probs, labels, options: ThresholdOptions):

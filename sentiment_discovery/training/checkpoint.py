@@ -1,6 +1,6 @@
 """Saving and loading the project's checkpoints: one versioned dict of plain data and tensors.
 
-A checkpoint is written atomically (a temporary file in the same directory, then `os.replace`), so a
+A checkpoint is written atomically (atomic.py: a temporary file in the same directory, then `os.replace`), so a
 crash mid-write leaves the previous file intact. It is read with `torch.load(weights_only=True)`, so
 loading one never runs code; anything wrong with the file becomes a one-line `UserError`.
 
@@ -14,7 +14,6 @@ import os
 import pickle
 import random
 import re
-import tempfile
 import warnings
 import zipfile
 from collections import OrderedDict
@@ -22,6 +21,7 @@ from collections import OrderedDict
 import numpy as np
 import torch
 
+from ..atomic import atomic_open
 from ..errors import UserError
 
 FORMAT_NAME = "sentiment-discovery"
@@ -50,31 +50,13 @@ def check_plain_data(value, where="payload"):
                     "cannot hold; convert it to tensors, lists, dicts, numbers, strings or bytes")
 
 
-def current_umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def save_checkpoint(path, payload):
     """Write `payload` (+ format name and version) to `path` atomically, creating parent directories."""
     full = {**payload, "format": FORMAT_NAME, "format_version": FORMAT_VERSION}
     check_plain_data(full)
     path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    handle, temp_path = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        os.chmod(temp_path, 0o666 & ~current_umask())  # mkstemp makes 0600 files; keep the usual permissions
-        with os.fdopen(handle, "wb") as temp_file:
-            torch.save(full, temp_file)
-            temp_file.flush()
-            os.fsync(temp_file.fileno())
-        os.replace(temp_path, path)
-    except BaseException:
-        if os.path.exists(temp_path):
-            os.remove(temp_path)
-        raise
+    with atomic_open(path, "wb") as temp_file:
+        torch.save(full, temp_file)
     return path
 
 

@@ -29,23 +29,24 @@ count and the flag to use: the recurrence runs once per token, so a 1 MB row alo
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from .. import atomic
 from ..data.preprocess import LEGACY_DEFAULT, resolve_process_fn
 from ..data.formats.readers import read_dataset
 from ..errors import UserError
-from ..models.kinds import feature_width, max_positions
+from ..models.kinds import max_positions
 from ..models.loading import classifier_from_checkpoint
 from ..output_paths import prediction_files, reported_write
 from ..runtime import choose_device, set_threads
 from ..training.checkpoint import load_checkpoint
-from .featurize import (RunStats, encode_texts, precision_mode, prepare_for_inference, progress_bar,
-                        run_length_ordered)
-from .metrics import evaluate
+from ..evaluation.metrics import evaluate
+from ..inference import (RunStats, classify_batch, effective_max_len, empty_text_outputs, encode_texts,
+                         progress_bar, run_length_ordered)
+from .featurize import precision_mode, prepare_for_inference
 
 log = logging.getLogger(__name__)
 
@@ -93,42 +94,6 @@ def load_classifier(path) -> LoadedClassifier:
                             [str(name) for name in class_names] if class_names else None, process_fn)
 
 
-def effective_max_len(requested, model_max):
-    """--max-seq-len, capped by what the model can read (a transformer's positions)."""
-    if requested is None:
-        return model_max
-    return requested if model_max is None else min(requested, model_max)
-
-
-# ---------------------------------------------------------------- model outputs
-
-def head_input_width(model) -> int:
-    """Width of the features the classifier's head reads."""
-    return feature_width(model.encoder.config, **model.features)
-
-
-def outputs_from_logits(model, logits) -> torch.Tensor:
-    """Logits (B, C) | (B, C, K) -> (B, C, 2): mean probability and std over heads (0 for one head)."""
-    mean, std = model.probabilities(logits.float())
-    return torch.stack([mean, torch.zeros_like(mean) if std is None else std], dim=-1)
-
-
-def classify_batch(model, tokens, lengths) -> torch.Tensor:
-    """tokens (B, T), lengths (B,) -> (B, C, 2) probabilities and head std."""
-    return outputs_from_logits(model, model(tokens, lengths))
-
-
-def empty_text_outputs(model, n: int) -> np.ndarray:
-    """(n, C, 2) outputs for texts without tokens: the head applied to zero features."""
-    head_param = next(model.head.parameters())
-    with torch.no_grad():
-        features = torch.zeros(n, head_input_width(model), dtype=head_param.dtype, device=head_param.device)
-        logits = model.head(features)
-        if model.heads_per_class > 1:
-            logits = logits.view(n, -1, model.heads_per_class)  # (n, C, K)
-        return outputs_from_logits(model, logits).cpu().numpy()
-
-
 # ---------------------------------------------------------------- outputs on disk
 
 def output_paths(save_probs: str, multi_head: bool) -> dict:
@@ -137,20 +102,12 @@ def output_paths(save_probs: str, multi_head: bool) -> dict:
     return prediction_files(save_probs, multi_head)
 
 
-def temporary_path(path: str) -> str:
-    folder, name = os.path.split(os.path.abspath(path))
-    return os.path.join(folder, f".{name}.tmp{os.getpid()}" + (".npy" if path.endswith(".npy") else ""))
-
-
 class OutputFiles:
     """The memmaps (and CSV) a run writes, under temporary names until `commit`."""
 
     def __init__(self, paths: dict, n_rows: int, n_labels: int, csv_path=None):
-        for path in [*paths.values(), csv_path]:
-            if path:
-                os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
         self.final = dict(paths, **({"csv": csv_path} if csv_path else {}))
-        self.temp = {key: temporary_path(path) for key, path in self.final.items()}
+        self.temp = {key: atomic.temporary_path(path) for key, path in self.final.items()}
         shape = (n_rows, n_labels)
         self.arrays = {
             key: np.lib.format.open_memmap(self.temp[key], mode="w+", shape=shape,
@@ -169,14 +126,14 @@ class OutputFiles:
         self.arrays.clear()
         for key, final in self.final.items():
             if key == "csv" and not self.csv_started:
+                atomic.discard(self.temp[key])
                 continue
-            os.replace(self.temp[key], final)
+            atomic.commit(self.temp[key], final)
 
     def discard(self):
         self.arrays.clear()
         for path in self.temp.values():
-            if os.path.exists(path):
-                os.remove(path)
+            atomic.discard(path)
 
 
 def predicted_class(class_names, preds, probs):

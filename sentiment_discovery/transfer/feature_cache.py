@@ -15,6 +15,8 @@ import os
 
 import numpy as np
 
+from ..atomic import atomic_open, atomic_path
+
 log = logging.getLogger(__name__)
 
 SPLIT_PREFIXES = {"train": "tr", "valid": "va", "test": "te"}
@@ -66,10 +68,8 @@ def read_meta(results_dir: str) -> dict:
 
 def write_meta(results_dir: str, meta: dict) -> None:
     path = os.path.join(results_dir, META_FILE)
-    temp = path + f".tmp{os.getpid()}"
-    with open(temp, "w", encoding="utf-8") as handle:
+    with atomic_open(path, "w", encoding="utf-8") as handle:
         json.dump(meta, handle, indent=2)
-    os.replace(temp, path)
 
 
 def stale_reason(cached: np.ndarray, recorded: dict | None, wanted: dict, width: int) -> str | None:
@@ -111,9 +111,11 @@ def load_cached(results_dir: str, split: str, wanted: dict, width: int) -> np.nd
 def save_split(results_dir: str, split: str, features: np.ndarray, labels, description: dict) -> None:
     """Write a split's features (and labels, when it has them) and record what produced them."""
     os.makedirs(results_dir, exist_ok=True)
-    np.save(feature_path(results_dir, split), features)
+    with atomic_path(feature_path(results_dir, split)) as temp:
+        np.save(temp, features)
     if labels is not None:
-        np.save(label_path(results_dir, split), labels)
+        with atomic_path(label_path(results_dir, split)) as temp:
+            np.save(temp, labels)
     meta = read_meta(results_dir)
     meta[split] = description
     write_meta(results_dir, meta)

@@ -1,83 +1,17 @@
-"""Running a frozen model over many texts in length order: the featurizing loop of transfer.py and the
-classifying loop of run_classifier.py.
-
-Texts go through the model's process function (`process`, a data/preprocess.py name; the caller
-resolves it from --process-fn and the checkpoint), are tokenized (and cut to `max_seq_len` tokens,
-counted), sorted by length (longest first) so a
-batch holds texts of similar length and little padding, run through `compute(tokens (B, T), lengths (B,))`
-with no grad under the chosen precision, and the rows of each result are written back at the texts'
-original positions, so row i of the output is text i. A tqdm bar counts texts (its rate is texts/s).
-
-A text with no tokens (an empty string) is not given to the model: its row is computed from zero
-features by `empty_rows` (for the recurrent models this is the state before any token, whose c and h
-are zero); callers say what an empty row becomes.
+"""Frozen language models over many texts: the precision a run uses at inference (`precision_mode`,
+`inference_precision`, `prepare_for_inference`) and transfer.py's featurizing loop (`featurize_texts`),
+built on the length-ordered run in sentiment_discovery/inference.py.
 """
 from __future__ import annotations
 
 import contextlib
-import time
-from dataclasses import dataclass
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from .. import capabilities
-from ..data.batches.classification import pad_batch
-from ..data.preprocess import get_process_fn
 from ..errors import UserError
-
-
-@dataclass
-class RunStats:
-    """What a length-ordered run saw: texts, tokens, characters, cut and empty texts, seconds."""
-    n_texts: int = 0
-    n_tokens: int = 0
-    n_chars: int = 0
-    n_truncated: int = 0
-    n_empty: int = 0
-    seconds: float = 0.0
-
-    def add(self, other: "RunStats") -> None:
-        for name in ("n_texts", "n_tokens", "n_chars", "n_truncated", "n_empty", "seconds"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-
-    def to_dict(self) -> dict:
-        return {"n_texts": self.n_texts, "n_tokens": self.n_tokens, "n_chars": self.n_chars,
-                "n_truncated": self.n_truncated, "n_empty": self.n_empty,
-                "seconds": round(self.seconds, 3),
-                "chars_per_s": round(self.n_chars / self.seconds, 1) if self.seconds > 0 else None}
-
-
-# ---------------------------------------------------------------- tokens and batches
-
-def encode_texts(texts, tokenizer, max_seq_len=None, process=None) -> tuple[list[np.ndarray], int, int]:
-    """Token ids of each text (int64 arrays) after the process function `process` (a name or None),
-    cut to `max_seq_len`; how many texts were cut; and how many characters the processed texts hold."""
-    if max_seq_len is not None and max_seq_len < 1:
-        raise UserError(f"--max-seq-len must be at least 1, got {max_seq_len}")
-    clean = get_process_fn(process)
-    encode = getattr(tokenizer, "encode_array", None) or (lambda text: np.asarray(tokenizer.encode(text)))
-    cut = getattr(tokenizer, "truncate", None) or (lambda ids, n: ids[:n])  # an hf tokenizer keeps its [SEP]
-    token_lists, n_truncated, n_chars = [], 0, 0
-    for text in texts:
-        text = clean(text) if clean is not None else text
-        n_chars += len(text)
-        ids = np.asarray(encode(text), dtype=np.int64)
-        if max_seq_len is not None and ids.size > max_seq_len:
-            ids = cut(ids, max_seq_len)
-            n_truncated += 1
-        token_lists.append(ids)
-    return token_lists, n_truncated, n_chars
-
-
-def length_ordered_batches(lengths, batch_size: int) -> list[np.ndarray]:
-    """Row indices sorted by length (longest first, stable), cut into batches of `batch_size`."""
-    if batch_size < 1:
-        raise UserError(f"--batch-size must be at least 1, got {batch_size}")
-    lengths = np.asarray(lengths, dtype=np.int64)  # (N,)
-    order = np.argsort(-lengths, kind="stable")
-    return [order[start:start + batch_size] for start in range(0, order.size, batch_size)]
+from ..inference import RunStats, encode_texts, progress_bar, run_length_ordered
 
 
 # ---------------------------------------------------------------- precision
@@ -124,42 +58,6 @@ def prepare_for_inference(model: torch.nn.Module, mode: str, device):
 
 
 # ---------------------------------------------------------------- the loop
-
-def run_length_ordered(token_lists, compute, out, batch_size: int, device, context=None,
-                       bar: tqdm | None = None, empty_rows=None) -> RunStats:
-    """Fill `out[i]` (an (N, ...) array, e.g. a memmap) with `compute` of text i's tokens.
-
-    compute(tokens (B, T) int64 on device, lengths (B,)) -> (B, ...) tensor or array.
-    empty_rows(n) -> (n, ...) rows for texts without tokens (required when there are any)."""
-    started = time.perf_counter()
-    lengths = np.array([ids.size for ids in token_lists], dtype=np.int64)  # (N,)
-    stats = RunStats(n_texts=len(token_lists), n_tokens=int(lengths.sum()))
-    empty = np.flatnonzero(lengths == 0)
-    if empty.size:
-        if empty_rows is None:
-            raise UserError(f"{empty.size} text(s) have no tokens; drop empty texts first")
-        out[empty] = empty_rows(int(empty.size))
-        stats.n_empty = int(empty.size)
-        if bar is not None:
-            bar.update(int(empty.size))
-    filled = np.flatnonzero(lengths > 0)
-    with torch.no_grad(), (context or contextlib.nullcontext()):
-        for batch in length_ordered_batches(lengths[filled], batch_size):
-            rows = filled[batch]
-            tokens, batch_lengths = pad_batch([token_lists[i] for i in rows])  # (B, T), (B,)
-            result = compute(tokens.to(device), batch_lengths.to(device))
-            out[rows] = result.float().cpu().numpy() if isinstance(result, torch.Tensor) else result
-            if bar is not None:
-                bar.update(rows.size)
-    stats.seconds = time.perf_counter() - started
-    return stats
-
-
-def progress_bar(total: int, desc: str, enabled: bool = True) -> tqdm:
-    """The tqdm bar of a featurizing/classifying loop (unit: texts)."""
-    return tqdm(total=total, desc=desc, unit="text", dynamic_ncols=True, disable=not enabled,
-                mininterval=0.5)
-
 
 def featurize_texts(model, tokenizer, texts, feature_options: dict, feature_width: int,
                     batch_size: int = 64, max_seq_len=None, device="cpu", context=None,

@@ -33,7 +33,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
 from ..errors import UserError
-from .metrics import canonical_metric, evaluate, infer_task
+from ..evaluation.metrics import canonical_metric, evaluate, infer_task
 
 DEFAULT_CS = 2.0 ** np.arange(-8, 1)
 SOLVERS = ("liblinear", "saga")
@@ -235,7 +235,7 @@ def sweep_logistic_regression(train_x, train_y, val_x, val_y, cs=DEFAULT_CS, met
                               feature_index=None) -> SweepResult:
     """Fit L1 logistic regression for every C on train, score on val, keep the best C's train fit.
 
-    metric: "accuracy" ("acc") or "mcc" (any name of `metrics.METRIC_NAMES` works).
+    metric: "accuracy" ("acc") or "mcc" (any name of `evaluation.names.METRIC_NAMES` works).
     feature_index: optional columns of the features to use (the caller passes full-width features).
     Ties between Cs go to the smaller C (sparser model), as the first best in the grid order, except that a
     fit with some non-zero weight beats a tied all-zero one (a constant predictor says nothing about the

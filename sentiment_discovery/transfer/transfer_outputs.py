@@ -19,6 +19,7 @@ import os
 import numpy as np
 import torch
 
+from ..atomic import atomic_open
 from ..data.preprocess import PROCESS_FN_KEY
 from ..models.classifier import build_classifier, classifier_config
 from ..training.checkpoint import save_checkpoint
@@ -27,15 +28,6 @@ log = logging.getLogger(__name__)
 
 CLASSIFIER_FILE = "classifier.pt"
 RESULTS_FILE = "results.json"
-
-
-def output_names(task: str, label_names, class_names, n_columns: int) -> list[str]:
-    """Names of the classifier's output columns: the label column(s), or one per class."""
-    if task == "multiclass":
-        if class_names and len(class_names) == n_columns:
-            return [str(name) for name in class_names]
-        return [f"{label_names[0]}={k}" for k in range(n_columns)]
-    return [str(name) for name in label_names]
 
 
 def stored_class_names(task: str, class_names, n_columns: int) -> list[str] | None:
@@ -138,8 +130,6 @@ def write_test_results(path: str, texts, labels, label_names, names, probs_all, 
 
 def write_results_json(results_dir: str, results: dict) -> str:
     path = os.path.join(results_dir, RESULTS_FILE)
-    temp = path + f".tmp{os.getpid()}"
-    with open(temp, "w", encoding="utf-8") as handle:
+    with atomic_open(path, "w", encoding="utf-8") as handle:
         json.dump(results, handle, indent=2)
-    os.replace(temp, path)
     return path

@@ -25,13 +25,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import UserError
+from ..inference import effective_max_len
 from ..models.hf_encoder import resolve_model_path
 from ..models.kinds import feature_width, max_positions, model_kind
 from ..models.loading import load_text_encoder
 from ..output_paths import check_output_folder, check_outputs, reported_write
 from ..runtime import choose_device, load_splits, set_runtime_options, set_threads
 from . import feature_cache
-from .classify import effective_max_len
 from .featurize import featurize_texts, precision_mode, prepare_for_inference
 from .transfer_outputs import CLASSIFIER_FILE, RESULTS_FILE
 # sklearn (regression.py) and matplotlib (plots.py) are imported where they are used, so that a bad input

@@ -27,6 +27,7 @@ from contextlib import contextmanager
 
 from tqdm import tqdm
 
+from ...atomic import atomic_open, atomic_path
 from ...errors import UserError
 from . import cache
 
@@ -136,33 +137,16 @@ def _decompress_to(path, target):
             raise UserError(f"{path} is not a valid gzip file ({err})")
 
 
-def _write_stamp(sidecar, stamps):
-    """Write `<sidecar>.stamp` through a temp file and a rename."""
-    fd, partial = tempfile.mkstemp(dir=os.path.dirname(sidecar) or ".", prefix=".unz-stamp-")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(stamps, handle)
-        os.replace(partial, sidecar + STAMP_SUFFIX)
-    finally:
-        if os.path.exists(partial):
-            os.remove(partial)
-
-
 def _write_sidecar(path, sidecar, source_stamp):
     """Decompress into a temp file, move it into place, then write its stamp."""
-    partial = None
     try:
-        fd, partial = tempfile.mkstemp(dir=os.path.dirname(sidecar) or ".", prefix=".unz-")
-        os.close(fd)
-        _decompress_to(path, partial)
-        os.replace(partial, sidecar)
-        _write_stamp(sidecar, {"source": source_stamp, "copy": _stamp(sidecar)})
+        with atomic_path(sidecar) as partial:
+            _decompress_to(path, partial)
+        with atomic_open(sidecar + STAMP_SUFFIX, "w", encoding="utf-8") as handle:
+            json.dump({"source": source_stamp, "copy": _stamp(sidecar)}, handle)
     except OSError as err:
         raise UserError(f"could not write the decompressed copy of {path} to {sidecar} ({err.strerror or err}); "
                         "lazy reading of a .gz needs free space for its full uncompressed size")
-    finally:
-        if partial is not None and os.path.exists(partial):
-            os.remove(partial)
 
 
 def decompressed_copy(path):

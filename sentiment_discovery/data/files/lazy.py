@@ -24,6 +24,7 @@ import tempfile
 
 import numpy as np
 
+from ...atomic import atomic_open
 from ...errors import UserError
 from . import cache
 
@@ -111,25 +112,16 @@ def _save_index(index_path, spool, n_offsets, stamp):
     """Write a .npy file of header + the spooled offsets, atomically (temp file + rename);
     False if it cannot be written there."""
     header = np.array([INDEX_VERSION, stamp[0], stamp[1], n_offsets - 1], np.int64)
-    folder = os.path.dirname(index_path) or "."
     try:
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp_path = tempfile.mkstemp(dir=folder, prefix=".lazyidx-")
-    except OSError:
-        return False
-    try:
-        with os.fdopen(fd, "wb") as handle:
+        with atomic_open(index_path, "wb") as handle:
             npy_header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.int64)),
                           "fortran_order": False, "shape": (HEADER_LEN + n_offsets,)}
             np.lib.format.write_array_header_1_0(handle, npy_header)
             handle.write(header.tobytes())
             spool.seek(0)
             shutil.copyfileobj(spool, handle, CHUNK_BYTES)
-        os.replace(tmp_path, index_path)
         return True
     except OSError:
-        if os.path.exists(tmp_path):
-            os.remove(tmp_path)
         return False
 
 

@@ -15,6 +15,7 @@ import os
 import numpy as np
 import sentencepiece as spm
 
+from ...atomic import atomic_open
 from ...errors import UserError
 
 PAD_ID = 0
@@ -105,12 +106,8 @@ class SentencePieceTokenizer:
             raise UserError(f"sentencepiece model {where} does not exist and no texts were given to train one")
         model_bytes = train_sentencepiece(texts, vocab_size=vocab_size, model_type=model_type)
         if tokenizer_path:
-            folder = os.path.dirname(os.path.abspath(tokenizer_path))
-            os.makedirs(folder, exist_ok=True)
-            tmp_path = f"{tokenizer_path}.tmp{os.getpid()}"
-            with open(tmp_path, "wb") as handle:
+            with atomic_open(tokenizer_path, "wb") as handle:
                 handle.write(model_bytes)
-            os.replace(tmp_path, tokenizer_path)
         return model_bytes
 
     def encode_array(self, text: str) -> np.ndarray:

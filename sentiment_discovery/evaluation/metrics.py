@@ -1,32 +1,39 @@
-"""Classification metrics on numpy arrays: accuracy, precision, recall, F1, Jaccard and MCC.
+"""Classification metrics on numpy arrays, computed by scikit-learn: accuracy, precision, recall, F1,
+Jaccard and MCC, per class, micro- and macro-averaged, plus confusion matrices and a text report.
 
 Covers binary labels (0/1), multi-class labels (class ids 0..K-1) and multi-label targets (N, L) 0/1
-matrices, each per class, micro-averaged (metric of the summed counts) and macro-averaged (mean of the
-per-class metrics), as the original's `metric_utils` counted them (tp/fp/fn/tn per class). A metric whose
-denominator is zero (a class with no positives and no predictions) is 0, never NaN.
+matrices. Per-class and averaged scores are those of the one-vs-rest indicator matrix (N, K) (for
+multi-label, the targets themselves): micro = metric of the summed counts, macro = mean of the
+per-class metrics, as the original's `metric_utils` counted them. A metric whose denominator is zero
+(a class with no positives and no predictions) is 0, never NaN (sklearn's zero_division=0).
 
 Conventions: rows of a confusion matrix are true classes, columns predicted classes (as scikit-learn).
 For multi-label data the headline `accuracy` is exact-match (subset) accuracy; the per-label accuracy is
-in `per_class` and its mean in `micro`/`macro` (equal to 1 - Hamming loss).
+in `per_class` and its mean in `micro`/`macro` (equal to 1 - Hamming loss). Input checks raise
+UserError with one line naming the problem.
 """
 from __future__ import annotations
 
+import contextlib
+import warnings
+
 import numpy as np
+from sklearn import metrics as skm
 
 from ..errors import UserError
+from .counts import scores_from_counts
+from .names import METRIC_NAMES, canonical_metric
 
-METRIC_NAMES = ("accuracy", "precision", "recall", "f1", "jaccard", "mcc")
-METRIC_ALIASES = {"acc": "accuracy", "jacc": "jaccard", "prec": "precision", "rec": "recall"}
 TASKS = ("binary", "multiclass", "multilabel")
 
 
-def canonical_metric(name: str) -> str:
-    """Map a metric name or the original's short alias (acc, jacc) to its full name."""
-    full = METRIC_ALIASES.get(str(name).lower(), str(name).lower())
-    if full not in METRIC_NAMES:
-        known = ", ".join(METRIC_NAMES + tuple(METRIC_ALIASES))
-        raise UserError(f"unknown metric {name!r}; choose one of: {known}")
-    return full
+@contextlib.contextmanager
+def quiet():
+    """sklearn warns about one-valued columns (MCC is then 0, as wanted); keep the logs clean."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
 
 
 # ---------------------------------------------------------------- checking input
@@ -87,73 +94,12 @@ def infer_n_classes(y_true: np.ndarray, y_pred: np.ndarray) -> int:
     return max(2, int(max(y_true.max(), y_pred.max())) + 1)
 
 
-# ---------------------------------------------------------------- counting
-
 def one_hot(ids, n_classes: int) -> np.ndarray:
     """Class ids (N,) -> indicator matrix (N, K) int64."""
     ids = np.asarray(ids, dtype=np.int64)
     matrix = np.zeros((ids.shape[0], n_classes), dtype=np.int64)  # (N, K)
     matrix[np.arange(ids.shape[0]), ids] = 1
     return matrix
-
-
-def binary_counts(y_true, y_pred) -> dict[str, np.ndarray]:
-    """tp, fp, fn, tn of 0/1 arrays; per column for 2-D input ((L,) arrays), scalars for 1-D."""
-    t = np.asarray(y_true).astype(bool)
-    p = np.asarray(y_pred).astype(bool)
-    return {
-        "tp": np.sum(t & p, axis=0),
-        "fp": np.sum(~t & p, axis=0),
-        "fn": np.sum(t & ~p, axis=0),
-        "tn": np.sum(~t & ~p, axis=0),
-    }
-
-
-def safe_divide(numerator, denominator) -> np.ndarray:
-    """numerator / denominator with 0 wherever the denominator is 0."""
-    numerator = np.asarray(numerator, dtype=np.float64)
-    denominator = np.asarray(denominator, dtype=np.float64)
-    out = np.zeros(np.broadcast(numerator, denominator).shape)
-    np.divide(numerator, denominator, out=out, where=denominator != 0)
-    return out
-
-
-def mcc_from_counts(tp, fp, fn, tn) -> np.ndarray:
-    """Matthews correlation of binary counts (0 when any margin is empty)."""
-    tp, fp, fn, tn = (np.asarray(v, dtype=np.float64) for v in (tp, fp, fn, tn))
-    numerator = tp * tn - fp * fn
-    denominator = np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
-    return safe_divide(numerator, denominator)
-
-
-def scores_from_counts(tp, fp, fn, tn) -> dict[str, np.ndarray]:
-    """All six metrics from counts; works element-wise on arrays (e.g. per class or per threshold)."""
-    tp, fp, fn, tn = (np.asarray(v, dtype=np.float64) for v in (tp, fp, fn, tn))
-    return {
-        "accuracy": safe_divide(tp + tn, tp + fp + fn + tn),
-        "precision": safe_divide(tp, tp + fp),
-        "recall": safe_divide(tp, tp + fn),
-        "f1": safe_divide(2 * tp, 2 * tp + fp + fn),
-        "jaccard": safe_divide(tp, tp + fp + fn),
-        "mcc": mcc_from_counts(tp, fp, fn, tn),
-    }
-
-
-def metric_from_counts(name: str, tp, fp, fn, tn) -> np.ndarray:
-    """One metric (full name or alias) from counts, element-wise."""
-    return scores_from_counts(tp, fp, fn, tn)[canonical_metric(name)]
-
-
-def averaged_scores(counts: dict[str, np.ndarray]) -> dict[str, dict]:
-    """per_class lists, micro (metric of summed counts) and macro (mean of per-class metrics)."""
-    per_class = scores_from_counts(**counts)
-    summed = {key: np.sum(value) for key, value in counts.items()}
-    micro = scores_from_counts(**summed)
-    return {
-        "per_class": {name: [float(v) for v in values] for name, values in per_class.items()},
-        "micro": {name: float(value) for name, value in micro.items()},
-        "macro": {name: float(np.mean(values)) for name, values in per_class.items()},
-    }
 
 
 # ---------------------------------------------------------------- confusion matrices
@@ -166,35 +112,67 @@ def confusion_matrix(y_true, y_pred, n_classes: int | None = None) -> np.ndarray
     n_classes = n_classes or infer_n_classes(y_true, y_pred)
     t = check_class_ids(y_true, n_classes, "y_true")
     p = check_class_ids(y_pred, n_classes, "y_pred")
-    flat = np.bincount(t * n_classes + p, minlength=n_classes * n_classes)
-    return flat.reshape(n_classes, n_classes)
+    return skm.confusion_matrix(t, p, labels=np.arange(n_classes)).astype(np.int64)
 
 
 def multilabel_confusion(y_true, y_pred) -> np.ndarray:
-    """(L, 2, 2) per-label [[tn, fp], [fn, tp]] counts, like scikit-learn's multilabel_confusion_matrix."""
+    """(L, 2, 2) per-label [[tn, fp], [fn, tp]] counts (scikit-learn's multilabel_confusion_matrix)."""
     y_true, y_pred = check_pair(y_true, y_pred)
-    counts = binary_counts(check_binary_values(y_true, "y_true"), check_binary_values(y_pred, "y_pred"))
-    return np.stack([np.stack([counts["tn"], counts["fp"]], -1),
-                     np.stack([counts["fn"], counts["tp"]], -1)], 1)  # (L, 2, 2)
+    t, p = check_binary_values(y_true, "y_true"), check_binary_values(y_pred, "y_pred")
+    return confusion_per_label(t.reshape(t.shape[0], -1), p.reshape(p.shape[0], -1))
 
 
-def counts_from_confusion(cm: np.ndarray) -> dict[str, np.ndarray]:
-    """One-vs-rest tp/fp/fn/tn per class (K,) from a (K, K) confusion matrix."""
-    tp = np.diag(cm)
-    fp = cm.sum(axis=0) - tp
-    fn = cm.sum(axis=1) - tp
-    tn = cm.sum() - tp - fp - fn
-    return {"tp": tp, "fp": fp, "fn": fn, "tn": tn}
+# ---------------------------------------------------------------- scores of indicator matrices
+
+def label_scores(truth: np.ndarray, predicted: np.ndarray, average) -> dict:
+    """sklearn's precision, recall, F1 and Jaccard of (N, L) 0/1 matrices for one `average`.
+
+    A single column (L = 1) is scored as the binary problem it is (sklearn reads an (N, 1) matrix as
+    binary labels, not as one label of a multi-label task)."""
+    if truth.shape[1] == 1:
+        scores = label_scores_binary(truth[:, 0], predicted[:, 0])
+        return {name: np.array([value]) for name, value in scores.items()} if average is None else scores
+    precision, recall, f1, _ = skm.precision_recall_fscore_support(
+        truth, predicted, average=average, zero_division=0)
+    return {"precision": precision, "recall": recall, "f1": f1,
+            "jaccard": skm.jaccard_score(truth, predicted, average=average, zero_division=0)}
 
 
-def multiclass_mcc(cm: np.ndarray) -> float:
-    """Gorodkin's K-class Matthews correlation (R_K) from a confusion matrix; 0 when undefined."""
-    cm = np.asarray(cm, dtype=np.float64)
-    true_totals, pred_totals = cm.sum(axis=1), cm.sum(axis=0)
-    n, correct = cm.sum(), np.trace(cm)
-    numerator = correct * n - pred_totals @ true_totals
-    denominator = np.sqrt((n * n - pred_totals @ pred_totals) * (n * n - true_totals @ true_totals))
-    return float(safe_divide(numerator, denominator))
+def label_scores_binary(truth: np.ndarray, predicted: np.ndarray) -> dict:
+    """Class 1's precision, recall, F1 and Jaccard of 1-D 0/1 arrays (sklearn's average="binary")."""
+    precision, recall, f1, _ = skm.precision_recall_fscore_support(
+        truth, predicted, average="binary", labels=[0, 1], pos_label=1, zero_division=0)
+    return {"precision": precision, "recall": recall, "f1": f1,
+            "jaccard": skm.jaccard_score(truth, predicted, average="binary", labels=[0, 1], zero_division=0)}
+
+
+def confusion_per_label(truth: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """(L, 2, 2) counts of (N, L) 0/1 matrices; one column is scored as class 1 of a binary problem."""
+    if truth.shape[1] == 1:
+        return skm.multilabel_confusion_matrix(truth[:, 0], predicted[:, 0], labels=[1])
+    return skm.multilabel_confusion_matrix(truth, predicted)
+
+
+def averaged_scores(truth: np.ndarray, predicted: np.ndarray) -> dict[str, dict]:
+    """per_class lists, micro and macro dicts of the six metrics of (N, L) 0/1 indicator matrices.
+
+    Precision, recall, F1 and Jaccard come from sklearn; macro is the mean of the per-class values (as
+    sklearn's average="macro"). sklearn has no per-label or averaged accuracy and MCC of indicator
+    matrices, so those come from its multilabel confusion counts (counts.py)."""
+    with quiet():
+        per_class = label_scores(truth, predicted, None)
+        micro = label_scores(truth, predicted, "micro")
+        matrix = confusion_per_label(truth, predicted)  # (L, 2, 2) [[tn, fp], [fn, tp]]
+    counts = {"tp": matrix[:, 1, 1], "fp": matrix[:, 0, 1], "fn": matrix[:, 1, 0], "tn": matrix[:, 0, 0]}
+    from_counts = scores_from_counts(**counts)  # each (L,)
+    summed = scores_from_counts(**{key: value.sum() for key, value in counts.items()})
+    for name in ("accuracy", "mcc"):
+        per_class[name], micro[name] = from_counts[name], summed[name]
+    return {
+        "per_class": {name: [float(v) for v in per_class[name]] for name in METRIC_NAMES},
+        "micro": {name: float(micro[name]) for name in METRIC_NAMES},
+        "macro": {name: float(np.mean(per_class[name])) for name in METRIC_NAMES},
+    }
 
 
 # ---------------------------------------------------------------- evaluation
@@ -223,33 +201,35 @@ def evaluate_binary(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
     t = check_binary_values(y_true, "y_true")
     p = check_binary_values(y_pred, "y_pred")
     report = evaluate_multiclass(t, p, 2)
-    positive = scores_from_counts(**binary_counts(t, p))
+    positive = averaged_scores(t[:, None], p[:, None])["micro"]  # one column: class 1's own scores
     report["task"] = "binary"
-    report["positive"] = {name: float(value) for name, value in positive.items()}
-    report["mcc"] = report["positive"]["mcc"]
+    report["positive"] = positive
+    with quiet():
+        report["mcc"] = float(skm.matthews_corrcoef(t, p))
     return report
 
 
 def evaluate_multiclass(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int | None) -> dict:
-    """Class ids: one-vs-rest counts per class from the confusion matrix."""
-    cm = confusion_matrix(y_true, y_pred, n_classes)
-    report = {"task": "multiclass", "n": int(y_true.shape[0]),
-              "accuracy": float(np.trace(cm) / cm.sum())}
-    report.update(averaged_scores(counts_from_confusion(cm)))
-    report["mcc"] = multiclass_mcc(cm)
+    """Class ids: one-vs-rest scores per class of the (N, K) indicator matrices; K-class MCC."""
+    cm = confusion_matrix(y_true, y_pred, n_classes)  # validates the ids
+    n_classes = cm.shape[0]
+    t, p = y_true.astype(np.int64), y_pred.astype(np.int64)
+    report = {"task": "multiclass", "n": int(t.shape[0]), "accuracy": float(skm.accuracy_score(t, p))}
+    report.update(averaged_scores(one_hot(t, n_classes), one_hot(p, n_classes)))
+    with quiet():
+        report["mcc"] = float(skm.matthews_corrcoef(t, p))
     report["confusion_matrix"] = cm.tolist()
     return report
 
 
 def evaluate_multilabel(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
-    """(N, L) 0/1 matrices: per-label counts; headline accuracy is exact match."""
+    """(N, L) 0/1 matrices: per-label scores; headline accuracy is exact match."""
     if y_true.ndim != 2:
         raise UserError(f"multilabel task needs (N, L) 0/1 labels, got shape {y_true.shape}")
     t = check_binary_values(y_true, "y_true")
     p = check_binary_values(y_pred, "y_pred")
-    report = {"task": "multilabel", "n": int(t.shape[0]),
-              "accuracy": float(np.mean(np.all(t == p, axis=1)))}
-    report.update(averaged_scores(binary_counts(t, p)))
+    report = {"task": "multilabel", "n": int(t.shape[0]), "accuracy": float(skm.accuracy_score(t, p))}
+    report.update(averaged_scores(t, p))
     return report
 
 
@@ -296,7 +276,7 @@ def support_per_class(y_true: np.ndarray, task: str, n_rows: int) -> list[int]:
 
 
 def format_report(report: dict) -> str:
-    """Render a classification_report dict as a fixed-width text table."""
+    """Render a classification_report dict as a fixed-width text table (sklearn's has no Jaccard/MCC)."""
     columns = ("precision", "recall", "f1", "jaccard", "mcc", "accuracy")
     width = max([len(name) for name in report["label_names"]] + [9])
     header = f"{'':<{width}} " + " ".join(f"{c:>9}" for c in columns) + f" {'support':>8}"

@@ -1,8 +1,12 @@
 """Decision thresholds tuned on validation data, as the original's automatic thresholding and its
-offline `threshold.py` tool did it.
+offline `threshold.py` tool did it. scikit-learn scores labels, not candidate thresholds, so the
+searches count tp/fp/fn/tn for a whole grid at once (sorted scores, `searchsorted`) and score the
+counts with counts.py; ROC AUC comes from sklearn.metrics.
 
 - `best_thresholds`: per class, the threshold in a grid that maximises one metric (f1, jaccard, mcc,
   accuracy, precision, recall) of `prob > threshold` against the 0/1 labels.
+- `second_pass` (the finetuning --double-thresh): output by output, each threshold re-chosen on the
+  grid for the averaged (micro or macro) metric with the other outputs' thresholds held.
 - `global_tweaks`: random +-0.04 nudges of one class's threshold at a time, kept when the micro (or
   macro) metric over all classes rises (the original's `global_tweaks`, default 1000 tries).
 - `dual_thresholds`: the original's `--dual-thresh` ("for 2 columns positive and negative, thresholds
@@ -15,8 +19,6 @@ offline `threshold.py` tool did it.
 - `scalar_threshold`: the best single cut of an unbounded scalar score (e.g. one neuron's value) and
   the metric reached there; `roc_auc` per class.
 
-The original's `--double-thresh` flag has no defined behaviour (its help text is a copy of another
-flag's), so it is not reproduced; the two-threshold splits above are the precisely defined variants.
 A prediction is positive when `prob > threshold` (strict), as in the original.
 """
 from __future__ import annotations
@@ -26,7 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import UserError
-from .metrics import canonical_metric, check_binary_values, metric_from_counts
+from .counts import averaged_metric, metric_from_counts
+from .metrics import canonical_metric, check_binary_values
 
 DEFAULT_GRID = np.linspace(0.0, 1.0, 201)
 TWEAK_STEP = 0.08  # the original's tweak width: threshold + 0.08 * (u - 0.5)
@@ -123,18 +126,12 @@ def best_thresholds(probs, labels, metric: str = "f1", grid=None) -> ThresholdRe
 
 
 def thresholded_counts(probs: np.ndarray, labels: np.ndarray, thresholds: np.ndarray) -> dict:
-    """Per-class counts (L,) of `probs > thresholds`."""
+    """Per-class counts (L,) of `probs > thresholds` (sklearn's multilabel_confusion_matrix, without its
+    input checks, which cost more than the count inside a search)."""
     predicted = probs > thresholds  # (N, L)
     truth = labels.astype(bool)
     return {"tp": np.sum(truth & predicted, 0), "fp": np.sum(~truth & predicted, 0),
             "fn": np.sum(truth & ~predicted, 0), "tn": np.sum(~truth & ~predicted, 0)}
-
-
-def averaged_metric(counts: dict, metric: str, micro: bool) -> float:
-    """Micro (metric of summed counts) or macro (mean of per-class metrics) value."""
-    if micro:
-        return float(metric_from_counts(metric, **{k: np.sum(v) for k, v in counts.items()}))
-    return float(np.mean(metric_from_counts(metric, **counts)))
 
 
 def evaluate_thresholds(probs, labels, thresholds, metric: str = "f1", micro: bool = True) -> float:
@@ -142,6 +139,48 @@ def evaluate_thresholds(probs, labels, thresholds, metric: str = "f1", micro: bo
     probs, labels = check_probs_labels(probs, labels)
     counts = thresholded_counts(probs, labels, np.broadcast_to(np.asarray(thresholds, float), probs.shape[1:]))
     return averaged_metric(counts, canonical_metric(metric), micro)
+
+
+def second_pass(probs, labels, thresholds, metric, micro, grid=DEFAULT_GRID) -> np.ndarray:
+    """Coordinate ascent: each output's threshold re-chosen for the averaged metric, the others fixed."""
+    thresholds = np.array(thresholds, dtype=np.float64)
+    counts = thresholded_counts(probs, labels, thresholds)  # each (L,)
+    for column in range(probs.shape[1]):
+        grid_counts = counts_over_grid(probs[:, column], labels[:, column], grid)  # each (G,)
+        if micro:
+            summed = {key: grid_counts[key] + counts[key].sum() - counts[key][column] for key in counts}
+            values = metric_from_counts(metric, **summed)  # (G,)
+        else:
+            values = metric_from_counts(metric, **grid_counts)
+        current = _value_at(metric, counts, column, micro)
+        best = int(np.argmax(values))
+        if values[best] > current + 1e-12:
+            thresholds[column] = grid[best]
+            for key in counts:
+                counts[key][column] = grid_counts[key][best]
+    return thresholds
+
+
+def _value_at(metric, counts, column, micro) -> float:
+    """The averaged metric (micro) or one output's metric (macro) of the current counts."""
+    if micro:
+        return float(metric_from_counts(metric, **{key: value.sum() for key, value in counts.items()}))
+    return float(metric_from_counts(metric, **{key: value[column] for key, value in counts.items()}))
+
+
+class SortedColumns:
+    """Each column's positive and negative scores, sorted, to count `score > t` in O(log N) per try."""
+
+    def __init__(self, probs: np.ndarray, labels: np.ndarray):
+        self.positive = [np.sort(probs[labels[:, j] == 1, j]) for j in range(probs.shape[1])]
+        self.negative = [np.sort(probs[labels[:, j] == 0, j]) for j in range(probs.shape[1])]
+
+    def counts(self, column: int, threshold: float) -> dict[str, int]:
+        """tp/fp/fn/tn of `probs[:, column] > threshold`."""
+        positive, negative = self.positive[column], self.negative[column]
+        tp = positive.size - int(np.searchsorted(positive, threshold, side="right"))
+        fp = negative.size - int(np.searchsorted(negative, threshold, side="right"))
+        return {"tp": tp, "fp": fp, "fn": positive.size - tp, "tn": negative.size - fp}
 
 
 def global_tweaks(probs, labels, thresholds, n: int = 1000, metric: str = "f1", micro: bool = True,
@@ -152,17 +191,16 @@ def global_tweaks(probs, labels, thresholds, n: int = 1000, metric: str = "f1", 
     probs, labels = check_probs_labels(probs, labels)
     metric = canonical_metric(metric)
     thresholds = np.array(np.broadcast_to(np.asarray(thresholds, float), probs.shape[1:]), dtype=np.float64)
-    counts = thresholded_counts(probs, labels, thresholds)
+    counts = {key: value.astype(np.int64) for key, value in thresholded_counts(probs, labels, thresholds).items()}
     best = averaged_metric(counts, metric, micro)
+    columns = SortedColumns(probs, labels)
     rng = np.random.default_rng(seed)
     for _ in range(n if probs.shape[1] > 1 else 0):
         column = int(rng.integers(probs.shape[1]))
         candidate = round(float(thresholds[column] + step * (rng.random() - 0.5)), 6)
         trial = {key: value.copy() for key, value in counts.items()}
-        column_counts = thresholded_counts(probs[:, column:column + 1], labels[:, column:column + 1],
-                                           np.array([candidate]))
-        for key, values in trial.items():
-            values[column] = column_counts[key][0]
+        for key, value in columns.counts(column, candidate).items():
+            trial[key][column] = value
         value = averaged_metric(trial, metric, micro)
         if value > best:
             best, counts, thresholds[column] = value, trial, candidate
