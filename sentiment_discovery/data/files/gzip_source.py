@@ -21,7 +21,6 @@ import gzip
 import json
 import logging
 import os
-import tempfile
 import zlib
 from contextlib import contextmanager
 
