@@ -18,13 +18,18 @@ import contextlib
 import warnings
 
 import numpy as np
-from sklearn import metrics as skm
 
 from ..errors import UserError
 from .counts import scores_from_counts
 from .names import METRIC_NAMES, canonical_metric
 
 TASKS = ("binary", "multiclass", "multilabel")
+
+
+def _sklearn_metrics():
+    """sklearn.metrics, imported on first use: a run with a bad input fails before sklearn loads (~1 s)."""
+    from sklearn import metrics
+    return metrics
 
 
 @contextlib.contextmanager
@@ -112,7 +117,7 @@ def confusion_matrix(y_true, y_pred, n_classes: int | None = None) -> np.ndarray
     n_classes = n_classes or infer_n_classes(y_true, y_pred)
     t = check_class_ids(y_true, n_classes, "y_true")
     p = check_class_ids(y_pred, n_classes, "y_pred")
-    return skm.confusion_matrix(t, p, labels=np.arange(n_classes)).astype(np.int64)
+    return _sklearn_metrics().confusion_matrix(t, p, labels=np.arange(n_classes)).astype(np.int64)
 
 
 def multilabel_confusion(y_true, y_pred) -> np.ndarray:
@@ -132,25 +137,25 @@ def label_scores(truth: np.ndarray, predicted: np.ndarray, average) -> dict:
     if truth.shape[1] == 1:
         scores = label_scores_binary(truth[:, 0], predicted[:, 0])
         return {name: np.array([value]) for name, value in scores.items()} if average is None else scores
-    precision, recall, f1, _ = skm.precision_recall_fscore_support(
+    precision, recall, f1, _ = _sklearn_metrics().precision_recall_fscore_support(
         truth, predicted, average=average, zero_division=0)
     return {"precision": precision, "recall": recall, "f1": f1,
-            "jaccard": skm.jaccard_score(truth, predicted, average=average, zero_division=0)}
+            "jaccard": _sklearn_metrics().jaccard_score(truth, predicted, average=average, zero_division=0)}
 
 
 def label_scores_binary(truth: np.ndarray, predicted: np.ndarray) -> dict:
     """Class 1's precision, recall, F1 and Jaccard of 1-D 0/1 arrays (sklearn's average="binary")."""
-    precision, recall, f1, _ = skm.precision_recall_fscore_support(
+    precision, recall, f1, _ = _sklearn_metrics().precision_recall_fscore_support(
         truth, predicted, average="binary", labels=[0, 1], pos_label=1, zero_division=0)
     return {"precision": precision, "recall": recall, "f1": f1,
-            "jaccard": skm.jaccard_score(truth, predicted, average="binary", labels=[0, 1], zero_division=0)}
+            "jaccard": _sklearn_metrics().jaccard_score(truth, predicted, average="binary", labels=[0, 1], zero_division=0)}
 
 
 def confusion_per_label(truth: np.ndarray, predicted: np.ndarray) -> np.ndarray:
     """(L, 2, 2) counts of (N, L) 0/1 matrices; one column is scored as class 1 of a binary problem."""
     if truth.shape[1] == 1:
-        return skm.multilabel_confusion_matrix(truth[:, 0], predicted[:, 0], labels=[1])
-    return skm.multilabel_confusion_matrix(truth, predicted)
+        return _sklearn_metrics().multilabel_confusion_matrix(truth[:, 0], predicted[:, 0], labels=[1])
+    return _sklearn_metrics().multilabel_confusion_matrix(truth, predicted)
 
 
 def averaged_scores(truth: np.ndarray, predicted: np.ndarray) -> dict[str, dict]:
@@ -205,7 +210,7 @@ def evaluate_binary(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
     report["task"] = "binary"
     report["positive"] = positive
     with quiet():
-        report["mcc"] = float(skm.matthews_corrcoef(t, p))
+        report["mcc"] = float(_sklearn_metrics().matthews_corrcoef(t, p))
     return report
 
 
@@ -214,10 +219,10 @@ def evaluate_multiclass(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int |
     cm = confusion_matrix(y_true, y_pred, n_classes)  # validates the ids
     n_classes = cm.shape[0]
     t, p = y_true.astype(np.int64), y_pred.astype(np.int64)
-    report = {"task": "multiclass", "n": int(t.shape[0]), "accuracy": float(skm.accuracy_score(t, p))}
+    report = {"task": "multiclass", "n": int(t.shape[0]), "accuracy": float(_sklearn_metrics().accuracy_score(t, p))}
     report.update(averaged_scores(one_hot(t, n_classes), one_hot(p, n_classes)))
     with quiet():
-        report["mcc"] = float(skm.matthews_corrcoef(t, p))
+        report["mcc"] = float(_sklearn_metrics().matthews_corrcoef(t, p))
     report["confusion_matrix"] = cm.tolist()
     return report
 
@@ -228,7 +233,7 @@ def evaluate_multilabel(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
         raise UserError(f"multilabel task needs (N, L) 0/1 labels, got shape {y_true.shape}")
     t = check_binary_values(y_true, "y_true")
     p = check_binary_values(y_pred, "y_pred")
-    report = {"task": "multilabel", "n": int(t.shape[0]), "accuracy": float(skm.accuracy_score(t, p))}
+    report = {"task": "multilabel", "n": int(t.shape[0]), "accuracy": float(_sklearn_metrics().accuracy_score(t, p))}
     report.update(averaged_scores(t, p))
     return report
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import UserError
-from ..inference import effective_max_len
+from ..inference import effective_max_len, output_names
 from ..models.hf_encoder import resolve_model_path
 from ..models.kinds import feature_width, max_positions, model_kind
 from ..models.loading import load_text_encoder
@@ -280,7 +280,7 @@ def write_outputs(config, splits, reports, indices, signs, pipeline, options, re
 
 def _write_outputs(config, splits, reports, indices, signs, pipeline, options, results_dir) -> dict:
     from .regression import probabilities
-    from .transfer_outputs import (classifier_payload, output_names, save_classifier, stored_class_names,
+    from .transfer_outputs import (classifier_payload, save_classifier, stored_class_names,
                                    write_plots, write_results_json, write_test_results)
     full = reports["all"].result
     train = splits["train"].dataset
