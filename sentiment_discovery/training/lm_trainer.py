@@ -39,7 +39,6 @@ class LoopOptions:
     grad_accum: int
     clip: float
     log_interval: int
-    save: str
     save_iters: int
 
     @classmethod
@@ -52,7 +51,7 @@ class LoopOptions:
             samples_per_shard=lm.samples_per_shard, seed=config.run.seed, epochs=training.epochs,
             train_iters=training.train_iters, eval_iters=training.eval_iters,
             grad_accum=max(1, training.grad_accum), clip=training.clip,
-            log_interval=max(1, config.run.log_interval), save=training.save, save_iters=training.save_iters)
+            log_interval=max(1, config.run.log_interval), save_iters=training.save_iters)
 
 
 @dataclass
