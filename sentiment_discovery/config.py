@@ -9,7 +9,7 @@ filled from a Namespace by name; a flag a script does not offer keeps the sectio
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 
 from . import arguments
 

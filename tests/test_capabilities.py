@@ -10,7 +10,6 @@ import torch
 
 import pretrain
 from sentiment_discovery import capabilities
-from sentiment_discovery.models.language_model import build_language_model, recurrent_config
 from sentiment_discovery.models.mlstm import MLSTMLayer
 from sentiment_discovery.models.prepared_weight import PreparedWeight
 from sentiment_discovery.transfer.featurize import inference_precision

@@ -1,6 +1,7 @@
 """finetune_classifier.py: a run stopped mid-epoch and resumed equals an uninterrupted one; --load-finetuned
 keeps training a saved classifier; bad input ends in one line before any model is built."""
 import os
+import shutil
 
 import pandas as pd
 import pytest
@@ -62,6 +63,42 @@ def test_resume_mid_epoch_equals_an_uninterrupted_run(task, tmp_path, monkeypatc
     for row_a, row_b in zip(rows_a, rows_b):
         assert row_a["train_loss"] == pytest.approx(row_b["train_loss"], abs=1e-6)
         assert row_a["val_f1_macro"] == pytest.approx(row_b["val_f1_macro"], abs=1e-6)
+
+
+LEGACY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "legacy_checkpoints")
+
+
+def test_a_resume_checkpoint_of_the_old_loop_resumes_to_the_same_result(task, tmp_path):
+    """clf_last_stopped_13_of_20.pt was written by the code before training/loop.py (AnnealingLR state)."""
+    lm, files = task
+    straight, split = tmp_path / "a" / "clf.pt", tmp_path / "b" / "clf.pt"
+    finetune_classifier.main(run_flags(lm, files, straight))
+    split.parent.mkdir()
+    shutil.copy(os.path.join(LEGACY, "clf_last_stopped_13_of_20.pt"), tmp_path / "b" / "clf_last.pt")
+    shutil.copy(os.path.join(LEGACY, "clf_best_stopped_13_of_20.pt"), split)
+    resumed = finetune_classifier.main([*run_flags(lm, files, split), "--resume", "auto"])
+    assert resumed["outcome"] == "done" and resumed["iterations"] == 20
+    a, b = load_checkpoint(str(straight)), load_checkpoint(str(split))
+    for key, tensor in a["model_state"].items():
+        torch.testing.assert_close(b["model_state"][key], tensor, atol=1e-6, rtol=0)
+    assert a["thresholds"] == b["thresholds"]
+
+
+def test_stopped_at_an_epoch_end_and_resumed_with_save_iters(task, tmp_path, monkeypatch, stop_after):
+    """A stop on the epoch's last step ends the epoch first; --save-iters writes the last state in between."""
+    lm, files = task
+    straight, split = tmp_path / "a" / "clf.pt", tmp_path / "b" / "clf.pt"
+    finetune_classifier.main(run_flags(lm, files, straight))
+    monkeypatch.setattr(finetuning, "GracefulExit", stop_after(10))     # 10 steps per epoch
+    first = finetune_classifier.main([*run_flags(lm, files, split), "--save-iters", "4"])
+    progress = load_checkpoint(str(tmp_path / "b" / "clf_last.pt"))["progress"]
+    assert first["outcome"] == "stopped" and (progress["epoch"], progress["step_in_epoch"]) == (1, 0)
+    monkeypatch.setattr(finetuning, "GracefulExit", stop_after(10 ** 9))
+    finetune_classifier.main([*run_flags(lm, files, split), "--save-iters", "4", "--resume", "auto"])
+    a, b = load_checkpoint(str(straight)), load_checkpoint(str(split))
+    for key, tensor in a["model_state"].items():
+        torch.testing.assert_close(b["model_state"][key], tensor, atol=1e-6, rtol=0)
+    assert len(read_metrics(str(tmp_path / "b" / "clf.metrics.jsonl"))) == 2
 
 
 def test_load_finetuned_keeps_training_a_classifier(task, tmp_path):

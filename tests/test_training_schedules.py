@@ -1,11 +1,13 @@
-"""AnnealingLR: exact learning rates at chosen iterations for every decay style."""
+"""Schedules on LambdaLR (training/schedules.py): exact learning rates at chosen iterations for every decay
+style, resume from a saved state, and the mapping of the old AnnealingLR state (old checkpoints)."""
 import math
+import os
 
 import pytest
 import torch
 
 from sentiment_discovery.errors import UserError
-from sentiment_discovery.training.schedules import AnnealingLR
+from sentiment_discovery.training.schedules import build_schedule
 
 
 def _optimizer(lr=1.0, groups=None):
@@ -15,96 +17,107 @@ def _optimizer(lr=1.0, groups=None):
 
 
 def _lrs_at(scheduler, iterations):
-    return {t: scheduler.step(t) for t in iterations}
+    """The LR at each of the (increasing) iterations, stepping the schedule forward to it."""
+    lrs = {}
+    for t in iterations:
+        while scheduler.last_epoch < t:
+            scheduler.step()
+        lrs[t] = scheduler.lr
+    return lrs
+
+
+def _step(scheduler):
+    scheduler.step()
+    return scheduler.lr
 
 
 def test_linear_with_warmup():
-    scheduler = AnnealingLR(_optimizer(), num_iters=10, warmup=2, decay_style="linear")
-    assert scheduler.get_lr() == 0.0                      # iteration 0: warm-up starts from zero
+    scheduler = build_schedule(_optimizer(), num_iters=10, warmup=2, decay_style="linear")
+    assert scheduler.lr == 0.0                      # iteration 0: warm-up starts from zero
     lrs = _lrs_at(scheduler, [1, 2, 6, 10, 12])
     assert lrs == pytest.approx({1: 0.5, 2: 1.0, 6: 0.5, 10: 0.0, 12: 0.0}, abs=1e-12)
 
 
 def test_cosine_without_warmup():
-    scheduler = AnnealingLR(_optimizer(2.0), num_iters=4, decay_style="cosine")
-    assert scheduler.get_lr() == 2.0
+    scheduler = build_schedule(_optimizer(2.0), num_iters=4, decay_style="cosine")
+    assert scheduler.lr == 2.0
     lrs = _lrs_at(scheduler, [1, 2, 4, 9])
     expected = {1: 1.0 + math.cos(math.pi / 4), 2: 1.0, 4: 0.0, 9: 0.0}
     assert lrs == pytest.approx(expected, abs=1e-12)
 
 
 def test_exponential_reaches_its_final_ratio():
-    scheduler = AnnealingLR(_optimizer(), num_iters=10, decay_style="exponential", exp_final_ratio=0.01)
+    scheduler = build_schedule(_optimizer(), num_iters=10, decay_style="exponential", exp_final_ratio=0.01)
     assert _lrs_at(scheduler, [5, 10, 20]) == pytest.approx({5: 0.1, 10: 0.01, 20: 0.01})
 
 
 @pytest.mark.parametrize("style", ["constant", None, "None"])
 def test_constant_after_warmup(style):
-    scheduler = AnnealingLR(_optimizer(), num_iters=100, warmup=4, decay_style=style)
+    scheduler = build_schedule(_optimizer(), num_iters=100, warmup=4, decay_style=style)
     assert _lrs_at(scheduler, [2, 4, 100, 500]) == {2: 0.5, 4: 1.0, 100: 1.0, 500: 1.0}
 
 
 def test_constant_decay_sets_the_decay_horizon_after_warmup():
-    scheduler = AnnealingLR(_optimizer(), num_iters=100, warmup=2, decay_style="linear", constant_decay=4)
+    scheduler = build_schedule(_optimizer(), num_iters=100, warmup=2, decay_style="linear", constant_decay=4)
     assert _lrs_at(scheduler, [2, 4, 6, 50]) == pytest.approx({2: 1.0, 4: 0.5, 6: 0.0, 50: 0.0})
 
 
 def test_cos_cut_frac_warms_up_then_cosine_decays_to_zero():
-    scheduler = AnnealingLR(_optimizer(), num_iters=100, cos_cut_frac=0.1)
-    assert scheduler.warmup == 10 and scheduler.decay_style == "cosine"
+    scheduler = build_schedule(_optimizer(), num_iters=100, cos_cut_frac=0.1)
+    assert scheduler.factor.warmup == 10 and scheduler.factor.decay_style == "cosine"
     lrs = _lrs_at(scheduler, [5, 10, 55, 100])
     assert lrs == pytest.approx({5: 0.5, 10: 1.0, 55: 0.5, 100: 0.0}, abs=1e-12)
 
 
 def test_slanted_triangular():
-    scheduler = AnnealingLR(_optimizer(), num_iters=100, decay_style="stlr", stlr_cut_frac=0.1, stlr_ratio=32)
-    assert scheduler.get_lr() == pytest.approx(1 / 32)
+    scheduler = build_schedule(_optimizer(), num_iters=100, decay_style="stlr", stlr_cut_frac=0.1, stlr_ratio=32)
+    assert scheduler.lr == pytest.approx(1 / 32)
     lrs = _lrs_at(scheduler, [5, 10, 55, 100, 150])
     half = (1 + 0.5 * 31) / 32
     assert lrs == pytest.approx({5: half, 10: 1.0, 55: half, 100: 1 / 32, 150: 1 / 32})
 
 
 def test_min_lr_floors_the_decay_but_not_the_warmup():
-    scheduler = AnnealingLR(_optimizer(), num_iters=10, warmup=2, decay_style="linear", min_lr=0.1)
+    scheduler = build_schedule(_optimizer(), num_iters=10, warmup=2, decay_style="linear", min_lr=0.1)
     assert _lrs_at(scheduler, [0, 1, 9, 10]) == pytest.approx({0: 0.0, 1: 0.5, 9: 0.125, 10: 0.1})
 
 
 def test_step_advances_one_iteration_and_sets_the_optimizer_lr():
     optimizer = _optimizer()
-    scheduler = AnnealingLR(optimizer, num_iters=4, warmup=0, decay_style="linear")
-    assert [scheduler.step() for _ in range(4)] == pytest.approx([0.75, 0.5, 0.25, 0.0])
-    assert scheduler.iteration == 4
+    scheduler = build_schedule(optimizer, num_iters=4, warmup=0, decay_style="linear")
+    assert [_step(scheduler) for _ in range(4)] == pytest.approx([0.75, 0.5, 0.25, 0.0])
+    assert scheduler.last_epoch == 4
     assert optimizer.param_groups[0]["lr"] == 0.0
 
 
 def test_groups_keep_their_ratio_unless_start_lr_is_given():
     groups = lambda m: [{"params": [m.weight], "lr": 1.0}, {"params": [m.bias], "lr": 0.1}]
     optimizer = _optimizer(groups=groups)
-    scheduler = AnnealingLR(optimizer, num_iters=10, decay_style="linear")
-    scheduler.step(5)
+    scheduler = build_schedule(optimizer, num_iters=10, decay_style="linear")
+    _lrs_at(scheduler, [5])
     assert [g["lr"] for g in optimizer.param_groups] == pytest.approx([0.5, 0.05])
     optimizer = _optimizer(groups=groups)
-    AnnealingLR(optimizer, num_iters=10, start_lr=2.0, decay_style="linear")
+    build_schedule(optimizer, num_iters=10, start_lr=2.0, decay_style="linear")
     assert [g["lr"] for g in optimizer.param_groups] == [2.0, 2.0]
 
 
 def test_state_dict_is_plain_data_and_resumes_the_same_schedule():
-    scheduler = AnnealingLR(_optimizer(), num_iters=20, warmup=3, decay_style="cosine")
+    scheduler = build_schedule(_optimizer(), num_iters=20, warmup=3, decay_style="cosine")
     for _ in range(7):
         scheduler.step()
     state = scheduler.state_dict()
     assert all(isinstance(v, (int, float, str, list, type(None))) for v in state.values())
-    expected = [scheduler.step() for _ in range(5)]
+    expected = [_step(scheduler) for _ in range(5)]
     optimizer = _optimizer(lr=123.0)
-    resumed = AnnealingLR(optimizer, num_iters=999, decay_style="linear")
+    resumed = build_schedule(optimizer, num_iters=999, decay_style="linear")
     resumed.load_state_dict(state)
-    assert resumed.iteration == 7 and resumed.decay_style == "cosine"
+    assert resumed.last_epoch == 7 and resumed.factor.decay_style == "cosine"
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.5 * (1 + math.cos(math.pi * 4 / 17)))
-    assert [resumed.step() for _ in range(5)] == pytest.approx(expected)
+    assert [_step(resumed) for _ in range(5)] == pytest.approx(expected)
 
 
 def test_state_dict_saved_with_torch_loads_with_weights_only(tmp_path):
-    scheduler = AnnealingLR(_optimizer(), num_iters=20, decay_style="stlr", stlr_cut_frac=0.2)
+    scheduler = build_schedule(_optimizer(), num_iters=20, decay_style="stlr", stlr_cut_frac=0.2)
     torch.save(scheduler.state_dict(), tmp_path / "s.pt")
     assert torch.load(tmp_path / "s.pt", weights_only=True) == scheduler.state_dict()
 
@@ -122,12 +135,44 @@ def test_state_dict_saved_with_torch_loads_with_weights_only(tmp_path):
 def test_bad_settings_are_one_line_user_errors(kwargs, words):
     settings = {"num_iters": 10, **kwargs}
     with pytest.raises(UserError, match=words) as err:
-        AnnealingLR(_optimizer(), **settings)
+        build_schedule(_optimizer(), **settings)
     assert "\n" not in str(err.value)
 
 
 def test_loading_a_state_for_other_param_groups_is_a_user_error():
-    state = AnnealingLR(_optimizer(), num_iters=10).state_dict()
+    state = build_schedule(_optimizer(), num_iters=10).state_dict()
     two_groups = _optimizer(groups=lambda m: [{"params": [m.weight]}, {"params": [m.bias]}])
     with pytest.raises(UserError, match="parameter groups"):
-        AnnealingLR(two_groups, num_iters=10).load_state_dict(state)
+        build_schedule(two_groups, num_iters=10).load_state_dict(state)
+
+
+LEGACY = os.path.join(os.path.dirname(__file__), "data", "legacy_checkpoints")
+
+
+def test_an_annealing_lr_state_resumes_the_same_curve():
+    """The hand-written AnnealingLR saved plain settings; they map onto LambdaLR's factors."""
+    old = {"iteration": 3, "num_iters": 10, "warmup": 2, "decay_style": "linear", "constant_decay": None,
+           "stlr_cut_frac": None, "stlr_ratio": 32.0, "exp_final_ratio": 0.01, "min_lr": 0.1, "base_lrs": [1.0]}
+    optimizer = _optimizer(lr=7.0)
+    resumed = build_schedule(optimizer, num_iters=999, decay_style="cosine")
+    resumed.load_state_dict(old)
+    assert resumed.last_epoch == 3 and resumed.factor.decay_style == "linear"
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.875)
+    assert [_step(resumed) for _ in range(7)] == pytest.approx([0.75, 0.625, 0.5, 0.375, 0.25, 0.125, 0.1])
+    fresh = build_schedule(_optimizer(), num_iters=10, warmup=2, decay_style="linear", min_lr=0.1)
+    _lrs_at(fresh, [3])
+    assert [_step(fresh) for _ in range(7)] == pytest.approx([0.75, 0.625, 0.5, 0.375, 0.25, 0.125, 0.1])
+
+
+def test_the_schedule_of_a_checkpoint_written_by_annealing_lr_loads():
+    old = torch.load(os.path.join(LEGACY, "lm_stopped_4_of_8.pt"), weights_only=True)["schedule"]
+    assert "lr_lambdas" not in old                       # really the old format
+    resumed = build_schedule(_optimizer(), num_iters=1)
+    resumed.load_state_dict(old)
+    expected = [0.01 * 0.5 * (1 + math.cos(math.pi * min(t, 8) / 8)) for t in range(5, 10)]  # holds at 0
+    assert [_step(resumed) for _ in range(5)] == pytest.approx(expected, abs=1e-12)
+
+
+def test_an_old_state_missing_settings_is_a_user_error():
+    with pytest.raises(UserError, match="missing"):
+        build_schedule(_optimizer(), num_iters=10).load_state_dict({"iteration": 3})

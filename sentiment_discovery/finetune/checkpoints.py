@@ -1,30 +1,32 @@
-"""What a finetuning run writes beside --save, and the two checkpoints it writes.
+"""What a finetuning run writes beside --save, and the two checkpoints it writes (training/loop.py's
+checkpoint convention with --save = the best; README "Checkpoints and resuming").
 
 - `--save` (default classifier.pt): the best classifier so far, a classifier checkpoint with exactly the
   keys of analysis/architecture.md ("Classifier checkpoints"), `source: "finetune"`; run_classifier.py
   and generate.py load it.
 - `<stem>_last.pt`: the same keys plus the full training state (optimizer, schedule, precision, RNG,
   progress: epoch, step within the epoch, best value and thresholds, metric history), written at every
-  epoch's end, every --save-iters steps and on SIGTERM/SIGINT; `--resume auto` continues from it.
+  epoch's end, every --save-iters optimizer steps and on SIGTERM/SIGINT; `--resume auto` continues from it.
 - with --save-finetune, every epoch's classifier as `<model-version-name>/e<epoch>.pt` beside --save.
 """
 import os
 
 from ..errors import UserError
 from ..training.checkpoint import load_checkpoint
+from ..training.loop import run_files
 
 RESUME_KEYS = ("classifier_config", "model_state", "tokenizer", "labels", "optimizer", "schedule",
                "precision", "rng", "progress", "task")
 
 
 def output_paths(save, model_version_name="classifier"):
-    """Every output path of a run, from --save."""
-    stem, ext = os.path.splitext(save)
-    folder = os.path.dirname(save)
-    return {"best": save, "last": f"{stem}_last{ext or '.pt'}", "metrics": f"{stem}.metrics.jsonl",
-            "report_txt": f"{stem}_report.txt", "report_json": f"{stem}_report.json",
-            "curves": f"{stem}_curves.png", "confusion": f"{stem}_confusion.png",
-            "epochs": os.path.join(folder, model_version_name)}
+    """Every output path of a run, from --save: training/loop.py's family (best = --save, last, metrics,
+    resumable) and the reports."""
+    save = os.fspath(save)
+    stem = os.path.splitext(save)[0]
+    return dict(run_files(save, save_is="best"), report_txt=f"{stem}_report.txt",
+                report_json=f"{stem}_report.json", curves=f"{stem}_curves.png", confusion=f"{stem}_confusion.png",
+                epochs=os.path.join(os.path.dirname(save), model_version_name))
 
 
 def epoch_path(paths, epoch):
@@ -43,15 +45,6 @@ def classifier_payload(model_state, classifier_config, tokenizer, labels, thresh
         "feature_options": dict(feature_options), "source": "finetune",
         "class_names": [str(name) for name in class_names] if class_names else None,
     }
-
-
-def resume_path(resume, paths):
-    """--resume PATH, or 'auto': this run's `<stem>_last.pt` when it exists (else start fresh)."""
-    if resume is None:
-        return None
-    if resume == "auto":
-        return paths["last"] if os.path.exists(paths["last"]) else None
-    return resume
 
 
 def load_resume(path, task):

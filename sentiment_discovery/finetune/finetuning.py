@@ -12,11 +12,9 @@ Outputs beside --save: see checkpoints.py (classifier, resume checkpoint, per-ep
 reports.py (`<stem>.metrics.jsonl`, `<stem>_report.txt/.json`, `<stem>_curves.png`, `<stem>_confusion.png`).
 """
 import logging
-import os
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from ..data.preprocess import LEGACY_DEFAULT, NONE, PROCESS_FN_KEY, apply_process_fn, resolve_process_fn
 from ..data.tokenizers.builtin import make_tokenizer
@@ -28,11 +26,11 @@ from ..models.loading import classifier_from_checkpoint, load_text_encoder
 from ..output_paths import check_output_folder, check_outputs, reported_write
 from ..runtime import choose_device, load_splits, set_runtime_options, set_threads
 from ..training.checkpoint import load_checkpoint, save_checkpoint
-from ..training.collective import all_reduce_sum, any_rank
+from ..training.collective import all_reduce_sum
 from ..training.distributed import init_distributed, is_main, shutdown, unwrap_model
-from ..training.metrics_log import MetricsLog
+from ..training.loop import Reporter, drive, resume_path
 from ..training.signals import GracefulExit
-from ..training.tensorboard_log import check_tensorboard, open_tensorboard
+from ..training.tensorboard_log import check_tensorboard
 from ..inference import effective_max_len
 from .batching import drop_tokenless, encode_split, epoch_steps
 from .checkpoints import (
@@ -40,7 +38,6 @@ from .checkpoints import (
     epoch_path,
     load_resume,
     output_paths,
-    resume_path,
 )
 from .evaluation import selection_value, split_outputs
 from .losses import balanced_class_weights, prior_logits
@@ -211,20 +208,26 @@ class FinetuneRun:
         self.run_config, self.env, self.spec, self.data = run_config, env, spec, data
         self.options = run_config.finetune
         self.trainer, self.tokenizer, self.paths = trainer, tokenizer, paths
-        if is_main(env) and not resumed and os.path.exists(paths["metrics"]):
-            os.remove(paths["metrics"])  # a fresh run starts a fresh log; a resumed one appends
-        tensorboard = open_tensorboard(run_config.training.tensorboard, enabled=is_main(env), list_names=spec.report_names())
-        self.metrics = MetricsLog(paths["metrics"], enabled=is_main(env), mirror=tensorboard)
+        self.reporter = Reporter(paths["metrics"], is_main(env), run_config.training.tensorboard,
+                                 list_names=spec.report_names(), fresh=not resumed)
+        self.metrics = self.reporter.metrics
         self.config = unwrap_model(trainer.ddp_model).config
         self.best_state = None      # the best epoch's model state, while this process has it
         self.confusion = None       # (matrix, split name) for the multi-class plot
         self.eval_batch = run_config.data.eval_batch
+        self._steps = (None, None)   # (epoch, its step batches)
 
     @property
     def model(self):
         return unwrap_model(self.trainer.ddp_model)
 
     def steps(self, epoch):
+        """The step batches of `epoch` (each a list of `grad_accum` global batches of row indices)."""
+        if self._steps[0] != epoch:
+            self._steps = (epoch, self._epoch_steps(epoch))
+        return self._steps[1]
+
+    def _epoch_steps(self, epoch):
         c = self.run_config
         return epoch_steps(self.data.train_tokens, self.data.train_targets, c.data.batch_size * self.env.world_size,
                            epoch, c.run.seed, c.finetune.stratified_batches, c.training.grad_accum,
@@ -271,7 +274,7 @@ class FinetuneRun:
         val = self.evaluate(self.data.valid) if self.data.valid is not None else None
         value = selection_value(val["report"], a.report_metric, a.micro) if val else float(epoch)
         thresholds = val["thresholds"] if val else self.current_thresholds()
-        row = epoch_row(epoch, progress.iteration, train_parts, trainer.schedule.get_lr(), val, thresholds)
+        row = epoch_row(epoch, progress.iteration, train_parts, trainer.schedule.lr, val, thresholds)
         progress.history.append(row)
         self.metrics.write(row)
         if val:
@@ -291,32 +294,44 @@ class FinetuneRun:
             with reported_write(epoch_path(self.paths, epoch), "--save-finetune"):
                 save_checkpoint(epoch_path(self.paths, epoch), self.payload(state, thresholds))
 
-    # --- training ----------------------------------------------------------------------------------
+    # --- training (driven by training/loop.py's `drive`) -----------------------------------------------
+    @property
+    def iteration(self):
+        return self.trainer.progress.iteration
+
+    def finished(self):
+        return self.trainer.progress.epoch >= self.run_config.training.epochs
+
+    def epoch_pending(self):
+        progress = self.trainer.progress
+        return not self.finished() and progress.step_in_epoch >= len(self.steps(progress.epoch))
+
+    def step(self):
+        trainer, progress, epochs = self.trainer, self.trainer.progress, self.run_config.training.epochs
+        steps = self.steps(progress.epoch)
+        if self._bar_epoch != progress.epoch:
+            self._bar_epoch = progress.epoch
+            self.reporter.start_bar(len(steps), progress.step_in_epoch, f"epoch {progress.epoch + 1}/{epochs}", "step")
+        parts = trainer.train_step(steps[progress.step_in_epoch])
+        keys = sorted(parts)
+        progress.add_step(dict(zip(keys, all_reduce_sum([parts[k] for k in keys]))))
+        self.reporter.advance(loss=f"{progress.running['loss'] / progress.step_in_epoch:.4f}",
+                              lr=f"{trainer.schedule.lr:.2e}")
+
+    def end_epoch(self):
+        self.reporter.close_bar()
+        self.end_of_epoch()
+        self.trainer.progress.next_epoch()
+
+    def save_last(self):
+        self.save_resume()
+
     def train(self, stop):
         """Epochs until --epochs or a stop signal (`stop.should_stop` on any rank): 'done' | 'stopped'."""
-        trainer, progress, training = self.trainer, self.trainer.progress, self.run_config.training
-        while progress.epoch < training.epochs:
-            steps = self.steps(progress.epoch)
-            bar = tqdm(total=len(steps), initial=progress.step_in_epoch, desc=f"epoch {progress.epoch + 1}/{training.epochs}",
-                       unit="step", disable=not is_main(self.env), dynamic_ncols=True, mininterval=1.0)
-            for step_batches in steps[progress.step_in_epoch:]:
-                parts = trainer.train_step(step_batches)
-                keys = sorted(parts)
-                progress.add_step(dict(zip(keys, all_reduce_sum([parts[k] for k in keys]))))
-                bar.update(1)
-                bar.set_postfix(loss=f"{progress.running['loss'] / progress.step_in_epoch:.4f}",
-                                lr=f"{trainer.schedule.get_lr():.2e}")
-                if training.save_iters > 0 and progress.iteration % training.save_iters == 0:
-                    self.save_resume()
-                if any_rank(stop.should_stop):
-                    bar.close()
-                    self.save_resume()
-                    return "stopped"
-            bar.close()
-            self.end_of_epoch()
-            progress.next_epoch()
-            self.save_resume()
-        return "done"
+        self._bar_epoch = None
+        outcome = drive(self, stop, self.run_config.training.save_iters)
+        self.reporter.close_bar()
+        return outcome
 
     # --- the end -----------------------------------------------------------------------------------
     def load_best(self):
@@ -430,7 +445,7 @@ def finetune(config):
     with GracefulExit() as graceful:
         outcome = run.train(graceful)
     summary = run.finish(outcome)
-    run.metrics.close()
+    run.reporter.close()
     shutdown(env, trainer.ddp_model)
     return summary
 

@@ -1,7 +1,7 @@
 """`FinetuneTrainer`: one rank's classifier, optimizer, precision and schedule, and one optimizer step.
 
 A step takes `grad_accum` global batches; this rank runs the forward and backward of its slice of each
-(DDP synchronises gradients on the last, `grad_sync`). The loss of a batch is
+(training/loop.py's `train_step`: DDP synchronises gradients on the last). The loss of a batch is
 classification loss - variance weight * head variance + LM weight * aux LM loss, each a sum over this
 rank's rows divided by the global batch's count times the world size (see losses.py), so N processes
 step exactly like one on the same global batch. Precision: under --fp16 only the encoder is half (the
@@ -11,12 +11,11 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..training.checkpoint import rng_state
-from ..training.distributed import grad_sync, unwrap_model, wrap_ddp
-from ..training.lm_trainer import fp32_model_state, restore_optimization
+from ..training.distributed import unwrap_model, wrap_ddp
+from ..training.loop import fp32_model_state, restore_training_state, train_step, training_state
 from ..training.optim import build_optimizer
 from ..training.precision import Precision
-from ..training.schedules import AnnealingLR
+from ..training.schedules import build_schedule
 from .batching import rank_rows, tensor_batch
 from .losses import (
     aux_lm_loss,
@@ -94,9 +93,10 @@ class FinetuneTrainer:
 
     def build_schedule(self, total_iters, lr, decay_style, warmup_iters, constant_decay, cos_cut_frac,
                        stlr_cut_frac):
-        self.schedule = AnnealingLR(self.optimizer, num_iters=total_iters, start_lr=lr, warmup=warmup_iters,
-                                    decay_style=decay_style, constant_decay=constant_decay,
-                                    cos_cut_frac=cos_cut_frac, stlr_cut_frac=stlr_cut_frac)
+        """The LambdaLR schedule (training/schedules.py) over the run's `total_iters` optimizer steps."""
+        self.schedule = build_schedule(self.optimizer, total_iters, start_lr=lr, warmup=warmup_iters,
+                                       decay_style=decay_style, constant_decay=constant_decay,
+                                       cos_cut_frac=cos_cut_frac, stlr_cut_frac=stlr_cut_frac)
 
     def train_mode(self):
         self.ddp_model.train()
@@ -132,16 +132,12 @@ class FinetuneTrainer:
         """One optimizer step over `grad_accum` global batches. Returns the parts averaged over them
         (this rank's share: summing them over ranks gives the global values)."""
         self.train_mode()
+        infos, _ = train_step(self.ddp_model, step_batches, self.batch_loss, self.precision, self.optimizer,
+                              self.schedule, self.clip)
         totals = {}
-        for index, rows_global in enumerate(step_batches):
-            with grad_sync(self.ddp_model, sync=index == len(step_batches) - 1):
-                loss, parts = self.batch_loss(rows_global)
-                self.precision.backward(loss / len(step_batches))
+        for parts in infos:
             for key, value in parts.items():
-                totals[key] = totals.get(key, 0.0) + value / len(step_batches)
-        self.precision.step(self.optimizer, clip=self.clip or None)
-        self.optimizer.zero_grad(set_to_none=True)
-        self.schedule.step()
+                totals[key] = totals.get(key, 0.0) + value / len(infos)
         self.progress.iteration += 1
         self.progress.step_in_epoch += 1
         return totals
@@ -152,12 +148,11 @@ class FinetuneTrainer:
         return fp32_model_state(unwrap_model(self.ddp_model), self.optimizer)
 
     def training_state(self):
-        return {"optimizer": self.optimizer.state_dict(), "schedule": self.schedule.state_dict(),
-                "precision": self.precision.state_dict(), "rng": rng_state(),
-                "progress": self.progress.to_dict(), "world_size": self.env.world_size}
+        return dict(training_state(self.optimizer, self.schedule, self.precision, self.env.world_size),
+                    progress=self.progress.to_dict())
 
     def restore(self, ckpt):
         """Continue exactly from a resume checkpoint (the model state is loaded by the caller)."""
-        restore_optimization(ckpt, self.env.world_size, self.optimizer, self.schedule, self.precision)
+        restore_training_state(ckpt, self.env.world_size, self.optimizer, self.schedule, self.precision)
         self.progress = Progress.from_dict(ckpt["progress"])
 

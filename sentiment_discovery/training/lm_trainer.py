@@ -9,27 +9,19 @@ Per iteration each rank takes `grad_accum` consecutive (B, T+1) batches of its s
 state carries from one to the next, reset where the batch's reset mask says), computes the per-token
 cross-entropy in fp32 over the loss mask, and steps once.
 """
-import logging
-import math
-import os
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 
 from ..data.batches.lm_stream import LMStream, merge_state_dicts
-from ..errors import UserError
 from ..models.kinds import model_kind
-from .checkpoint import rng_state, set_rng_state
 from .collective import all_gather_objects, all_reduce_sum
 from .distributed import unwrap_model, wrap_ddp
-from .fp16_optimizer import FP16Optimizer, load_optimizer_state
+from .loop import fp32_model_state, restore_training_state, train_step, training_state
 from .optim import build_optimizer
 from .precision import Precision
-from .schedules import AnnealingLR
-
-log = logging.getLogger(__name__)
-LN2 = math.log(2.0)
+from .schedules import build_schedule
 
 
 @dataclass
@@ -48,7 +40,6 @@ class LoopOptions:
     grad_accum: int
     clip: float
     log_interval: int
-    save: str
     save_iters: int
 
     @classmethod
@@ -61,7 +52,7 @@ class LoopOptions:
             samples_per_shard=lm.samples_per_shard, seed=config.run.seed, epochs=training.epochs,
             train_iters=training.train_iters, eval_iters=training.eval_iters,
             grad_accum=max(1, training.grad_accum), clip=training.clip,
-            log_interval=max(1, config.run.log_interval), save=training.save, save_iters=training.save_iters)
+            log_interval=max(1, config.run.log_interval), save_iters=training.save_iters)
 
 
 @dataclass
@@ -88,13 +79,6 @@ def iterations_per_epoch(options, train_tokens, world_size):
     return max(1, train_tokens // per_iteration)
 
 
-def checkpoint_paths(save):
-    """(last, best, metrics, loss-curve) paths that sit beside --save."""
-    stem, ext = os.path.splitext(save)
-    return {"last": save, "best": f"{stem}_best{ext or '.pt'}", "metrics": f"{stem}.metrics.jsonl",
-            "curve": f"{stem}_loss.png"}
-
-
 class LMTrainer:
     """Owns the model, optimizer, precision, schedule, streams and carried state of one rank."""
 
@@ -117,38 +101,32 @@ class LMTrainer:
         self.progress = Progress()
 
     def build_schedule(self, total_iters, lr, decay_style, warmup, constant_decay, stlr_cut_frac):
+        """The LambdaLR schedule (training/schedules.py); `warmup` below 1 is a fraction of the run."""
         warmup_iters = int(warmup * total_iters) if 0 < warmup < 1 else int(warmup)
-        self.schedule = AnnealingLR(self.optimizer, num_iters=total_iters, start_lr=lr, warmup=warmup_iters,
-                                    decay_style=decay_style, constant_decay=constant_decay,
-                                    stlr_cut_frac=stlr_cut_frac)
+        self.schedule = build_schedule(self.optimizer, total_iters, start_lr=lr, warmup=warmup_iters,
+                                       decay_style=decay_style, constant_decay=constant_decay,
+                                       stlr_cut_frac=stlr_cut_frac)
 
     # --- one iteration ---------------------------------------------------------------------------
-    def _micro_step(self, batch, sync):
+    def _micro_loss(self, batch):
+        """Forward of one (B, T+1) batch, carrying the recurrent state -> (loss, token count)."""
         tokens = batch["tokens"].to(self.env.device)                 # (B, T+1)
         reset_mask = batch["reset_mask"].to(self.env.device)         # (B, T)
         loss_mask = batch["loss_mask"].to(self.env.device)           # (B, T)
-        context = self.ddp_model.no_sync() if (not sync and self.env.distributed) else _null()
-        with context:
-            with self.precision.autocast():
-                logits, state = self.ddp_model(tokens[:, :-1], self.state, reset_mask)
-            loss, count = lm_loss(logits, tokens[:, 1:], loss_mask)
-            self.precision.backward(loss / self.options.grad_accum)
+        with self.precision.autocast():
+            logits, state = self.ddp_model(tokens[:, :-1], self.state, reset_mask)
+        loss, count = lm_loss(logits, tokens[:, 1:], loss_mask)
         self.state = unwrap_model(self.ddp_model).detach_state(state) if self.carry_state else None
-        return float(loss.detach()), int(count)
+        return loss, (float(loss.detach()), int(count))
 
     def train_iteration(self):
-        """grad_accum micro-batches, one optimizer step. Returns (mean loss, tokens, stepped)."""
+        """grad_accum micro-batches, one optimizer step (training/loop.py). Returns (mean loss, tokens, stepped)."""
         self.ddp_model.train()
-        losses, tokens = [], 0
-        for micro in range(self.options.grad_accum):
-            loss, count = self._micro_step(self.stream.next_batch(), micro == self.options.grad_accum - 1)
-            losses.append(loss)
-            tokens += count
-        stepped = self.precision.step(self.optimizer, clip=self.options.clip or None)
-        self.optimizer.zero_grad(set_to_none=True)
-        self.schedule.step()
+        micro_batches = [self.stream.next_batch() for _ in range(self.options.grad_accum)]
+        infos, stepped = train_step(self.ddp_model, micro_batches, self._micro_loss, self.precision,
+                                    self.optimizer, self.schedule, self.options.clip)
         self.progress.iteration += 1
-        return sum(losses) / len(losses), tokens, stepped
+        return sum(loss for loss, _ in infos) / len(infos), sum(count for _, count in infos), stepped
 
     # --- evaluation ------------------------------------------------------------------------------
     @torch.no_grad()
@@ -181,49 +159,20 @@ class LMTrainer:
         model_state = fp32_model_state(unwrap_model(self.ddp_model), self.optimizer)
         return {
             "kind": "lm", "model_config": model_config, "model_state": model_state,
-            "tokenizer": self.tokenizer.to_dict(), "optimizer": self.optimizer.state_dict(),
-            "schedule": self.schedule.state_dict(), "precision": self.precision.state_dict(),
-            "rng": rng_state(), "iteration": self.progress.iteration,
+            "tokenizer": self.tokenizer.to_dict(),
+            **training_state(self.optimizer, self.schedule, self.precision, self.env.world_size),
+            "iteration": self.progress.iteration,
             "best_val_loss": self.progress.best_val_loss, "evaluations": self.progress.evaluations,
             "data_state": merge_state_dicts(streams), "recurrent_state": states,
-            "world_size": self.env.world_size,
         }
 
     def restore(self, ckpt):
         """Continue exactly from a checkpoint written by `payload`."""
-        restore_optimization(ckpt, self.env.world_size, self.optimizer, self.schedule, self.precision)
+        restore_training_state(ckpt, self.env.world_size, self.optimizer, self.schedule, self.precision)
         self.stream.load_state_dict(ckpt["data_state"])
         self.state = _to_device(ckpt["recurrent_state"][self.env.rank], self.env.device)
         self.progress = Progress(int(ckpt["iteration"]), float(ckpt["best_val_loss"]),
                                  list(ckpt.get("evaluations", [])))
-
-
-def fp32_model_state(model, optimizer):
-    """The model's state dict in fp32; under --fp16 the parameters come from the fp32 master copies."""
-    state = {name: tensor.detach().float().cpu() for name, tensor in model.state_dict().items()}
-    if isinstance(optimizer, FP16Optimizer):
-        masters = {id(param): master for param, master in optimizer._pairs()}
-        for name, param in model.named_parameters():
-            if id(param) in masters:
-                state[name] = masters[id(param)].detach().float().cpu().clone()
-    return state
-
-
-def restore_optimization(ckpt, world_size, optimizer, schedule, precision):
-    """Restore what every resumable run shares: optimizer, schedule, loss scaler and random states,
-    after checking the checkpoint was written by as many processes as this run has."""
-    if int(ckpt.get("world_size", 1)) != world_size:
-        raise UserError(f"the checkpoint was written by {ckpt.get('world_size')} processes, this run has "
-                        f"{world_size}: resume with the same number of processes")
-    load_optimizer_state(optimizer, ckpt["optimizer"])
-    schedule.load_state_dict(ckpt["schedule"])
-    precision.load_state_dict(ckpt["precision"])
-    set_rng_state(ckpt["rng"])
-
-
-def _null():
-    import contextlib
-    return contextlib.nullcontext()
 
 
 def _cpu_state(state):

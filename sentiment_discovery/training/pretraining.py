@@ -1,9 +1,11 @@
 """The pretraining run behind pretrain.py: data, tokenizer and model from the flags (or a checkpoint
-to resume), then the training loop with logging, evaluation, checkpoints and a clean stop.
+to resume), then training/loop.py's loop with logging, evaluation, checkpoints and a clean stop.
 
-Outputs beside --save (default lang_model.pt): the checkpoint itself (full training state, written
-every --save-iters, at the end and on SIGTERM/SIGINT), `<stem>_best.pt` (best validation loss),
-`<stem>.metrics.jsonl` (one JSON line per log interval and evaluation) and `<stem>_loss.png`.
+Outputs beside --save (default lang_model.pt), after training/loop.py's checkpoint convention: the
+checkpoint itself (the last state: full training state, written at every epoch's end, every
+--save-iters, at the end and on SIGTERM/SIGINT), `<stem>_best.pt` (best validation loss, also a full
+training state), `<stem>.metrics.jsonl` (one JSON line per log interval and evaluation) and
+`<stem>_loss.png`. `--resume auto` continues from the newer of the two.
 
 Text: every document goes through the process function as it is read (data/preprocess.py; the readers
 apply it, eagerly or in the lazy document access, so the LM stream and the sentencepiece training see
@@ -19,9 +21,7 @@ import time
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
-from ..data.batches.lm_stream import LMStream  # noqa: F401  (re-exported for scripts and tests)
 from ..data.preprocess import LEGACY_DEFAULT, PROCESS_FN_KEY, recorded_process_fn, resolve_process_fn
 from ..data.tokenizers.builtin import make_tokenizer, tokenizer_from_dict
 from ..errors import UserError
@@ -31,101 +31,100 @@ from ..output_paths import check_outputs, reported_write
 from ..runtime import (choose_device, load_splits, report_ignored_architecture, set_runtime_options,
                        set_threads)
 from .checkpoint import load_checkpoint, save_checkpoint
-from .collective import all_reduce_sum, any_rank
+from .collective import all_reduce_sum
 from .distributed import fault_injection_point, init_distributed, is_main, shutdown
-from .lm_trainer import LMTrainer, LoopOptions, checkpoint_paths, iterations_per_epoch
-from .metrics_log import MetricsLog, read_metrics
+from .lm_trainer import LMTrainer, LoopOptions, iterations_per_epoch
+from .loop import Reporter, drive, resume_path, run_files
+from .metrics_log import read_metrics
 from .signals import GracefulExit
-from .tensorboard_log import check_tensorboard, open_tensorboard
+from .tensorboard_log import check_tensorboard
 
 log = logging.getLogger(__name__)
 LN2 = math.log(2.0)
 
 
-def save(trainer, model_config, path, env):
-    payload = dict(trainer.payload(model_config), **{PROCESS_FN_KEY: trainer.process_fn})
-    if is_main(env):
-        with reported_write(path, "--save"):
-            save_checkpoint(path, payload)
+class PretrainRun:
+    """What training/loop.py's `drive` steps: iterations in epochs of `total // epochs`, a log line every
+    --log-interval iterations, a validation pass at each epoch's end (the best kept as `<stem>_best.pt`)."""
+
+    def __init__(self, trainer, model_config, options, total_iters, env, reporter, files):
+        self.trainer, self.model_config, self.options, self.env = trainer, model_config, options, env
+        self.total, self.reporter, self.files = total_iters, reporter, files
+        self.iters_per_epoch = max(1, total_iters // max(1, options.epochs))
+        self.window = {"loss": 0.0, "n": 0, "tokens": 0, "t0": time.perf_counter()}
+        self._pending = False
+
+    @property
+    def iteration(self):
+        return self.trainer.progress.iteration
+
+    def finished(self):
+        return self.iteration >= self.total
+
+    def epoch_pending(self):
+        return self._pending
+
+    def step(self):
+        loss, tokens, _ = self.trainer.train_iteration()
+        self.window.update(loss=self.window["loss"] + loss, n=self.window["n"] + 1,
+                           tokens=self.window["tokens"] + tokens)
+        self.reporter.advance()
+        it = self.iteration
+        if it % self.options.log_interval == 0 or it == self.total:
+            self._log_window()
+        self._pending = it % self.iters_per_epoch == 0 or it == self.total
+        fault_injection_point(self.env, it)          # test-only; does nothing unless a test asks
+
+    def _log_window(self):
+        trainer, window, env = self.trainer, self.window, self.env
+        elapsed = time.perf_counter() - window["t0"]
+        loss = all_reduce_sum([window["loss"] / max(window["n"], 1)])[0] / env.world_size
+        tokens = all_reduce_sum([float(window["tokens"])])[0]
+        row = {"step": self.iteration, "loss": loss, "ppl": math.exp(min(loss, 50)), "bpc": loss / LN2,
+               "lr": trainer.schedule.lr, "tokens_per_s": tokens / max(elapsed, 1e-9),
+               "loss_scale": trainer.precision.loss_scale, "skipped_steps": trainer.precision.skipped_steps,
+               "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+        if is_main(env):
+            self.reporter.write(row)
+            self.reporter.show(loss=f"{loss:.3f}", lr=f"{row['lr']:.2e}", tok_s=f"{row['tokens_per_s']:.0f}")
+        window.update(loss=0.0, n=0, tokens=0, t0=time.perf_counter())
+
+    def end_epoch(self):
+        self._pending = False
+        trainer, progress, env = self.trainer, self.trainer.progress, self.env
+        val_loss = trainer.evaluate()
+        if val_loss is None:
+            return
+        epoch = self.iteration // self.iters_per_epoch
+        row = {"step": self.iteration, "epoch": epoch, "val_loss": val_loss,
+               "val_ppl": math.exp(min(val_loss, 50)), "val_bpc": val_loss / LN2}
+        progress.evaluations.append(row)
+        improved = val_loss < progress.best_val_loss
+        if improved:
+            progress.best_val_loss = val_loss
+        if is_main(env):
+            self.reporter.write(row)
+            log.info("epoch %d: validation loss %.4f, perplexity %.2f, %.4f bits per token%s", epoch, val_loss,
+                     row["val_ppl"], row["val_bpc"], " (best so far)" if improved else "")
+        if improved:
+            self.save(self.files["best"])
+
+    def save_last(self):
+        self.save(self.files["last"])
+
+    def save(self, path):
+        """Every rank gathers (streams, states); rank 0 writes."""
+        payload = dict(self.trainer.payload(self.model_config), **{PROCESS_FN_KEY: self.trainer.process_fn})
+        if is_main(self.env):
+            with reported_write(path, "--save"):
+                save_checkpoint(path, payload)
 
 
-def run_training(trainer, model_config, options, total_iters, env, stopper, metrics):
-    """Train until `total_iters` or a stop signal; evaluate at each epoch's end. Returns 'done'|'stopped'."""
-    paths = checkpoint_paths(options.save)
-    iters_per_epoch = max(1, total_iters // max(1, options.epochs))
-    bar = tqdm(total=total_iters, initial=trainer.progress.iteration, disable=not is_main(env),
-               desc="pretrain", unit="it", dynamic_ncols=True, mininterval=2.0)
-    window = {"loss": 0.0, "n": 0, "tokens": 0, "t0": time.perf_counter()}
-    while trainer.progress.iteration < total_iters:
-        loss, tokens, _ = trainer.train_iteration()
-        _accumulate(window, loss, tokens)
-        it = trainer.progress.iteration
-        bar.update(1)
-        if it % options.log_interval == 0 or it == total_iters:
-            _log_window(trainer, window, env, bar, metrics)
-        if it % iters_per_epoch == 0 or it == total_iters:
-            _end_of_epoch(trainer, model_config, env, metrics, paths, it // iters_per_epoch)
-        if options.save_iters > 0 and it % options.save_iters == 0:
-            save(trainer, model_config, paths["last"], env)
-        fault_injection_point(env, it)          # test-only; does nothing unless a test asks
-        if stopper.should_stop_all():
-            save(trainer, model_config, paths["last"], env)
-            bar.close()
-            return "stopped"
-    bar.close()
-    save(trainer, model_config, paths["last"], env)
-    return "done"
-
-
-def _accumulate(window, loss, tokens):
-    window["loss"] += loss
-    window["n"] += 1
-    window["tokens"] += tokens
-
-
-def _log_window(trainer, window, env, bar, metrics):
-    elapsed = time.perf_counter() - window["t0"]
-    loss = all_reduce_sum([window["loss"] / max(window["n"], 1)])[0] / env.world_size
-    tokens = all_reduce_sum([float(window["tokens"])])[0]
-    row = {"step": trainer.progress.iteration, "loss": loss, "ppl": math.exp(min(loss, 50)),
-           "bpc": loss / LN2, "lr": trainer.schedule.get_lr(), "tokens_per_s": tokens / max(elapsed, 1e-9),
-           "loss_scale": trainer.precision.loss_scale, "skipped_steps": trainer.precision.skipped_steps,
-           "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
-    if is_main(env):
-        metrics.write(row)
-        bar.set_postfix(loss=f"{loss:.3f}", lr=f"{row['lr']:.2e}", tok_s=f"{row['tokens_per_s']:.0f}")
-    window.update(loss=0.0, n=0, tokens=0, t0=time.perf_counter())
-
-
-def _end_of_epoch(trainer, model_config, env, metrics, paths, epoch):
-    val_loss = trainer.evaluate()
-    if val_loss is None:
-        return
-    row = {"step": trainer.progress.iteration, "epoch": epoch, "val_loss": val_loss,
-           "val_ppl": math.exp(min(val_loss, 50)), "val_bpc": val_loss / LN2}
-    trainer.progress.evaluations.append(row)
-    improved = val_loss < trainer.progress.best_val_loss
-    if improved:
-        trainer.progress.best_val_loss = val_loss
-    if is_main(env):
-        metrics.write(row)
-        log.info("epoch %d: validation loss %.4f, perplexity %.2f, %.4f bits per token%s", epoch, val_loss,
-                 row["val_ppl"], row["val_bpc"], " (best so far)" if improved else "")
-    if improved:
-        save(trainer, model_config, paths["best"], env)
-
-
-def resume_path(resume, save):
-    """--resume PATH, or 'auto': this run's --save when it exists (else start fresh)."""
-    if resume is None:
-        return None
-    if resume == "auto":
-        return save if os.path.exists(save) else None
-    return resume
-
-
-def load_resume(path):
-    return load_checkpoint(path, expect_kind="lm")
+def pretrain_files(save):
+    """The files of a pretraining run (training/loop.py's convention, --save = the last state)."""
+    files = run_files(save, save_is="last")
+    files["curve"] = os.path.splitext(os.fspath(save))[0] + "_loss.png"
+    return files
 
 
 # ---------------------------------------------------------------------------------------------
@@ -168,21 +167,11 @@ def estimate_tokens(texts, tokenizer, sample=1000, seed=0):
     return int(sampled * n / len(picks))
 
 
-class _Stopper:
-    """A GracefulExit whose decision is taken by all ranks together."""
-
-    def __init__(self, graceful):
-        self.graceful = graceful
-
-    def should_stop_all(self):
-        return any_rank(self.graceful.should_stop)
-
-
 def check_output_paths(save, load, data_paths):
     """--save and the files beside it (_best, metrics, loss curve) can be written and overwrite no input
     (--load, --data, --valid, --test; a --resume checkpoint is this run's own output and may be --save)."""
     inputs = [("--load", load), *zip(("--data", "--valid", "--test"), data_paths)]
-    check_outputs([("--save", path) for path in checkpoint_paths(save).values()], inputs)
+    check_outputs([("--save", path) for path in pretrain_files(save).values()], inputs)
 
 
 def pretrain(config):
@@ -195,7 +184,8 @@ def pretrain(config):
         check_output_paths(training.save, config.model.load, config.data.files())
     set_threads(run.threads)
     torch.manual_seed(run.seed + env.rank)
-    resume = resume_path(training.resume, training.save)
+    files = pretrain_files(training.save)
+    resume = resume_path(training.resume, files)
     ckpt = load_checkpoint(resume, expect_kind="lm") if resume else None
     process_fn = resolve_process_fn(config.data.process_fn, recorded_process_fn(ckpt) if ckpt else LEGACY_DEFAULT)
     if is_main(env):
@@ -219,18 +209,20 @@ def pretrain(config):
         trainer.restore(ckpt)
         if is_main(env):
             log.info("resumed from %s at iteration %d of %d", resume, trainer.progress.iteration, total)
-    paths = checkpoint_paths(training.save)
-    tensorboard = open_tensorboard(training.tensorboard, enabled=is_main(env))
-    metrics = MetricsLog(paths["metrics"], enabled=is_main(env), mirror=tensorboard)
+    reporter = Reporter(files["metrics"], is_main(env), training.tensorboard, fresh=ckpt is None)
+    reporter.start_bar(total, trainer.progress.iteration, desc="pretrain", mininterval=2.0)
+    run = PretrainRun(trainer, model_config, options, total, env, reporter, files)
     with GracefulExit() as graceful:
-        outcome = run_training(trainer, model_config, options, total, env, _Stopper(graceful), metrics)
-    summary = _finish(trainer, outcome, test, env, metrics, paths)
-    metrics.close()
+        outcome = drive(run, graceful, options.save_iters)
+    reporter.close_bar()
+    summary = _finish(trainer, outcome, test, env, reporter, files)
+    reporter.close()
     shutdown(env, trainer.ddp_model)
     return summary
 
 
 def _finish(trainer, outcome, test, env, metrics, paths):
+    """Test loss on a finished run, the loss curve, the summary (also logged)."""
     summary = {"outcome": outcome, "iterations": trainer.progress.iteration,
                "best_val_loss": trainer.progress.best_val_loss, "checkpoint": paths["last"],
                "skipped_steps": trainer.precision.skipped_steps}

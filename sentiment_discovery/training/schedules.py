@@ -1,20 +1,21 @@
-"""Learning-rate schedules: `AnnealingLR`, the original codebase's warm-up + decay scheduler.
+"""Learning-rate schedules on `torch.optim.lr_scheduler.LambdaLR`: the original codebase's warm-up + decay.
 
-    scheduler = AnnealingLR(optimizer, start_lr=5e-4, num_iters=10000, warmup=100,
-                            decay_style="cosine")
+    schedule = build_schedule(optimizer, num_iters=10000, start_lr=5e-4, warmup=100, decay_style="cosine")
     for ...:
-        ...; optimizer.step(); scheduler.step()
+        ...; optimizer.step(); schedule.step()
+    schedule.get_last_lr()[0]          # the LR the next optimizer step uses
 
-Iteration t counts completed optimizer steps (0 before the first). The LR used at iteration t is:
+Iteration t counts completed optimizer steps (0 before the first, `schedule.last_epoch`). The LR of a
+parameter group at iteration t is its base LR times `LRFactor(t)`:
 
-- warm-up (t <= warmup): linear from 0, `start_lr * t / warmup`.
+- warm-up (t <= warmup): linear from 0, `t / warmup`.
 - decay phase: progress p = min((t - warmup) / D, 1), where the decay horizon D is
   `constant_decay` when given, else `num_iters - warmup`. Then by `decay_style`:
-    constant     start_lr
-    linear       start_lr * (1 - p)
-    cosine       start_lr * (1 + cos(pi * p)) / 2
-    exponential  start_lr * exp_final_ratio ** p          (exp_final_ratio = LR fraction left at p = 1)
-  and the result is floored at `min_lr` (default 0). After the horizon the LR stays at its end value.
+    constant     1
+    linear       1 - p
+    cosine       (1 + cos(pi * p)) / 2
+    exponential  exp_final_ratio ** p          (exp_final_ratio = LR fraction left at p = 1)
+  and the LR is floored at `min_lr` (default 0). After the horizon the LR stays at its end value.
 - `constant_decay=N` keeps the original's meaning: decay over N iterations (after warm-up) instead of
   over the whole run ("number of iterations to decay LR over, None means decay to zero over training").
 - `cos_cut_frac=c` is finetuning's cosine variant: warm-up over the first `int(c * num_iters)`
@@ -22,7 +23,7 @@ Iteration t counts completed optimizer steps (0 before the first). The LR used a
   `stlr_cut_frac` likewise selects "stlr" whatever `decay_style` says.
 - "stlr": ULMFiT's slanted triangular LR (Howard & Ruder 2018, arXiv 1801.06146) with
   cut = floor(num_iters * stlr_cut_frac): p = t / cut while t < cut, then
-  p = 1 - (t - cut) / (num_iters - cut) (floored at 0); lr = start_lr * (1 + p * (ratio - 1)) / ratio.
+  p = 1 - (t - cut) / (num_iters - cut) (floored at 0); factor = (1 + p * (ratio - 1)) / ratio.
   It has its own ramp, so `warmup` must be 0.
 
 Differences from the original `AnnealingLR`: its decay progress was (t - warmup) / num_iters, so with a
@@ -30,15 +31,23 @@ warm-up the LR never reached zero at the end and a cosine past the horizon rose 
 ends exactly at `num_iters` (or `warmup + constant_decay`) and then holds. Its "exponential" was a
 to-do that returned `start_lr`; here it is a real exponential decay.
 
-With several parameter groups, each group's LR is its own base LR (its "lr" when the scheduler is
-built, or `start_lr` for all groups when that is given) times the same schedule factor.
-`state_dict()` holds only plain ints/floats/strings; `load_state_dict()` restores the schedule exactly
-as saved (settings included) and re-applies the LR."""
+Each parameter group's base LR is its own "lr" when the schedule is built, or `start_lr` for all groups
+when that is given. The factors are `LRFactor` objects, so LambdaLR's `state_dict()` carries their
+settings as plain data and `load_state_dict()` restores the schedule exactly as saved. A state written
+by the hand-written `AnnealingLR` of earlier versions (keys `iteration`, `num_iters`, ..., `base_lrs`)
+is mapped onto this one, so old checkpoints resume with the same LR curve."""
 import math
+import warnings
+
+import torch
+from torch.optim.lr_scheduler import LambdaLR
 
 from ..errors import UserError
 
 DECAY_STYLES = ("constant", "linear", "cosine", "exponential", "stlr")
+LEGACY_KEYS = ("iteration", "num_iters", "warmup", "decay_style", "constant_decay", "stlr_cut_frac",
+               "stlr_ratio", "exp_final_ratio", "min_lr", "base_lrs")
+_ORDER_WARNING = r"Detected call of `lr_scheduler.step\(\)` before `optimizer.step\(\)`"
 
 
 def _check_decay_style(decay_style):
@@ -55,81 +64,31 @@ def _check_fraction(name, value):
         raise UserError(f"{name} must be between 0 and 1 (exclusive), got {value}")
 
 
-class AnnealingLR:
-    """Warm-up then decay of the optimizer's learning rate; see the module docstring for the formulas."""
+class LRFactor:
+    """The schedule's multiplier of a group's base LR at iteration t; plain attributes only (they are the
+    scheduler's saved state)."""
 
-    def __init__(self, optimizer, num_iters, start_lr=None, warmup=0, decay_style="linear",
-                 constant_decay=None, cos_cut_frac=None, stlr_cut_frac=None, stlr_ratio=32.0,
-                 exp_final_ratio=0.01, min_lr=0.0, last_iter=0):
-        self.optimizer = optimizer
-        self.decay_style = _check_decay_style(decay_style)
-        self.num_iters = int(num_iters)
-        self.warmup = int(warmup)
+    def __init__(self, num_iters, warmup=0, decay_style="linear", constant_decay=None, stlr_cut_frac=None,
+                 stlr_ratio=32.0, exp_final_ratio=0.01, floor=0.0):
+        self.num_iters, self.warmup, self.decay_style = int(num_iters), int(warmup), decay_style
         self.constant_decay = None if constant_decay in (None, 0) else int(constant_decay)
-        self.stlr_cut_frac = stlr_cut_frac
-        self.stlr_ratio = float(stlr_ratio)
-        self.exp_final_ratio = float(exp_final_ratio)
-        self.min_lr = float(min_lr)
-        self._apply_cut_fracs(cos_cut_frac, stlr_cut_frac)
-        self._check_settings()
-        self.base_lrs = self._base_lrs(start_lr)
-        self.iteration = int(last_iter)
-        self._apply_lr()
+        self.stlr_cut_frac, self.stlr_ratio = stlr_cut_frac, float(stlr_ratio)
+        self.exp_final_ratio, self.floor = float(exp_final_ratio), float(floor)
 
-    def _apply_cut_fracs(self, cos_cut_frac, stlr_cut_frac):
-        if cos_cut_frac is not None and stlr_cut_frac is not None:
-            raise UserError("use either --cos-cut-frac or --stlr-cut-frac, not both")
-        if cos_cut_frac is not None:
-            _check_fraction("--cos-cut-frac", cos_cut_frac)
-            if self.warmup:
-                raise UserError("--cos-cut-frac sets its own warm-up; do not combine it with --warmup or "
-                                "--warmup-epochs")
-            self.decay_style = "cosine"
-            self.warmup = int(cos_cut_frac * self.num_iters)
-        if stlr_cut_frac is not None:
-            self.decay_style = "stlr"
-
-    def _check_settings(self):
-        if self.num_iters < 1:
-            raise UserError(f"the number of training iterations must be >= 1, got {self.num_iters}")
-        if self.warmup < 0:
-            raise UserError(f"the warm-up (--warmup, --warmup-epochs) must be >= 0 iterations, got {self.warmup}")
-        if self.constant_decay is not None and self.constant_decay < 0:
-            raise UserError(f"--constant-decay must be >= 0 iterations, got {self.constant_decay}")
+    def __call__(self, t):
         if self.decay_style == "stlr":
-            if self.stlr_cut_frac is None:
-                raise UserError("--decay-style stlr needs --stlr-cut-frac (e.g. 0.1)")
-            _check_fraction("--stlr-cut-frac", self.stlr_cut_frac)
-            if self.warmup:
-                raise UserError("--decay-style stlr has its own warm-up (--stlr-cut-frac); drop --warmup and "
-                                "--warmup-epochs")
-            if self.stlr_ratio < 1:
-                raise UserError(f"stlr ratio must be >= 1, got {self.stlr_ratio}")
-        if not 0.0 < self.exp_final_ratio <= 1.0:
-            raise UserError(f"exp_final_ratio must be in (0, 1], got {self.exp_final_ratio}")
-
-    def _base_lrs(self, start_lr):
-        if start_lr is not None:
-            return [float(start_lr)] * len(self.optimizer.param_groups)
-        return [float(group.get("initial_lr", group["lr"])) for group in self.optimizer.param_groups]
-
-    # --- the schedule -------------------------------------------------------------------------
-    def lr_factor(self, iteration=None):
-        """The schedule's multiplier of the base LR at `iteration` (default: the current one)."""
-        t = self.iteration if iteration is None else iteration
-        if self.decay_style == "stlr":
-            return self._stlr_factor(t)
+            return self._stlr(t)
         if self.warmup > 0 and t <= self.warmup:
             return t / self.warmup
-        return self._decay_factor(self._decay_progress(t))
+        return max(self._decay(self._progress(t)), self.floor)
 
-    def _decay_progress(self, t):
+    def _progress(self, t):
         horizon = self.constant_decay if self.constant_decay is not None else self.num_iters - self.warmup
         if horizon <= 0:
             return 1.0
         return min(max(t - self.warmup, 0) / horizon, 1.0)
 
-    def _decay_factor(self, p):
+    def _decay(self, p):
         if self.decay_style == "linear":
             return 1.0 - p
         if self.decay_style == "cosine":
@@ -138,7 +97,7 @@ class AnnealingLR:
             return self.exp_final_ratio ** p
         return 1.0
 
-    def _stlr_factor(self, t):
+    def _stlr(self, t):
         cut = max(math.floor(self.num_iters * self.stlr_cut_frac), 1)
         if t < cut:
             p = t / cut
@@ -146,47 +105,111 @@ class AnnealingLR:
             p = max(1.0 - (t - cut) / max(self.num_iters - cut, 1), 0.0)
         return (1.0 + p * (self.stlr_ratio - 1.0)) / self.stlr_ratio
 
-    def get_lrs(self):
-        """The LR of every parameter group at the current iteration."""
-        factor = self.lr_factor()
-        lrs = [base * factor for base in self.base_lrs]
-        if self.decay_style != "stlr" and self.iteration > self.warmup:
-            lrs = [max(lr, self.min_lr) for lr in lrs]
-        return lrs
 
-    def get_lr(self):
+def _settings(num_iters, warmup, decay_style, constant_decay, cos_cut_frac, stlr_cut_frac, stlr_ratio,
+              exp_final_ratio):
+    """Checked factor settings (cos_cut_frac/stlr_cut_frac resolved into style and warm-up)."""
+    s = {"num_iters": int(num_iters), "warmup": int(warmup), "decay_style": _check_decay_style(decay_style),
+         "constant_decay": None if constant_decay in (None, 0) else int(constant_decay),
+         "stlr_cut_frac": stlr_cut_frac, "stlr_ratio": float(stlr_ratio), "exp_final_ratio": float(exp_final_ratio)}
+    if cos_cut_frac is not None and stlr_cut_frac is not None:
+        raise UserError("use either --cos-cut-frac or --stlr-cut-frac, not both")
+    if cos_cut_frac is not None:
+        _check_fraction("--cos-cut-frac", cos_cut_frac)
+        if s["warmup"]:
+            raise UserError("--cos-cut-frac sets its own warm-up; do not combine it with --warmup or "
+                            "--warmup-epochs")
+        s.update(decay_style="cosine", warmup=int(cos_cut_frac * s["num_iters"]))
+    if stlr_cut_frac is not None:
+        s["decay_style"] = "stlr"
+    _check_settings(s)
+    return s
+
+
+def _check_settings(s):
+    if s["num_iters"] < 1:
+        raise UserError(f"the number of training iterations must be >= 1, got {s['num_iters']}")
+    if s["warmup"] < 0:
+        raise UserError(f"the warm-up (--warmup, --warmup-epochs) must be >= 0 iterations, got {s['warmup']}")
+    if s["constant_decay"] is not None and s["constant_decay"] < 0:
+        raise UserError(f"--constant-decay must be >= 0 iterations, got {s['constant_decay']}")
+    if s["decay_style"] == "stlr":
+        if s["stlr_cut_frac"] is None:
+            raise UserError("--decay-style stlr needs --stlr-cut-frac (e.g. 0.1)")
+        _check_fraction("--stlr-cut-frac", s["stlr_cut_frac"])
+        if s["warmup"]:
+            raise UserError("--decay-style stlr has its own warm-up (--stlr-cut-frac); drop --warmup and "
+                            "--warmup-epochs")
+        if s["stlr_ratio"] < 1:
+            raise UserError(f"stlr ratio must be >= 1, got {s['stlr_ratio']}")
+    if not 0.0 < s["exp_final_ratio"] <= 1.0:
+        raise UserError(f"exp_final_ratio must be in (0, 1], got {s['exp_final_ratio']}")
+
+
+def _floor(min_lr, base_lr):
+    """`min_lr` as a fraction of `base_lr` (the factor's floor in the decay phase)."""
+    return float(min_lr) / base_lr if base_lr > 0 else 0.0
+
+
+def torch_optimizer(optimizer):
+    """The `torch.optim.Optimizer` that holds the param groups (inside an FP16Optimizer when wrapped)."""
+    return optimizer if isinstance(optimizer, torch.optim.Optimizer) else optimizer.optimizer
+
+
+class WarmupDecayLR(LambdaLR):
+    """LambdaLR with one `LRFactor` per parameter group; loads its own states and AnnealingLR's."""
+
+    @property
+    def factor(self):
+        """The first group's `LRFactor` (its settings: warmup, decay_style, ...)."""
+        return self.lr_lambdas[0]
+
+    @property
+    def lr(self):
         """The LR of the first parameter group (the only one in the usual case)."""
-        return self.get_lrs()[0]
+        return self.get_last_lr()[0]
 
-    # --- driving it -----------------------------------------------------------------------------
-    def step(self, iteration=None):
-        """Advance one iteration (or jump to `iteration`), set the optimizer's LR and return it."""
-        self.iteration = self.iteration + 1 if iteration is None else int(iteration)
-        return self._apply_lr()
+    def step(self, epoch=None):
+        """Advance one iteration. Stepping after an optimizer step skipped on overflow is intended
+        (the schedule counts iterations), so torch's call-order warning is silenced."""
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=_ORDER_WARNING)
+            super().step(epoch)
 
-    def _apply_lr(self):
-        for group, lr in zip(self.optimizer.param_groups, self.get_lrs()):
+    def load_state_dict(self, state_dict):
+        """Restore a `state_dict()` (an AnnealingLR state is mapped first) and set the optimizer's LRs."""
+        if "lr_lambdas" not in state_dict:
+            state_dict = self._from_legacy(state_dict)
+        if len(state_dict["base_lrs"]) != len(self.optimizer.param_groups):
+            raise UserError(f"LR scheduler state has {len(state_dict['base_lrs'])} parameter groups, "
+                            f"the optimizer has {len(self.optimizer.param_groups)}")
+        super().load_state_dict(dict(state_dict))
+        self._last_lr = [base * factor(self.last_epoch) for base, factor in zip(self.base_lrs, self.lr_lambdas)]
+        for group, lr in zip(self.optimizer.param_groups, self._last_lr):
             group["lr"] = lr
-        return self.get_lr()
 
-    _STATE_KEYS = ("iteration", "num_iters", "warmup", "decay_style", "constant_decay", "stlr_cut_frac",
-                   "stlr_ratio", "exp_final_ratio", "min_lr", "base_lrs")
-
-    def state_dict(self):
-        """Plain data: the iteration, the settings and the base LRs."""
-        state = {key: getattr(self, key) for key in self._STATE_KEYS}
-        state["base_lrs"] = list(self.base_lrs)
-        return state
-
-    def load_state_dict(self, state):
-        """Restore a `state_dict()` (settings included) and set the optimizer's LR to match."""
-        missing = [key for key in self._STATE_KEYS if key not in state]
+    def _from_legacy(self, old):
+        missing = [key for key in LEGACY_KEYS if key not in old]
         if missing:
             raise UserError(f"LR scheduler state is missing {', '.join(missing)}")
-        if len(state["base_lrs"]) != len(self.optimizer.param_groups):
-            raise UserError(f"LR scheduler state has {len(state['base_lrs'])} parameter groups, "
-                            f"the optimizer has {len(self.optimizer.param_groups)}")
-        for key in self._STATE_KEYS:
-            setattr(self, key, state[key])
-        self.base_lrs = [float(lr) for lr in state["base_lrs"]]
-        self._apply_lr()
+        settings = {key: old[key] for key in LEGACY_KEYS[1:-2]}
+        base_lrs = [float(lr) for lr in old["base_lrs"]]
+        lambdas = [LRFactor(**settings, floor=_floor(old["min_lr"], base)).__dict__ for base in base_lrs]
+        state = self.state_dict()
+        state.update(base_lrs=base_lrs, last_epoch=int(old["iteration"]), _step_count=int(old["iteration"]) + 1,
+                     lr_lambdas=lambdas)
+        return state
+
+
+def build_schedule(optimizer, num_iters, start_lr=None, warmup=0, decay_style="linear", constant_decay=None,
+                   cos_cut_frac=None, stlr_cut_frac=None, stlr_ratio=32.0, exp_final_ratio=0.01, min_lr=0.0):
+    """A `WarmupDecayLR` on `optimizer` (a torch optimizer or an FP16Optimizer); see the module docstring."""
+    settings = _settings(num_iters, warmup, decay_style, constant_decay, cos_cut_frac, stlr_cut_frac,
+                         stlr_ratio, exp_final_ratio)
+    inner = torch_optimizer(optimizer)
+    for group in inner.param_groups:
+        if start_lr is not None:
+            group["lr"] = group["initial_lr"] = float(start_lr)
+        group.setdefault("initial_lr", group["lr"])
+    factors = [LRFactor(**settings, floor=_floor(min_lr, float(group["initial_lr"]))) for group in inner.param_groups]
+    return WarmupDecayLR(inner, factors)
