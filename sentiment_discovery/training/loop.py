@@ -135,6 +135,12 @@ def run_files(save, save_is):
             "resumable": resumable}
 
 
+def written_files(files) -> list[str]:
+    """The distinct file paths of a run's family (without the 'resumable' list and folders such as
+    finetuning's per-epoch 'epochs'), e.g. to check before the run that each can be written."""
+    return sorted({path for key, path in files.items() if key not in ("resumable", "epochs")})
+
+
 def resume_path(resume, files):
     """--resume PATH as given; 'auto': the newest existing resumable file of the run (None: start fresh)."""
     if resume is None:

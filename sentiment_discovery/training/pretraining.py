@@ -34,7 +34,7 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .collective import all_reduce_sum
 from .distributed import fault_injection_point, init_distributed, is_main, shutdown
 from .lm_trainer import LMTrainer, LoopOptions, iterations_per_epoch
-from .loop import Reporter, drive, resume_path, run_files
+from .loop import Reporter, drive, resume_path, run_files, written_files
 from .metrics_log import read_metrics
 from .signals import GracefulExit
 from .tensorboard_log import check_tensorboard
@@ -171,7 +171,7 @@ def check_output_paths(save, load, data_paths):
     """--save and the files beside it (_best, metrics, loss curve) can be written and overwrite no input
     (--load, --data, --valid, --test; a --resume checkpoint is this run's own output and may be --save)."""
     inputs = [("--load", load), *zip(("--data", "--valid", "--test"), data_paths)]
-    check_outputs([("--save", path) for path in pretrain_files(save).values()], inputs)
+    check_outputs([("--save", path) for path in written_files(pretrain_files(save))], inputs)
 
 
 def pretrain(config):
