@@ -1,4 +1,4 @@
-"""The training core shared by pretraining (training/pretraining.py) and finetuning (finetune/finetuning.py).
+"""The training core shared by pretraining (drivers/pretrain.py) and finetuning (drivers/finetune.py).
 
 - `train_step`: one optimizer step over micro-batches (DDP gradient sync only on the last; the caller's
   loss function runs its forward under the precision's autocast), the precision's backward and step
@@ -20,7 +20,7 @@ import os
 from tqdm import tqdm
 
 from ..errors import UserError
-from .checkpoint import rng_state, set_rng_state
+from ..checkpoint import rng_state, set_rng_state
 from .collective import any_rank
 from .distributed import grad_sync
 from .fp16_optimizer import FP16Optimizer, load_optimizer_state
