@@ -28,7 +28,7 @@ from ..runtime import choose_device, load_splits, set_runtime_options, set_threa
 from ..checkpoint import load_checkpoint, save_checkpoint
 from ..training.collective import all_reduce_sum
 from ..training.distributed import init_distributed, is_main, shutdown, unwrap_model
-from ..training.loop import Reporter, drive, resume_path
+from ..training.loop import ALIASES, Reporter, drive, resume_path
 from ..training.signals import GracefulExit
 from ..training.tensorboard_log import check_tensorboard
 from ..inference import effective_max_len
@@ -405,7 +405,7 @@ def check_output_paths(paths, load, data_paths, save_finetune):
     --test; a --resume checkpoint is this run's own `_last` output)."""
     data, valid, test = data_paths
     inputs = [("--load", load), ("--data", data), ("--valid", valid), ("--test", test)]
-    check_outputs([("--save", path) for key, path in paths.items() if key != "epochs"], inputs)
+    check_outputs([("--save", path) for key, path in paths.items() if key not in (*ALIASES, "epochs")], inputs)
     if save_finetune:
         check_output_folder("--save-finetune", paths["epochs"], inputs)
 

@@ -34,7 +34,7 @@ from ..checkpoint import load_checkpoint, save_checkpoint
 from ..training.collective import all_reduce_sum
 from ..training.distributed import fault_injection_point, init_distributed, is_main, shutdown
 from ..training.lm_trainer import LMTrainer, LoopOptions, iterations_per_epoch
-from ..training.loop import Reporter, drive, resume_path, run_files
+from ..training.loop import ALIASES, Reporter, drive, resume_path, run_files
 from ..training.metrics_log import read_metrics
 from ..training.signals import GracefulExit
 from ..training.tensorboard_log import check_tensorboard
@@ -171,7 +171,7 @@ def check_output_paths(save, load, data_paths):
     """--save and the files beside it (_best, metrics, loss curve) can be written and overwrite no input
     (--load, --data, --valid, --test; a --resume checkpoint is this run's own output and may be --save)."""
     inputs = [("--load", load), *zip(("--data", "--valid", "--test"), data_paths)]
-    check_outputs([("--save", path) for path in pretrain_files(save).values()], inputs)
+    check_outputs([("--save", path) for key, path in pretrain_files(save).items() if key not in ALIASES], inputs)
 
 
 def pretrain(config):

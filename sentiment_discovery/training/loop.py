@@ -116,6 +116,10 @@ class Reporter:
 
 
 # --- the checkpoint convention --------------------------------------------------------------------
+# entries of `run_files` that name a file of the family again (not one more file to check or write)
+ALIASES = ("save", "resumable")
+
+
 def run_files(save, save_is):
     """The family of files a run writes from --save: 'last' (full training state), 'best', 'metrics',
     and 'resumable' (the ones `--resume auto` may pick, in order of preference on equal times).
