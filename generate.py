@@ -10,7 +10,7 @@ from sentiment_discovery.cli import run_cli, start
 
 def main(argv=None):
     config = start("generate.py", argv)
-    from sentiment_discovery.generation.runner import run_generate
+    from sentiment_discovery.drivers.generate import run_generate
     return run_generate(config)
 
 

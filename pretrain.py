@@ -12,7 +12,7 @@ def main(argv=None):
     config = start("pretrain.py", argv)
     check_data(*config.data.files(), **config.data.reader_options(), labels=False,
                others=[("--load", config.model.load)])
-    from sentiment_discovery.training.pretraining import pretrain
+    from sentiment_discovery.drivers.pretrain import pretrain
     return pretrain(config)
 
 

@@ -6,8 +6,8 @@ finetune_classifier.py).
         --save-probs out.npy --write-results out.csv
 
 Writes thresholded predictions (--save-probs, default clf_results.npy), probabilities
-(clf_results.prob.npy) and, for multi-head classifiers, the heads' std (clf_results.std.npy); row i is
-input row i. Without --max-seq-len, rows over 10,000 tokens get one warning (with their count): time
+(clf_results.npy.prob.npy) and, for multi-head classifiers, the heads' std (clf_results.npy.std.npy);
+row i is input row i. Without --max-seq-len, rows over 10,000 tokens get one warning (with their count): time
 grows with a row's length, and a 1 MB row takes minutes. Output paths are checked before anything is
 loaded (writable, not a folder, not --data or --load). See `python run_classifier.py --help`."""
 from sentiment_discovery.cli import run_cli, start
@@ -21,7 +21,7 @@ def main(argv=None):
     check_data(data, **config.data.reader_options(), labels=False, others=[("--load", options.load)])
     check_outputs([*prediction_outputs(options.save_probs), ("--write-results", options.write_results)],
                   inputs=[("--data", data), ("--load", options.load)])
-    from sentiment_discovery.transfer.classify import run_classifier
+    from sentiment_discovery.drivers.classify import run_classifier
     return run_classifier(config)
 
 

@@ -12,7 +12,7 @@ from sentiment_discovery.cli import run_cli, start
 
 def main(argv=None):
     config = start("threshold.py", argv)
-    from sentiment_discovery.finetune.threshold_tool import threshold_main
+    from sentiment_discovery.drivers.threshold import threshold_main
     return threshold_main(config)
 
 

@@ -14,7 +14,7 @@ def main(argv=None):
     config = start("transfer.py", argv)
     check_data(*config.data.files(), **config.data.reader_options(), labels=True,
                others=config.model.input_files())
-    from sentiment_discovery.transfer.transfer_run import run_transfer
+    from sentiment_discovery.drivers.transfer import run_transfer
     return run_transfer(config)
 
 

@@ -186,7 +186,7 @@ def _time_step(model, tokens, bench, device, repeats=3):
 
 
 def stage_torchrun_resume(args, sizes, data):
-    from sentiment_discovery.training.checkpoint import load_checkpoint
+    from sentiment_discovery.checkpoint import load_checkpoint
     from sentiment_discovery.training.distributed import FAULT_INJECTION_VARIABLE
     save = os.path.join(data["work"], "lm_torchrun.pt")
     steps, every = sizes["steps"], max(2, sizes["steps"] // 3)      # killed at every + 1: no save there

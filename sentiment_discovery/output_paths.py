@@ -168,10 +168,3 @@ def reported_write(path, flag: str | None = None):
     except OSError as err:
         where = f"{flag} {path}" if flag else str(path)
         raise UserError(f"cannot write {where}: {describe_os_error(err)}") from None
-
-
-def makedirs_for(path, flag: str | None = None) -> None:
-    """`os.makedirs` of `path`'s folder, with one UserError line instead of a traceback."""
-    folder = os.path.dirname(os.path.abspath(os.fspath(path)))
-    with reported_write(folder, flag):
-        os.makedirs(folder, exist_ok=True)

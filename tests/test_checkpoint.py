@@ -9,8 +9,8 @@ import torch
 
 from sentiment_discovery.errors import UserError
 from sentiment_discovery.models.transformer import TransformerLM
-from sentiment_discovery.training import checkpoint as ckpt
-from sentiment_discovery.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from sentiment_discovery import checkpoint as ckpt
+from sentiment_discovery.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 
 TINY_TRANSFORMER = {"model": "transformer", "vocab_size": 30, "decoder_layers": 1, "decoder_embed_dim": 8,
                     "decoder_ffn_embed_dim": 16, "decoder_attention_heads": 2, "dropout": 0.0,

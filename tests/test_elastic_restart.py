@@ -13,7 +13,7 @@ import sys
 import pytest
 from test_pretrain import PHRASES
 
-from sentiment_discovery.training.checkpoint import load_checkpoint
+from sentiment_discovery.checkpoint import load_checkpoint
 from sentiment_discovery.training.distributed import FAULT_INJECTION_VARIABLE
 from sentiment_discovery.training.metrics_log import read_metrics
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from sentiment_discovery.finetune.reports import print_summary, selection_words
-from sentiment_discovery.transfer.transfer_run import fit_explained
+from sentiment_discovery.drivers.transfer import fit_explained
 
 
 @pytest.mark.parametrize("kind,metric,micro,names,words", [

@@ -17,7 +17,7 @@ from sentiment_discovery.models.language_model import (
     build_language_model,
     recurrent_config,
 )
-from sentiment_discovery.training.checkpoint import load_checkpoint, save_checkpoint
+from sentiment_discovery.checkpoint import load_checkpoint, save_checkpoint
 from sentiment_discovery.training.metrics_log import read_metrics
 
 FILLER = ["the", "a", "movie", "plot", "was", "is", "and", "it", "so", "very", "quite"]

@@ -14,7 +14,7 @@ from test_finetune_cli import (
 )
 
 import finetune_classifier
-from sentiment_discovery.training.checkpoint import load_checkpoint
+from sentiment_discovery.checkpoint import load_checkpoint
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

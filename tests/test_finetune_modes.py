@@ -14,7 +14,7 @@ from test_finetune_cli import (
 )
 
 import finetune_classifier
-from sentiment_discovery.training.checkpoint import load_checkpoint
+from sentiment_discovery.checkpoint import load_checkpoint
 
 TRANSFORMER = ["--model", "transformer", "--decoder-layers", "1", "--decoder-embed-dim", "16",
                "--decoder-ffn-embed-dim", "32", "--decoder-attention-heads", "2", "--max-seq-len", "24"]

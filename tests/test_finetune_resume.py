@@ -15,8 +15,8 @@ from test_finetune_cli import (
 
 import finetune_classifier
 from sentiment_discovery.cli import run_cli
-from sentiment_discovery.finetune import finetuning
-from sentiment_discovery.training.checkpoint import load_checkpoint
+from sentiment_discovery.drivers import finetune as finetuning
+from sentiment_discovery.checkpoint import load_checkpoint
 from sentiment_discovery.training.metrics_log import read_metrics
 
 LABELS = ["--non-binary-cols", "l0", "l1", "l2"]

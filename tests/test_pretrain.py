@@ -13,8 +13,8 @@ import torch
 
 import pretrain
 from sentiment_discovery.cli import run_cli
-from sentiment_discovery.training import pretraining
-from sentiment_discovery.training.checkpoint import load_checkpoint
+from sentiment_discovery.drivers import pretrain as pretraining
+from sentiment_discovery.checkpoint import load_checkpoint
 from sentiment_discovery.training.metrics_log import read_metrics
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

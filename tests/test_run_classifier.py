@@ -15,7 +15,7 @@ from sentiment_discovery.cli import run_cli
 from sentiment_discovery.data.preprocess import process_str
 from sentiment_discovery.data.tokenizers.builtin import CharTokenizer
 from sentiment_discovery.models.classifier import build_classifier, classifier_config
-from sentiment_discovery.training.checkpoint import save_checkpoint
+from sentiment_discovery.checkpoint import save_checkpoint
 from test_transfer_cli import make_task, transfer_argv
 
 

@@ -16,7 +16,7 @@ import generate  # noqa: E402
 import pretrain  # noqa: E402
 from sentiment_discovery.cli import run_cli  # noqa: E402
 from sentiment_discovery.errors import UserError  # noqa: E402
-from sentiment_discovery.training import pretraining  # noqa: E402
+from sentiment_discovery.drivers import pretrain as pretraining  # noqa: E402
 from sentiment_discovery.training.metrics_log import read_metrics  # noqa: E402
 from sentiment_discovery.training.tensorboard_log import flat_scalars  # noqa: E402
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402

@@ -23,7 +23,7 @@ import run_classifier
 import transfer
 from sentiment_discovery.data.tokenizers.builtin import CharTokenizer
 from sentiment_discovery.models.loading import load_language_model
-from sentiment_discovery.training.checkpoint import load_checkpoint
+from sentiment_discovery.checkpoint import load_checkpoint
 
 MESSY = [
     "<p>A <b>great</b> film!</p>",

@@ -15,7 +15,7 @@ import transfer
 from sentiment_discovery.cli import run_cli
 from sentiment_discovery.data.formats.readers import read_dataset
 from sentiment_discovery.errors import UserError
-from sentiment_discovery.training.checkpoint import load_checkpoint
+from sentiment_discovery.checkpoint import load_checkpoint
 from test_transfer_cli import WORDS, make_task, transfer_argv
 
 THREE = "label,sentence\npositive,good\nnegative,bad\nneutral,meh\npositive,great\n"

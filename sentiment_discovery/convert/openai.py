@@ -1,7 +1,7 @@
 """Importer for OpenAI's released byte-level mLSTM (Radford, Jozefowicz & Sutskever 2017, "Learning to
 Generate Reviews and Discovering Sentiment", arXiv 1704.01444).
 
-The release is a directory of numpy files. Twelve-file layout (DESIGN §4), sizes read from the files:
+The release is a directory of numpy files. Twelve-file layout, sizes read from the files:
     0 embedding (256, E)   1 wx (E, 4H)   2 wh (H, 4H)   3 wmx (E, H)   4 wmh (H, H)   5 b (4H,)
     6 gx (4H,)   7 gh (4H,)   8 gmx (H,)   9 gmh (H,)   10 output w (H, 256)   11 output b (256,)
 The released fifteen-file variant splits wh into four (H, H) files (2..5) that concatenate along the

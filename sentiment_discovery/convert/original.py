@@ -33,7 +33,7 @@ except ImportError:  # pragma: no cover - numpy 1.x
 
 from ..data.preprocess import PROCESS_FNS
 from ..errors import UserError
-from ..training.checkpoint import foreign_global_name
+from ..checkpoint import foreign_global_name
 from .recurrent_import import build_recurrent_lm, fill_recurrent_lm, pad_byte_decoder, pad_byte_embedding
 
 LAYER_KEY = re.compile(r"^(?P<prefix>.*?)(?P<container>rnns|layers)\.(?P<index>\d+)\.(?P<name>w_ih|w_hh|w_mih|w_mhh|b_ih|b_hh)"

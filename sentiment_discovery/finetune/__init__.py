@@ -1,6 +1,6 @@
 """End-to-end finetuning of a language model and a classifier head (finetune_classifier.py), after Kant et
-al. 2018, "Practical Text Classification With Large Pre-Trained Language Models" (arXiv 1812.01207), and
-the offline threshold tool (threshold.py).
+al. 2018, "Practical Text Classification With Large Pre-Trained Language Models" (arXiv 1812.01207): the
+library of drivers/finetune.py (the run behind finetune_classifier.py) and drivers/threshold.py (threshold.py).
 
 - tasks.py        what the labels ask for: binary, multi-class (softmax) or multi-label outputs, checked
 - losses.py       BCE / softmax cross-entropy with class weights and heads per class, head variance,
@@ -11,6 +11,4 @@ the offline threshold tool (threshold.py).
 - trainer.py      `FinetuneTrainer`: one rank's model, optimizer, precision, schedule and step
 - checkpoints.py  the classifier checkpoint (architecture.md's keys) and the exact-resume checkpoint
 - reports.py      the per-epoch JSON line, the final report (text and JSON), plots, the summary
-- finetuning.py   the run behind finetune_classifier.py
-- threshold_tool.py  the run behind threshold.py
 """

@@ -12,7 +12,7 @@ checkpoint convention with --save = the best; README "Checkpoints and resuming")
 import os
 
 from ..errors import UserError
-from ..training.checkpoint import load_checkpoint
+from ..checkpoint import load_checkpoint
 from ..training.loop import run_files
 
 RESUME_KEYS = ("classifier_config", "model_state", "tokenizer", "labels", "optimizer", "schedule",

@@ -22,7 +22,7 @@ from ..convert.original import import_original, import_original_contents
 from ..data.preprocess import LEGACY_DEFAULT, PROCESS_FN_KEY, recorded_process_fn, resolve_process_fn
 from ..data.tokenizers.builtin import CharTokenizer, tokenizer_from_dict
 from ..errors import UserError
-from ..training.checkpoint import check_checkpoint, is_checkpoint_payload, read_torch_file
+from ..checkpoint import check_checkpoint, is_checkpoint_payload, read_torch_file
 from .classifier import build_classifier
 from .kinds import model_kind
 from .language_model import build_language_model

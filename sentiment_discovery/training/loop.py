@@ -1,4 +1,4 @@
-"""The training core shared by pretraining (training/pretraining.py) and finetuning (finetune/finetuning.py).
+"""The training core shared by pretraining (drivers/pretrain.py) and finetuning (drivers/finetune.py).
 
 - `train_step`: one optimizer step over micro-batches (DDP gradient sync only on the last; the caller's
   loss function runs its forward under the precision's autocast), the precision's backward and step
@@ -20,7 +20,7 @@ import os
 from tqdm import tqdm
 
 from ..errors import UserError
-from .checkpoint import rng_state, set_rng_state
+from ..checkpoint import rng_state, set_rng_state
 from .collective import any_rank
 from .distributed import grad_sync
 from .fp16_optimizer import FP16Optimizer, load_optimizer_state
@@ -116,6 +116,10 @@ class Reporter:
 
 
 # --- the checkpoint convention --------------------------------------------------------------------
+# entries of `run_files` that name a file of the family again (not one more file to check or write)
+ALIASES = ("save", "resumable")
+
+
 def run_files(save, save_is):
     """The family of files a run writes from --save: 'last' (full training state), 'best', 'metrics',
     and 'resumable' (the ones `--resume auto` may pick, in order of preference on equal times).
@@ -138,7 +142,7 @@ def run_files(save, save_is):
 def written_files(files) -> list[str]:
     """The distinct file paths of a run's family (without the 'resumable' list and folders such as
     finetuning's per-epoch 'epochs'), e.g. to check before the run that each can be written."""
-    return sorted({path for key, path in files.items() if key not in ("resumable", "epochs")})
+    return sorted({path for key, path in files.items() if key not in (*ALIASES, "epochs")})
 
 
 def resume_path(resume, files):

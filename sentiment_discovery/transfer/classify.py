@@ -1,4 +1,5 @@
-"""The classifying run behind run_classifier.py: a saved classifier applied to every text of a file.
+"""Classifying a file with a saved classifier (the library of run_classifier.py, whose driver is
+drivers/classify.py): every text of the file, in constant memory.
 
 The classifier checkpoint (kind "classifier", from transfer.py or finetune_classifier.py) holds
 everything: `models.loading.classifier_from_checkpoint` rebuilds the model, the tokenizer, label names,
@@ -41,12 +42,11 @@ from ..errors import UserError
 from ..models.kinds import max_positions
 from ..models.loading import classifier_from_checkpoint
 from ..output_paths import prediction_files, reported_write
-from ..runtime import choose_device, set_threads
-from ..training.checkpoint import load_checkpoint
+from ..checkpoint import load_checkpoint
 from ..evaluation.metrics import evaluate
 from ..inference import (RunStats, classify_batch, effective_max_len, empty_text_outputs, encode_texts,
                          progress_bar, run_length_ordered)
-from .featurize import precision_mode, prepare_for_inference
+from .featurize import prepare_for_inference
 
 log = logging.getLogger(__name__)
 
@@ -280,14 +280,6 @@ def score_predictions(labels, probs, preds, label_names) -> dict | None:
     return None
 
 
-def summary_line(report: dict) -> str:
-    """Accuracy and F1 in one line."""
-    if report["task"] == "binary":
-        return f"accuracy {report['accuracy']:.4f}, F1 {report['positive']['f1']:.4f}"
-    return (f"accuracy {report['accuracy']:.4f}, macro F1 {report['macro']['f1']:.4f}, "
-            f"micro F1 {report['micro']['f1']:.4f}")
-
-
 def classify_to_files(load, data, read_options: dict, save_probs="clf_results.npy", write_results=None,
                       batch_size=64, max_seq_len=None, precision="fp32", device="cpu",
                       progress=True, process_fn=None) -> dict:
@@ -326,36 +318,4 @@ def classify_to_files(load, data, read_options: dict, save_probs="clf_results.np
         report = score_predictions(dataset.labels, np.asarray(probs), np.asarray(preds), loaded.labels)
         if report is not None:
             summary["scores"] = report
-    return summary
-
-
-OUTPUT_NAMES = {"pred": "predictions", "prob": "probabilities", "std": "head std", "csv": "results"}
-
-
-def print_summary(summary: dict) -> None:
-    """The run's report on stdout."""
-    stats = summary["stats"]
-    seconds = max(stats["seconds"], 1e-9)
-    print(f"classified {stats['n_texts']} texts in {stats['seconds']:.1f}s "
-          f"({stats['n_texts'] / seconds:.1f} texts/s, {stats['n_chars'] / seconds:.0f} chars/s)")
-    if stats["n_truncated"]:
-        print(f"{stats['n_truncated']} text(s) longer than {summary['max_len']} tokens were truncated")
-    if stats["n_empty"]:
-        print(f"{stats['n_empty']} empty text(s) were classified from zero features")
-    for key, path in summary["paths"].items():
-        print(f"{OUTPUT_NAMES[key]} -> {path}")
-    if "scores" in summary:
-        print(summary_line(summary["scores"]))
-
-
-def run_classifier(config) -> dict:
-    """run_classifier.py's `config.ClassifyConfig` -> `classify_to_files`; prints and returns the summary."""
-    set_threads(config.run.threads)
-    options, p = config.classify, config.precision
-    summary = classify_to_files(
-        options.load, config.data.data, config.data.reader_options(), save_probs=options.save_probs,
-        write_results=options.write_results, batch_size=config.data.batch_size, max_seq_len=options.max_seq_len,
-        precision=precision_mode(p.fp16, p.amp, p.bf16), device=choose_device(config.run.device),
-        process_fn=config.data.process_fn)
-    print_summary(summary)
     return summary

@@ -22,7 +22,7 @@ import torch
 from ..atomic import atomic_open
 from ..data.preprocess import PROCESS_FN_KEY
 from ..models.classifier import build_classifier, classifier_config
-from ..training.checkpoint import save_checkpoint
+from ..checkpoint import save_checkpoint
 
 log = logging.getLogger(__name__)
 

@@ -30,14 +30,14 @@ from ..models.loading import load_language_model
 from ..output_paths import check_outputs, reported_write
 from ..runtime import (choose_device, load_splits, report_ignored_architecture, set_runtime_options,
                        set_threads)
-from .checkpoint import load_checkpoint, save_checkpoint
-from .collective import all_reduce_sum
-from .distributed import fault_injection_point, init_distributed, is_main, shutdown
-from .lm_trainer import LMTrainer, LoopOptions, iterations_per_epoch
-from .loop import Reporter, drive, resume_path, run_files, written_files
-from .metrics_log import read_metrics
-from .signals import GracefulExit
-from .tensorboard_log import check_tensorboard
+from ..checkpoint import load_checkpoint, save_checkpoint
+from ..training.collective import all_reduce_sum
+from ..training.distributed import fault_injection_point, init_distributed, is_main, shutdown
+from ..training.lm_trainer import LMTrainer, LoopOptions, iterations_per_epoch
+from ..training.loop import Reporter, drive, resume_path, run_files, written_files
+from ..training.metrics_log import read_metrics
+from ..training.signals import GracefulExit
+from ..training.tensorboard_log import check_tensorboard
 
 log = logging.getLogger(__name__)
 LN2 = math.log(2.0)

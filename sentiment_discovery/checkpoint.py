@@ -4,10 +4,10 @@ A checkpoint is written atomically (atomic.py: a temporary file in the same dire
 crash mid-write leaves the previous file intact. It is read with `torch.load(weights_only=True)`, so
 loading one never runs code; anything wrong with the file becomes a one-line `UserError`.
 
-Payload layout (DESIGN §3): {"format": "sentiment-discovery", "format_version": 1, "kind": "lm" |
-"classifier", "model_config", "model_state", "tokenizer", ... training state ...}. `save_checkpoint`
-refuses values that weights_only loading could not read back (numpy arrays and scalars, arbitrary
-objects), naming where they sit. `rng_state` / `set_rng_state` capture and restore the python, numpy
+Payload layout (analysis/architecture.md, "Checkpoints"): {"format": "sentiment-discovery",
+"format_version": 1, "kind": "lm" | "classifier", "model_config", "model_state", "tokenizer", ... training
+state ...}. `save_checkpoint` refuses values that weights_only loading could not read back (numpy arrays
+and scalars, arbitrary objects), naming where they sit. `rng_state` / `set_rng_state` capture and restore the python, numpy
 and torch (and CUDA) random generators in that checkpoint-safe form.
 """
 import os
@@ -21,8 +21,8 @@ from collections import OrderedDict
 import numpy as np
 import torch
 
-from ..atomic import atomic_open
-from ..errors import UserError
+from .atomic import atomic_open
+from .errors import UserError
 
 FORMAT_NAME = "sentiment-discovery"
 FORMAT_VERSION = 1

@@ -8,8 +8,8 @@ tokenized: --process-fn when given, else what the --load / --load-finetuned / re
 (a fresh model without --load: process_str, the original's default). Every classifier checkpoint written
 records it, so run_classifier.py applies the same one.
 
-Outputs beside --save: see checkpoints.py (classifier, resume checkpoint, per-epoch classifiers) and
-reports.py (`<stem>.metrics.jsonl`, `<stem>_report.txt/.json`, `<stem>_curves.png`, `<stem>_confusion.png`).
+Outputs beside --save: see finetune/checkpoints.py (classifier, resume checkpoint, per-epoch classifiers) and
+finetune/reports.py (`<stem>.metrics.jsonl`, `<stem>_report.txt/.json`, `<stem>_curves.png`, `<stem>_confusion.png`).
 """
 import logging
 
@@ -25,23 +25,23 @@ from ..models.language_model import build_language_model
 from ..models.loading import classifier_from_checkpoint, load_text_encoder
 from ..output_paths import check_output_folder, check_outputs, reported_write
 from ..runtime import choose_device, load_splits, set_runtime_options, set_threads
-from ..training.checkpoint import load_checkpoint, save_checkpoint
+from ..checkpoint import load_checkpoint, save_checkpoint
 from ..training.collective import all_reduce_sum
 from ..training.distributed import init_distributed, is_main, shutdown, unwrap_model
 from ..training.loop import Reporter, drive, resume_path, written_files
 from ..training.signals import GracefulExit
 from ..training.tensorboard_log import check_tensorboard
 from ..inference import effective_max_len
-from .batching import drop_tokenless, encode_split, epoch_steps
-from .checkpoints import (
+from ..finetune.batching import drop_tokenless, encode_split, epoch_steps
+from ..finetune.checkpoints import (
     classifier_payload,
     epoch_path,
     load_resume,
     output_paths,
 )
-from .evaluation import selection_value, split_outputs
-from .losses import balanced_class_weights, prior_logits
-from .reports import (
+from ..finetune.evaluation import selection_value, split_outputs
+from ..finetune.losses import balanced_class_weights, prior_logits
+from ..finetune.reports import (
     draw_plots,
     epoch_message,
     epoch_row,
@@ -51,9 +51,9 @@ from .reports import (
     selection_words,
     write_report,
 )
-from .tasks import task_spec
-from .thresholding import DEFAULT_THRESHOLD, ThresholdOptions, tune_thresholds
-from .trainer import FinetuneTrainer, LossOptions
+from ..finetune.tasks import task_spec
+from ..finetune.thresholding import DEFAULT_THRESHOLD, ThresholdOptions, tune_thresholds
+from ..finetune.trainer import FinetuneTrainer, LossOptions
 
 log = logging.getLogger(__name__)
 

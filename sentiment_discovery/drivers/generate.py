@@ -29,12 +29,12 @@ from ..models.kinds import max_positions, model_kind
 from ..models.loading import load_language_model
 from ..output_paths import check_output_folder, check_outputs, reported_write
 from ..runtime import choose_device, set_threads
-from ..training.checkpoint import is_checkpoint_payload, read_torch_file
+from ..checkpoint import is_checkpoint_payload, read_torch_file
 from ..training.tensorboard_log import check_tensorboard, open_tensorboard
-from .alignment import token_text
-from .decoding import Steering, generate
-from .neuron import resolve_neuron
-from .sampling import SamplingOptions
+from ..generation.alignment import token_text
+from ..generation.decoding import Steering, generate
+from ..generation.neuron import resolve_neuron
+from ..generation.sampling import SamplingOptions
 
 log = logging.getLogger(__name__)
 

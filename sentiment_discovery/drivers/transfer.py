@@ -1,17 +1,17 @@
 """The transfer run behind transfer.py (Radford et al., "Learning to Generate Reviews and Discovering
 Sentiment", arXiv 1704.01444, as NVIDIA's sentiment-discovery ran it):
 
-1. featurize the train / validation / test texts with a frozen language model (`featurize.py`; cached
-   per split in the results directory, reused with --use-cached, `feature_cache.py`), each text first put
-   through the model's process function (--process-fn, default: what the checkpoint records); the data
-   sets keep the raw text, so --write-results carries the input verbatim;
+1. featurize the train / validation / test texts with a frozen language model (`transfer/featurize.py`;
+   cached per split in the results directory, reused with --use-cached, `transfer/feature_cache.py`),
+   each text first put through the model's process function (--process-fn, default: what the checkpoint
+   records); the data sets keep the raw text, so --write-results carries the input verbatim;
 2. L1 logistic regression over C in 2^-8 .. 2^0, fitted on train, C chosen on validation (accuracy, or
-   MCC with --mcc), refitted on train (`regression.py`); train/val/test accuracy, C and the number of
-   non-zero weights reported;
+   MCC with --mcc), refitted on train (`transfer/regression.py`); train/val/test accuracy, C and the
+   number of non-zero weights reported;
 3. the top --neurons features by |weight| are the "sentiment neurons": refit on only them (and with
    --drop-neurons on all the others) and report the same numbers;
 4. results in `<load stem>_transfer/<--save-results>/`, or `<--output-dir>/<--save-results>/`
-   (`transfer_outputs.py`).
+   (`transfer/transfer_outputs.py`).
 
 A test split without labels is featurized and predicted, but not scored.
 """
@@ -31,9 +31,9 @@ from ..models.kinds import feature_width, max_positions, model_kind
 from ..models.loading import load_text_encoder
 from ..output_paths import check_output_folder, check_outputs, reported_write
 from ..runtime import choose_device, load_splits, set_runtime_options, set_threads
-from . import feature_cache
-from .featurize import featurize_texts, precision_mode, prepare_for_inference
-from .transfer_outputs import CLASSIFIER_FILE, RESULTS_FILE
+from ..transfer import feature_cache
+from ..transfer.featurize import featurize_texts, precision_mode, prepare_for_inference
+from ..transfer.transfer_outputs import CLASSIFIER_FILE, RESULTS_FILE
 # sklearn (regression.py) and matplotlib (plots.py) are imported where they are used, so that a bad input
 # or output path is reported before they load
 
@@ -137,7 +137,7 @@ def validation_pair(splits: dict):
 
 def score_splits(result, splits: dict) -> dict:
     """{split: score(...)} for every split with labels; None for a split without them."""
-    from .regression import score
+    from ..transfer.regression import score
     scores = {}
     for name, split in splits.items():
         scores[name] = None if split.labels is None else score(result, split.features, split.labels)
@@ -147,7 +147,7 @@ def score_splits(result, splits: dict) -> dict:
 def fit_all(splits: dict, k: int, drop: bool, sweep_options: dict) -> tuple[dict, np.ndarray, np.ndarray]:
     """The regressions: all neurons, the top k, and (drop) all but the top k. Returns (reports by
     name, top indices (k,), their signs (k,))."""
-    from .regression import drop_neurons, fit_on_neurons, sweep_logistic_regression, top_neurons
+    from ..transfer.regression import drop_neurons, fit_on_neurons, sweep_logistic_regression, top_neurons
     train = splits["train"]
     val_x, val_y = validation_pair(splits)
     full = sweep_logistic_regression(train.features, train.labels, val_x, val_y, **sweep_options)
@@ -279,8 +279,8 @@ def write_outputs(config, splits, reports, indices, signs, pipeline, options, re
 
 
 def _write_outputs(config, splits, reports, indices, signs, pipeline, options, results_dir) -> dict:
-    from .regression import probabilities
-    from .transfer_outputs import (classifier_payload, save_classifier, stored_class_names,
+    from ..transfer.regression import probabilities
+    from ..transfer.transfer_outputs import (classifier_payload, save_classifier, stored_class_names,
                                    write_plots, write_results_json, write_test_results)
     full = reports["all"].result
     train = splits["train"].dataset
