@@ -38,7 +38,7 @@ def describe_os_error(err: OSError) -> str:
     return reason[0].lower() + reason[1:]
 
 
-def _paths(value) -> list[str]:
+def flag_paths(value) -> list[str]:
     """A flag's value as a list of paths (None, one path or a list of them)."""
     if value is None or value == "":
         return []
@@ -108,7 +108,7 @@ def check_output(flag: str, path: str, inputs=(), create_folders: bool = True) -
     if path.endswith(os.sep) or os.path.isdir(path):
         raise UserError(f"{flag} {path} is a folder; give a file name")
     for in_flag, value in inputs:
-        for in_path in _paths(value):
+        for in_path in flag_paths(value):
             if _same_file(path, in_path):
                 raise UserError(f"{flag} {path} is also the run's {in_flag}: refusing to overwrite an input "
                                 "(choose another output name)")
@@ -124,7 +124,7 @@ def check_outputs(outputs, inputs=(), create_folders: bool = True) -> None:
     [(flag, path or list of paths)]: writable, not a folder, not an input, no two outputs the same."""
     seen = []
     for flag, value in outputs:
-        for path in _paths(value):
+        for path in flag_paths(value):
             for other_flag, other in seen:
                 if _same_file(path, other):
                     raise UserError(f"{flag} {path} is the same file as {other_flag} {other}; give them "
@@ -137,7 +137,7 @@ def check_output_folder(flag: str, folder: str, inputs=(), create: bool = True) 
     """An output folder (e.g. transfer's results folder): a folder, or creatable, and writable; not an input."""
     folder = os.fspath(folder)
     for in_flag, value in inputs:
-        for in_path in _paths(value):
+        for in_path in flag_paths(value):
             if os.path.isfile(in_path) and _same_file(folder, in_path):
                 raise UserError(f"{flag} {folder} is also the run's {in_flag}: refusing to overwrite an input")
     if os.path.lexists(folder) and not os.path.isdir(folder):

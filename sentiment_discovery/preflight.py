@@ -16,24 +16,17 @@ import os
 import re
 
 from .errors import UserError
+from .output_paths import flag_paths
 
 TABLE_SUFFIXES = (".csv", ".tsv")
 # pandas renames unnamed and duplicated header cells ("Unnamed: 0", "a.1"): such keys are not judged here
 PANDAS_MANGLED = re.compile(r"^Unnamed: \d+$|\.\d+$")
 
 
-def _paths(value) -> list[str]:
-    if value is None or value == "":
-        return []
-    if isinstance(value, (list, tuple)):
-        return [os.fspath(v) for v in value if v]
-    return [os.fspath(value)]
-
-
 def check_inputs_exist(inputs) -> None:
     """UserError `<flag> file not found: <path>` for the first (flag, path or paths) that does not exist."""
     for flag, value in inputs:
-        for path in _paths(value):
+        for path in flag_paths(value):
             if not os.path.exists(path):
                 raise UserError(f"{flag} file not found: {path}")
 
@@ -68,7 +61,7 @@ def check_columns(paths, text_key, label_cols=None, delim=",", data_format="auto
     """The text column (and, when `label_cols` is given, every label column) in each plain CSV/TSV header."""
     if data_format not in ("auto", "table"):
         return
-    for path in _paths(paths):
+    for path in flag_paths(paths):
         header = table_header(path, delim)
         if header is None:
             continue
