@@ -156,11 +156,11 @@ def test_eval_reset_mask_and_resume():
 
 
 @pytest.mark.parametrize("kwargs,message", [
-    ({"batch_size": 0}, "batch_size must be a positive integer"),
-    ({"seq_length": 2.5}, "seq_length must be a positive integer"),
-    ({"persist_state": 2}, "persist_state must be one of"),
+    ({"batch_size": 0}, "--batch-size must be a positive integer"),
+    ({"seq_length": 2.5}, "--seq-length must be a positive integer"),
+    ({"persist_state": 2}, "--persist-state must be one of"),
     ({"rank": 2, "world_size": 2}, "rank 2 is outside world size 2"),
-    ({"seed": -1}, "seed must be a non-negative integer"),
+    ({"seed": -1}, "--seed must be a non-negative integer"),
     ({"docs": []}, "has no documents"),
 ])
 def test_bad_settings(kwargs, message):

@@ -366,14 +366,14 @@ def merge_state_dicts(states) -> dict:
 def _check_config(n_docs, batch_size, seq_length, persist_state, samples_per_shard, seed, rank, world_size):
     if n_docs == 0:
         raise UserError("the language-model data has no documents")
-    for name, value in (("batch_size", batch_size), ("seq_length", seq_length),
-                        ("samples_per_shard", samples_per_shard), ("world_size", world_size)):
+    for name, value in (("--batch-size", batch_size), ("--seq-length", seq_length),
+                        ("--samples-per-shard", samples_per_shard), ("the number of processes", world_size)):
         if int(value) != value or value < 1:
             raise UserError(f"{name} must be a positive integer, got {value}")
     if persist_state not in PERSIST_CHOICES:
-        raise UserError(f"persist_state must be one of {PERSIST_CHOICES}, got {persist_state}")
+        raise UserError(f"--persist-state must be one of {PERSIST_CHOICES}, got {persist_state}")
     if int(seed) != seed or seed < 0:
-        raise UserError(f"seed must be a non-negative integer, got {seed}")
+        raise UserError(f"--seed must be a non-negative integer, got {seed}")
     if not 0 <= rank < world_size:
         raise UserError(f"rank {rank} is outside world size {world_size}")
 
