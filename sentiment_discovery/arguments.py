@@ -10,10 +10,11 @@
 - The annotation says how a value parses: `bool` is a switch (store_true), `int` / `float` convert,
   `list[X] | None` takes one or more values (nargs "+"). Other keywords of `option` (choices, nargs,
   const, metavar, required, action=argparse.BooleanOptionalAction, ...) go to argparse as they are.
-- A flag is shown in its section's `GROUP` (title, description), or the group `option(group=...)` names;
-  groups appear in the order of their first flag; `--version` ends the first group. Flags sharing an
-  `exclusive` key are mutually exclusive. `compat(reason)` is an old flag kept so old command lines run:
-  accepted, it changes nothing but a line in the log ("<flag> accepted for compatibility, <reason>").
+- A flag is shown in the argument group `option(group=...)` names, else in the `GROUP` (title, description)
+  of the class that declares its field; groups appear in the order of their first flag, and `--version`
+  ends the first group. Flags sharing an `exclusive` key are mutually exclusive. `compat(reason)` is an old
+  flag kept so old command lines run: accepted, it changes nothing but a line in the log ("<flag> accepted
+  for compatibility, <reason>").
 
 The parser is built with `argument_default=SUPPRESS`, so its one parse yields exactly the flags typed; the
 config is the script's defaults with those values replaced. `--help` shows a flag's default once: not
@@ -37,7 +38,7 @@ COMPAT_GROUP = ("accepted for compatibility",
 class Option:
     """What makes a config field a flag (its default is the field's)."""
     help: str
-    group: tuple | None = None   # (title, description); None: the section's GROUP
+    group: tuple | None = None   # (title, description); None: the GROUP of the class declaring the field
     aliases: tuple = ()          # more option strings, e.g. an older name
     compat: bool = False
     exclusive: str | None = None
@@ -51,13 +52,18 @@ def option(default=None, help="", *, group=None, aliases=(), compat=False, exclu
 
 
 def compat(reason):
-    """An old flag taking one value, accepted only so old command lines run; `reason` says why it does nothing."""
+    """An old flag accepted only so old command lines run; `reason` says why it does nothing."""
     return option(None, reason, group=COMPAT_GROUP, compat=True)
 
 
 def section(cls, **defaults):
     """A script config's field holding section `cls`, with the script's own `defaults`."""
     return field(default_factory=functools.partial(cls, **defaults))
+
+
+def flag_name(name: str) -> str:
+    """The flag of a config field: `no_weight_norm` -> `--no-weight-norm`."""
+    return "--" + name.replace("_", "-")
 
 
 @dataclass(frozen=True)
@@ -71,7 +77,7 @@ class Flag:
 
     @property
     def names(self) -> list:
-        return ["--" + self.name.replace("_", "-"), *self.option.aliases]
+        return [flag_name(self.name), *self.option.aliases]
 
     @property
     def option_strings(self) -> list:
@@ -121,11 +127,17 @@ def _without_none(kind):
     return kind
 
 
+def _group(cls, name: str, spec: Option) -> tuple:
+    """A flag's group: the one its option names, else the GROUP of the class that declares its field."""
+    owner = next(c for c in cls.__mro__ if name in vars(c).get("__annotations__", {}))
+    return spec.group or owner.GROUP
+
+
 def _section_flags(part) -> list:
-    kinds = typing.get_type_hints(type(part))
+    cls = type(part)
+    kinds = typing.get_type_hints(cls)
     return [Flag(f.name, getattr(part, f.name), _without_none(kinds[f.name]), f.metadata["option"],
-                 f.metadata["option"].group or type(part).GROUP)
-            for f in fields(part) if "option" in f.metadata]
+                 _group(cls, f.name, f.metadata["option"])) for f in fields(part) if "option" in f.metadata]
 
 
 def script_flags(script_config) -> list:

@@ -11,8 +11,8 @@ the library takes these configs, never an argparse Namespace.
 Where scripts offer different flags of one kind, the section is split: a subclass adds flags (a redefined
 field keeps its place and takes the new default or help), e.g. `PretrainTrainingConfig` adds --eval-iters
 to `TrainingConfig`. A script's own defaults are given where its config declares the section
-(`section(TrainingConfig, lr=1e-5, ...)`); code that builds a config with one change starts from the
-script's: `dataclasses.replace(cfg := FinetuneConfig(), training=replace(cfg.training, lr=1e-4))`.
+(`section(TrainingConfig, lr=1e-5, ...)`), so code that changes one value starts from the script's config:
+`config = FinetuneConfig(); config = replace(config, training=replace(config.training, lr=1e-4))`.
 
 To add a flag: add `name: type = option(default, "help", ...)` to the section whose reader needs it (see
 arguments.py for the keywords); if only some scripts take it, add it to a subclass that only their configs
@@ -24,12 +24,11 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-from .arguments import compat, option, section
+from .arguments import compat, flag_name, option, section
 from .arguments import parse as parse_flags
 from .data.preprocess import PROCESS_FN_CHOICES
 
 EXECUTION = ("execution", "how the model computes (not what)")
-TRANSFORMER = ("transformer", "transformer decoder architecture (--model transformer)")
 METRICS = ["acc", "f1", "mcc", "precision", "recall", "jacc"]
 
 # ---------------------------------------------------------------------------------------------
@@ -52,8 +51,8 @@ class RunConfig:
 @dataclass(frozen=True)
 class TrainingRunConfig(RunConfig):
     """pretrain.py's run settings: also how often training reports."""
-    log_interval: int = option(100, "iterations between log lines / metric records",
-                               group=("logging", "how often training reports"))
+    GROUP = ("logging", "how often training reports")
+    log_interval: int = option(100, "iterations between log lines / metric records")
 
 
 @dataclass(frozen=True)
@@ -84,10 +83,6 @@ TRANSFORMER_ARCHITECTURE = {
     "attention_dropout": "attention_dropout", "relu_dropout": "relu_dropout", "max_positions": "max_positions",
 }
 ARCHITECTURE_FLAGS = set(RECURRENT_ARCHITECTURE) | set(TRANSFORMER_ARCHITECTURE) | {"chkpt_grad"}
-
-
-def flag(dest: str) -> str:
-    return "--" + dest.replace("_", "-")
 
 
 @dataclass(frozen=True)
@@ -125,19 +120,19 @@ class LanguageModelConfig:
         (`loaded`, its model config): the loaded model's value wins, and the line says so."""
         given = sorted(self.given & ARCHITECTURE_FLAGS)
         if loaded.get("model") == "hf":
-            return [f"{flag(dest)} ignored: the hf encoder {source} brings its own architecture"
+            return [f"{flag_name(dest)} ignored: the hf encoder {source} brings its own architecture"
                     for dest in given if dest != "model"]
         table = TRANSFORMER_ARCHITECTURE if loaded.get("model") == "transformer" else RECURRENT_ARCHITECTURE
         lines = []
         for dest in given:
             if dest not in table or table[dest] not in loaded:
-                lines.append(f"{flag(dest)} ignored: {source} is a {loaded.get('model')} model without that setting")
+                lines.append(f"{flag_name(dest)} ignored: {source} is a {loaded.get('model')} model without that setting")
                 continue
             mine = getattr(self, dest)
             mine = not mine if dest == "no_weight_norm" else mine
             theirs = loaded[table[dest]]
             if mine != theirs:
-                lines.append(f"{flag(dest)} {getattr(self, dest)} ignored: {source} was built with "
+                lines.append(f"{flag_name(dest)} {getattr(self, dest)} ignored: {source} was built with "
                              f"{table[dest]}={theirs}, and a loaded model keeps its architecture")
         return lines
 
@@ -159,21 +154,18 @@ class ModelConfig(LanguageModelConfig):
 @dataclass(frozen=True)
 class TransformerModelConfig(LanguageModelConfig):
     """A model that may also be a fresh transformer decoder (--model transformer)."""
-    decoder_layers: int = option(12, "number of decoder layers", group=TRANSFORMER)
-    decoder_embed_dim: int = option(768, "decoder embedding dimension", group=TRANSFORMER)
-    decoder_ffn_embed_dim: int = option(3072, "decoder feed-forward hidden dimension", group=TRANSFORMER)
-    decoder_attention_heads: int = option(8, "attention heads per layer", group=TRANSFORMER)
-    decoder_learned_pos: bool = option(False, "learned positional embeddings (default: sinusoidal)",
-                                       group=TRANSFORMER)
-    decoder_normalize_before: bool = option(False, "layer norm before each block (pre-norm) instead of after",
-                                            group=TRANSFORMER)
-    share_decoder_input_output_embed: bool = option(False, "share the input embedding with the output projection",
-                                                    group=TRANSFORMER)
-    attention_dropout: float = option(0.1, "dropout on attention weights", group=TRANSFORMER)
-    relu_dropout: float = option(0.1, "dropout inside the feed-forward block", group=TRANSFORMER)
-    max_positions: int = option(1024, "longest sequence the positional embeddings cover", group=TRANSFORMER)
-    chkpt_grad: bool = option(False, "activation checkpointing: recompute each layer in backward to save memory",
-                              group=TRANSFORMER)
+    GROUP = ("transformer", "transformer decoder architecture (--model transformer)")
+    decoder_layers: int = option(12, "number of decoder layers")
+    decoder_embed_dim: int = option(768, "decoder embedding dimension")
+    decoder_ffn_embed_dim: int = option(3072, "decoder feed-forward hidden dimension")
+    decoder_attention_heads: int = option(8, "attention heads per layer")
+    decoder_learned_pos: bool = option(False, "learned positional embeddings (default: sinusoidal)")
+    decoder_normalize_before: bool = option(False, "layer norm before each block (pre-norm) instead of after")
+    share_decoder_input_output_embed: bool = option(False, "share the input embedding with the output projection")
+    attention_dropout: float = option(0.1, "dropout on attention weights")
+    relu_dropout: float = option(0.1, "dropout inside the feed-forward block")
+    max_positions: int = option(1024, "longest sequence the positional embeddings cover")
+    chkpt_grad: bool = option(False, "activation checkpointing: recompute each layer in backward to save memory")
 
     def architecture(self, vocab_size: int) -> dict:
         if self.model != "transformer":
@@ -313,7 +305,7 @@ class TokenizerConfig:
 
     def ignored_by(self, source: str) -> list[str]:
         """One line per typed tokenizer flag, when the model `source` is loaded with its own tokenizer."""
-        return [f"{flag(dest)} ignored: {source} brings its own tokenizer" for dest in sorted(self.given)]
+        return [f"{flag_name(dest)} ignored: {source} brings its own tokenizer" for dest in sorted(self.given)]
 
 
 @dataclass(frozen=True)
@@ -394,6 +386,16 @@ class TrainingPrecisionConfig(PrecisionConfig):
 # features and classifiers
 
 
+def max_seq_len_option():
+    """--max-seq-len of the scripts that featurize text (in the features of transfer and finetuning)."""
+    return option(None, "truncate texts to this many tokens (counted and reported)")
+
+
+def no_test_eval_option():
+    """--no-test-eval of transfer.py and finetune_classifier.py."""
+    return option(False, "do not score the test split")
+
+
 @dataclass(frozen=True)
 class FeatureConfig:
     """Which states of the language model become features, and the longest text read."""
@@ -403,7 +405,7 @@ class FeatureConfig:
     concat_max: bool = option(False, "also concatenate the max over time")
     concat_min: bool = option(False, "also concatenate the min over time")
     concat_mean: bool = option(False, "also concatenate the mean over time")
-    max_seq_len: int | None = option(None, "truncate texts to this many tokens (counted and reported)")
+    max_seq_len: int | None = max_seq_len_option()
 
     def options(self) -> dict:
         """Keyword arguments for `models.featurizer.featurize` (also stored in classifier checkpoints)."""
@@ -439,7 +441,7 @@ class TransferOptions:
                                           "runs/<package>_transfer for an installed package)", metavar="DIR")
     save_results: str = option("", "name of the results subfolder inside the output folder (the original's flag)")
     use_cached: bool = option(False, "reuse cached features if present")
-    no_test_eval: bool = option(False, "do not score the test split")
+    no_test_eval: bool = no_test_eval_option()
     write_results: str | None = option(None, "write per-row test predictions (probabilities, neuron values, text) "
                                              "to this CSV")
 
@@ -471,7 +473,7 @@ class FinetuneOptions:
                                         "beside --save (the best one always goes to --save)")
     model_version_name: str = option("classifier", "folder (beside --save) for the per-epoch classifiers of "
                                                    "--save-finetune")
-    no_test_eval: bool = option(False, "do not score the test split")
+    no_test_eval: bool = no_test_eval_option()
 
 
 @dataclass(frozen=True)
@@ -483,7 +485,7 @@ class ClassifyOptions:
                                                 "<save-probs>.prob.npy (e.g. clf_results.npy.prob.npy)")
     write_results: str | None = option(None, "also write a CSV with '<label> pred' / '<label> prob' columns and the "
                                              "text")
-    max_seq_len: int | None = option(None, "truncate texts to this many tokens (counted and reported)")
+    max_seq_len: int | None = max_seq_len_option()
 
 
 @dataclass(frozen=True)
