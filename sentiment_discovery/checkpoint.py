@@ -122,7 +122,23 @@ def check_checkpoint(payload, path, expect_kind=None):
 def load_checkpoint(path, expect_kind=None, map_location="cpu"):
     """Read one of our checkpoints; `expect_kind` ("lm", "classifier" or a tuple of them) is checked."""
     path = os.fspath(path)
-    return check_checkpoint(read_torch_file(path, map_location), path, expect_kind)
+    return upgrade_progress(check_checkpoint(read_torch_file(path, map_location), path, expect_kind))
+
+
+def upgrade_progress(payload):
+    """A version-1 run position as training/loop.py's Progress: a language model's top-level iteration, best
+    validation loss and evaluations (its epoch is not recorded: None), a finetuning run's best thresholds."""
+    if "iteration" in payload and "progress" not in payload:
+        history = payload.pop("evaluations", [])
+        best = min(history, key=lambda row: row["val_loss"]) if history else {}
+        payload["progress"] = {"epoch": None, "step_in_epoch": None, "iteration": int(payload.pop("iteration")),
+                               "best_value": -float(payload.pop("best_val_loss", float("inf"))),
+                               "best_epoch": int(best.get("epoch", 0)), "best_keep": {}, "history": history,
+                               "running": {}}
+    progress = payload.get("progress")
+    if isinstance(progress, dict) and "best_thresholds" in progress:
+        progress["best_keep"] = {"thresholds": progress.pop("best_thresholds")}
+    return payload
 
 
 def rng_state():

@@ -81,7 +81,6 @@ def load_classifier(path) -> LoadedClassifier:
     if missing:
         raise UserError(f"{path} is a classifier checkpoint without {', '.join(missing)}")
     model, tokenizer, process_fn = classifier_from_checkpoint(ckpt, path)
-    model.aux_lm = False  # classifying needs the class logits only, not a finetuning run's LM logits
     labels = [str(name) for name in ckpt["labels"]]
     thresholds = np.asarray(ckpt["thresholds"], dtype=np.float64).ravel()
     if len(labels) != model.n_outputs or thresholds.size != model.n_outputs:
