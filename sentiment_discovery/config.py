@@ -50,9 +50,9 @@ class RunConfig:
 
 @dataclass(frozen=True)
 class TrainingRunConfig(RunConfig):
-    """pretrain.py's run settings: also how often training reports."""
+    """A training run's settings: also how often training reports."""
     GROUP = ("logging", "how often training reports")
-    log_interval: int = option(100, "iterations between log lines / metric records")
+    log_interval: int = option(100, "optimizer steps between training-loss lines in the metrics log")
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class TransferCompat:
 
 
 @dataclass(frozen=True)
-class FinetuneCompat(TransferCompat):
+class FinetuneCompat:
     """Flags of the original that finetune_classifier.py accepts and ignores."""
     eval_iters: int | None = compat("no effect here: finetuning validates on the whole validation set after "
                                     "every epoch (pretrain.py reads it)")
@@ -553,7 +553,7 @@ class TransferConfig:
 @dataclass(frozen=True)
 class FinetuneConfig:
     """Finetune a language model and classifier head together."""
-    run: RunConfig = section(RunConfig)
+    run: TrainingRunConfig = section(TrainingRunConfig)
     model: FinetuneModelConfig = section(FinetuneModelConfig)
     data: DataConfig = section(DataConfig, batch_size=32, default_data=BUNDLED_SST)
     tokenizer: TokenizerConfig = section(TokenizerConfig)

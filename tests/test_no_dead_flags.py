@@ -68,7 +68,7 @@ EFFECT_TESTS = {
     "--lazy": "test_pretrain.py::test_lazy_loose_json",
     "--load": "test_finetune_cli.py::test_run_classifier_reproduces_the_test_scores",
     "--load-finetuned": "test_finetune_resume.py::test_load_finetuned_keeps_training_a_classifier",
-    "--log-interval": "test_pretrain.py::test_sigterm_saves_and_resumes",
+    "--log-interval": "test_finetune_cli.py::test_log_interval_writes_training_loss_lines",
     "--loose-json": "test_run_classifier.py::test_lazy_chunks_give_the_same_outputs",
     "--no-loose-json": "test_arguments.py::test_booleans_that_default_on_can_be_turned_off",
     "--loss-scale": "test_pretrain.py::test_modes_run",
@@ -166,7 +166,6 @@ CONFIG_ONLY = {
 # Accepted for old command lines only; reported when given (checked in test_compat_flags_are_reported).
 COMPAT = {
     ("transfer.py", "--log-interval"): "transfer reports once per run",
-    ("finetune_classifier.py", "--log-interval"): "finetuning reports once per epoch",
     ("finetune_classifier.py", "--eval-iters"): "finetuning validates on the whole validation set",
 }
 
