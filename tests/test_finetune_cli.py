@@ -131,7 +131,7 @@ def test_log_interval_writes_training_loss_lines(multilabel_run):
     _, save, _ = multilabel_run
     rows = [row for row in read_metrics(str(save)[:-3] + ".metrics.jsonl") if "val_loss" not in row]
     assert [row["step"] for row in rows] == list(range(10, 81, 10))     # 20 steps an epoch, 4 epochs
-    assert all(row["train_loss"] > 0 and row["lr"] > 0 and {"train_lm_loss", "epoch"} <= set(row) for row in rows)
+    assert all(row["train_loss"] > 0 and row["lr"] > 0 and "train_lm_loss" in row for row in rows)
 
 
 def test_run_classifier_reproduces_the_test_scores(multilabel_run, tmp_path):

@@ -200,3 +200,15 @@ def test_resume_with_other_world_size_is_refused(corpus, tmp_path, capsys):
     with pytest.raises(SystemExit):
         run_cli(pretrain.main, tiny_flags(corpus, save, "--train-iters", "4", "--resume", "auto"))
     assert "2 processes" in capsys.readouterr().err
+
+
+def test_bare_pretrain_on_a_cpu_names_the_gpu_sized_defaults(caplog):
+    from sentiment_discovery.config import parse
+    config = parse("pretrain.py", [])
+    pretraining.warn_gpu_sized_defaults(config, config.model.architecture(257), torch.device("cpu"))
+    assert "paper's GPU configuration (mLSTM, 4096 units, 86M parameters, batch 128 x 256)" in caplog.text
+    assert "--nhid 512" in caplog.text and "saving to lang_model.pt" in caplog.text
+    caplog.clear()
+    sized = parse("pretrain.py", ["--nhid", "64"])
+    pretraining.warn_gpu_sized_defaults(sized, sized.model.architecture(257), torch.device("cpu"))
+    assert caplog.text == ""

@@ -295,7 +295,7 @@ def finish(task, progress, outcome, stop, config, paths, reporter):
     if stop.signum:
         summary["signal"] = stop.signum
     if outcome != "done":
-        saved = "nothing saved since the last checkpoint" if outcome == "interrupted" else "state saved"
+        saved = "the step was abandoned, the last checkpoint is kept" if outcome == "interrupted" else "state saved"
         log.info("stopped by %s at step %d (%s); continue with --resume auto (%s)", stop.signal_name,
                  progress.iteration, saved, paths["last"])
         return summary

@@ -78,7 +78,8 @@ def build_model(model_config, tokenizer, ckpt, resume=None):
     return build_language_model(config), config
 
 
-ACTIVATION_BYTES = 64     # bytes kept for backward per (row, step, unit, layer) of a recurrent model
+ACTIVATION_BYTES = 100    # bytes kept for backward per (row, step, unit, layer): measured, mLSTM 1024 units
+BASE_BYTES = 2**29        # the process itself (torch, the corpus)
 SIZE_FLAGS = {"nhid", "emsize", "nlayers", "decoder_layers", "decoder_embed_dim", "decoder_ffn_embed_dim"}
 CPU_COMMAND = "--nhid 512 --batch-size 32 --seq-length 64 (README: Train a language model on your corpus)"
 
@@ -91,8 +92,9 @@ def warn_gpu_sized_defaults(config, architecture, device):
     with torch.device("meta"):
         n_params = sum(p.numel() for p in build_language_model(architecture).parameters())
     width = architecture.get("nhid") or architecture.get("decoder_embed_dim")
-    rows = config.data.batch_size * config.lm_data.seq_length * width * architecture.get("nlayers", 1)
-    gigabytes = (16 * n_params + ACTIVATION_BYTES * rows) / 2**30
+    layers = architecture.get("nlayers") or architecture.get("decoder_layers", 1)
+    rows = config.data.batch_size * config.lm_data.seq_length * width * layers
+    gigabytes = (BASE_BYTES + 16 * n_params + ACTIVATION_BYTES * rows) / 2**30   # weights, grads, Adam
     log.warning("the default model is the paper's GPU configuration (%s, %d units, %.0fM parameters, batch %d x %d): "
                 "about %.0f GB of memory and minutes per step on a CPU; a CPU-sized run: %s; saving to %s",
                 architecture["model"], width, n_params / 1e6, config.data.batch_size, config.lm_data.seq_length,
@@ -190,13 +192,14 @@ def finish(task, progress, precision, outcome, stop, test, reporter, files):
         test_row = nats_row("test_", task.evaluate(test.texts))
         summary.update(test_row)
         reporter.write({"step": progress.iteration, "test_loss": test_row["test_loss"], "test_bpc": test_row["test_bpc"]})
-    if reporter.enabled:
+    if reporter.enabled and os.path.exists(files["metrics"]):
         with reported_write(files["curve"], "--save"):
             _plot_curve(files)
         reporter.image("loss_curve", files["curve"], progress.iteration)
     if outcome == "interrupted":
-        log.warning("stopped by %s during a step at iteration %d; nothing saved since the last checkpoint (%s)",
-                    stop.signal_name, progress.iteration, files["last"])
+        kept = f"{files['last']} is kept" if os.path.exists(files["last"]) else "no checkpoint had been written yet"
+        log.warning("stopped by %s during a step at iteration %d: the step was abandoned; %s", stop.signal_name,
+                    progress.iteration, kept)
     elif outcome == "stopped":
         log.info("stopped by %s at iteration %d; checkpoint saved to %s (continue with --resume auto)",
                  stop.signal_name, progress.iteration, files["last"])

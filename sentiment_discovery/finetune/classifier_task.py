@@ -106,7 +106,7 @@ class ClassifierTask:
 
     def interval_row(self, window, progress, lr):
         means = window.means()
-        return {"step": progress.iteration, "epoch": progress.epoch + 1, "lr": lr,
+        return {"step": progress.iteration, "lr": lr,
                 **{f"train_{key}": value for key, value in means.items()}}
 
     # --- validation --------------------------------------------------------------------------------

@@ -150,8 +150,7 @@ def train(task, trainer, progress, reporter, files, stop, options):
                 return "interrupted"
             count_step(progress, window, parts)
             reporter.advance(loss=f"{progress.running['loss'] / progress.step_in_epoch:.4f}", lr=f"{trainer.lr:.2e}")
-            run_ends = progress.epoch == options.epochs - 1 and progress.step_in_epoch >= n_steps
-            if options.log_interval and (progress.iteration % options.log_interval == 0 or run_ends):
+            if options.log_interval and progress.iteration % options.log_interval == 0:
                 reporter.write(task.interval_row(window, progress, trainer.lr))
                 window = Window()
             if progress.step_in_epoch >= n_steps:
