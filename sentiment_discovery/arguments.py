@@ -239,6 +239,10 @@ def add_training_args(parser, eval_iters=True):
     return group
 
 
+BF16_HELP = ("torch.autocast bfloat16, also on CPU; a CPU without native bfloat16 (AVX2 only) computes in fp32 "
+             "instead, after one warning")
+
+
 def add_precision_args(parser, training=True):
     """Precision flags; without `training` (inference-only scripts) there is no loss scale to set."""
     group = parser.add_argument_group("precision", "numeric precision (pick at most one)")
@@ -246,12 +250,12 @@ def add_precision_args(parser, training=True):
     if not training:
         mode.add_argument("--fp16", action="store_true", help="run the model in fp16")
         mode.add_argument("--amp", action="store_true", help="torch.autocast fp16")
-        mode.add_argument("--bf16", action="store_true", help="torch.autocast bfloat16 (also on CPU)")
+        mode.add_argument("--bf16", action="store_true", help=BF16_HELP)
         return group
     mode.add_argument("--fp16", action="store_true",
                       help="fp16 model with fp32 master weights and loss scaling (the original's recipe)")
     mode.add_argument("--amp", action="store_true", help="torch.autocast fp16 with a GradScaler")
-    mode.add_argument("--bf16", action="store_true", help="torch.autocast bfloat16 (also on CPU)")
+    mode.add_argument("--bf16", action="store_true", help=BF16_HELP)
     group.add_argument("--loss-scale", type=float, default=1.0, help="static loss scale for --fp16")
     group.add_argument("--dynamic-loss-scale", action="store_true",
                        help="dynamic loss scale for --fp16: halve on overflow, double after a clean window")
@@ -399,6 +403,9 @@ def add_threshold_args(parser):
                        help="random global threshold tweaks tried after per-class tuning (binary)")
     group.add_argument("--seed", type=int, default=1234, help="seed of the global tweaks")
     group.add_argument("--save", default=None, help="also write the results as JSON to this file")
+    group.add_argument("--apply", default=None, metavar="THRESHOLDS.json",
+                       help="score --preds-file at the thresholds a --task binary --save run wrote (tuned on other "
+                            "predictions, e.g. validation) instead of tuning; its metric and average are used")
     return group
 
 

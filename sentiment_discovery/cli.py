@@ -3,6 +3,8 @@ import errno
 import logging
 import sys
 
+from tqdm.contrib.logging import logging_redirect_tqdm
+
 from .errors import UserError
 from .output_paths import describe_os_error
 
@@ -34,10 +36,13 @@ def start(script, argv=None):
 
 
 def run_cli(main, argv=None):
-    """Call `main(argv)`; turn a UserError (or a file-system failure: permission denied, disk full, ...)
-    into `error: <message>` on stderr and exit code 2."""
+    """Call `main(argv)` with log lines written above the progress bars (tqdm's logging redirect); turn a
+    UserError (or a file-system failure: permission denied, disk full, ...) into `error: <message>` on
+    stderr and exit code 2."""
+    setup_logging()
     try:
-        return main(argv)
+        with logging_redirect_tqdm():
+            return main(argv)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(EXIT_USER_ERROR)

@@ -374,6 +374,7 @@ class ThresholdConfig:
     global_tweaks: int = 0
     seed: int = 1234
     save: str | None = None
+    apply: str | None = None
 
 
 SCRIPT_CONFIGS = {

@@ -104,8 +104,8 @@ class PretrainRun:
             progress.best_val_loss = val_loss
         if is_main(env):
             self.reporter.write(row)
-            log.info("epoch %d: validation loss %.4f, perplexity %.2f, %.4f bits per token%s", epoch, val_loss,
-                     row["val_ppl"], row["val_bpc"], " (best so far)" if improved else "")
+            log.info("epoch %d: validation loss %.4f, perplexity %.2f, %.4f %s%s", epoch, val_loss, row["val_ppl"],
+                     row["val_bpc"], bits_unit(trainer.tokenizer), " (best so far)" if improved else "")
         if improved:
             self.save(self.files["best"])
 
@@ -118,6 +118,11 @@ class PretrainRun:
         if is_main(self.env):
             with reported_write(path, "--save"):
                 save_checkpoint(path, payload)
+
+
+def bits_unit(tokenizer):
+    """What loss / ln 2 is: bits per character for a character model, else bits per token."""
+    return "bits/char" if tokenizer.kind == "char" else "bits/token"
 
 
 def pretrain_files(save):
@@ -234,7 +239,7 @@ def _finish(trainer, outcome, test, env, metrics, paths):
                            "test_bpc": test_loss / LN2})
     if is_main(env):
         with reported_write(paths["curve"], "--save"):
-            _plot_curve(paths)
+            _plot_curve(paths, bits_unit(trainer.tokenizer))
         metrics.image("loss_curve", paths["curve"], trainer.progress.iteration)
         if outcome == "stopped":
             log.info("stopped by a signal at iteration %d; checkpoint saved to %s (continue with --resume auto)",
@@ -245,8 +250,8 @@ def _finish(trainer, outcome, test, env, metrics, paths):
     return summary
 
 
-def _plot_curve(paths):
+def _plot_curve(paths, unit):
     from ..visualize.plots import loss_curve
     rows = read_metrics(paths["metrics"])
     if rows:
-        loss_curve(rows, paths["curve"])
+        loss_curve(rows, paths["curve"], unit=unit)

@@ -13,6 +13,8 @@ Tasks (`--task`):
   accuracy against two 0/1 label columns (equal columns = neutral); with one column, the (low, high)
   split of the score into negative / neutral / positive maximising accuracy against labels 0/1/2;
 - scalar: per column, the best single cut of an unbounded score (e.g. a neuron's value), either direction.
+`--apply FILE` (a `--task binary --save` file) scores the predictions at its thresholds instead of tuning:
+tune on validation predictions, then apply to test ones.
 """
 import json
 import os
@@ -35,7 +37,9 @@ from ..evaluation.thresholds import (
     neutral_thresholds,
     roc_auc,
     scalar_threshold,
+    thresholded_counts,
 )
+from ..evaluation.counts import metric_from_counts
 
 PROB_SUFFIX = " prob"
 
@@ -146,12 +150,46 @@ def scalar_task(preds, labels, names, metric):
             "thresholds": [c[0] for c in cuts], "values": [c[1] for c in cuts], "signs": [c[2] for c in cuts]}
 
 
+def read_saved_thresholds(path):
+    """The results dict a `--task binary --save` run wrote to `path` (its thresholds, metric, average)."""
+    _check_file(path, "--apply")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            saved = json.load(handle)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        saved = None
+    if not (isinstance(saved, dict) and saved.get("task") == "binary" and isinstance(saved.get("thresholds"), list)
+            and saved.get("average") in ("micro", "macro")):
+        raise UserError(f"--apply {path} holds no thresholds: give a file written by threshold.py --task binary --save")
+    return saved
+
+
+def applied_task(preds, labels, names, saved, path):
+    """`binary_task`'s numbers at the thresholds `saved` (tuned on other predictions, e.g. validation)."""
+    thresholds = np.asarray(saved["thresholds"], dtype=np.float64)
+    if thresholds.size != preds.shape[1]:
+        raise UserError(f"--apply {path} has {thresholds.size} threshold(s) but --preds-file has {preds.shape[1]} "
+                        "column(s)")
+    check_columns(preds, labels, "binary")
+    probs, labels = check_probs_labels(preds, labels)
+    metric, average = saved["metric"], saved["average"]
+    per_class = metric_from_counts(metric, **thresholded_counts(probs, labels, thresholds))  # (L,)
+    return {"task": "binary", "thresholds_from": path, "metric": metric, "average": average, "columns": names,
+            "thresholds": thresholds.tolist(), "per_class": [float(v) for v in per_class],
+            f"{average}_at_thresholds": evaluate_thresholds(probs, labels, thresholds, metric, average == "micro"),
+            f"{average}_at_0.5": evaluate_thresholds(probs, labels, 0.5, metric, average == "micro")}
+
+
 def run_threshold(task, preds_file, labels_file, metric="f1", micro=False, label_key="label",
-                  non_binary_cols=None, loose_json=False, global_tweaks_n=0, seed=1234):
-    """The results dict of one `--task` on the files."""
+                  non_binary_cols=None, loose_json=False, global_tweaks_n=0, seed=1234, apply=None):
+    """The results dict of one `--task` on the files, or with `apply` (a `--task binary --save` file) the
+    numbers of its thresholds on these files."""
+    saved = read_saved_thresholds(apply) if apply else None
     preds, names = read_predictions(preds_file)
     labels = read_labels(labels_file, label_key, non_binary_cols, loose_json)
     check_rows(preds, labels)
+    if saved is not None:
+        return applied_task(preds, labels, names, saved, apply)
     if task == "auc":
         return auc_task(preds, labels, names)
     if task == "binary":
@@ -181,11 +219,11 @@ def format_results(results):
 
 def threshold_main(config):
     """threshold.py's `config.ThresholdConfig` -> results printed (and saved as JSON with --save)."""
-    check_outputs([("--save", config.save)],
-                  [("--preds-file", config.preds_file), ("--labels-file", config.labels_file)])
+    check_outputs([("--save", config.save)], [("--preds-file", config.preds_file),
+                                              ("--labels-file", config.labels_file), ("--apply", config.apply)])
     results = run_threshold(config.task, config.preds_file, config.labels_file, config.metric, config.micro,
                             config.label_key, config.non_binary_cols, config.loose_json, config.global_tweaks,
-                            config.seed)
+                            config.seed, config.apply)
     print(format_results(results))
     if config.save:
         with reported_write(config.save, "--save"):

@@ -104,7 +104,8 @@ def generate(model, prime_ids, gen_length, sampling, generator=None, num_samples
     recurrent = model_kind(model).recurrent
     logits, state, values = _read_prompt(model, prime, neuron, steering, record)
     generated = []
-    for step in tqdm(range(gen_length), desc="generate", unit="tok", disable=not progress, leave=False):
+    bar = progress and gen_length > 0  # nothing to sample, no bar
+    for step in tqdm(range(gen_length), desc="generate", unit="tok", disable=not bar, leave=False):
         token = sample_next(_no_padding(logits), sampling, generator)  # (B,)
         generated.append(token)
         if step == gen_length - 1 and not (record and recurrent):
