@@ -306,7 +306,8 @@ def add_transfer_args(parser):
     group.add_argument("--use-cached", action="store_true", help="reuse cached features if present")
     group.add_argument("--no-test-eval", action="store_true", help="do not score the test split")
     group.add_argument("--write-results", default=None,
-                       help="write per-row test predictions (probabilities, neuron values, text) to this CSV")
+                       help="write the test split to this CSV: per row the true label, probability and prediction "
+                            "with all neurons and with the top neurons, each top neuron's value, and the text")
     return group
 
 

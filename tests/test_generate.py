@@ -127,12 +127,12 @@ def test_a_steered_heatmap_says_its_colours_are_the_values_before_the_overwrite(
     figures = []
     monkeypatch.setattr(heatmap.plt, "close", figures.append)  # keep the figure to read its texts
     load = save_lm(tmp_path / "lm.pt", tiny_recurrent())
-    summary, save = run(tmp_path, load, "--text", PROMPT, "--gen-length", "8", "--seed", "1", "--visualize",
-                        "--neuron", "4", "--overwrite", "1")
+    _, save = run(tmp_path, load, "--text", PROMPT, "--gen-length", "8", "--seed", "1", "--visualize",
+                  "--neuron", "4", "--overwrite", "1")
     title = "neuron 4 (layer 0, cell state c), set to 1 after every generated token"
     caption = "neuron value as the model computed it, before being set to 1: green = positive"
     grid, bar = figures[0].axes
-    assert [text.get_text() for text in grid.texts][0] == title and caption in bar.get_xlabel().replace("\n", " ")
+    assert grid.texts[0].get_text() == title and caption in bar.get_xlabel().replace("\n", " ")
     with open(save[:-len(".txt")] + "_heatmap.html", encoding="utf-8") as handle:
         page = handle.read()
     assert f"<h3>{title}</h3>" in page and caption in page

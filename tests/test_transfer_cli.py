@@ -279,8 +279,7 @@ def test_multi_class_rows_name_true_and_predicted_classes(tmp_path):
     probs = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]])  # (N, K): rows sum to 1
     features = np.array([[0.5, -1.0], [0.25, 2.0]])  # (N, F)
     path = write_test_results(str(tmp_path / "rows.csv"), ["meh", "yay"], "tweet", np.array([1, 2]), "multiclass",
-                              ["mood"], ["neg", "neu", "pos"], probs, probs[:, ::-1], 1, features, [1],
-                              class_names=["neg", "neu", "pos"])
+                              ["mood"], probs, probs[:, ::-1], 1, features, [1], class_names=["neg", "neu", "pos"])
     rows = pd.read_csv(path)
     assert list(rows.columns) == [
         "true mood", "P(mood=neg) with all neurons", "P(mood=neu) with all neurons", "P(mood=pos) with all neurons",

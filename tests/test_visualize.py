@@ -21,7 +21,7 @@ def test_neuron_histogram_and_weights_plot(tmp_path):
     rng = np.random.default_rng(0)
     features = rng.normal(0, 1, (200, 8))
     labels = (features[:, 3] > 0).astype(int)
-    png_size(P.neuron_histogram(features, labels, 3, str(tmp_path / "hist.png")))
+    png_size(P.neuron_histogram(features[:, 3], labels, 3, str(tmp_path / "hist.png")))
     weights = np.zeros(64)
     weights[[5, 40]] = [2.0, -3.0]
     png_size(P.weights_plot(weights, str(tmp_path / "sub" / "weights.png"), top=2))
@@ -87,7 +87,7 @@ def test_loss_curve_reads_in_bits_and_tells_single_evaluations_apart(tmp_path, f
     assert bits.get_ylabel() == "loss (bits/char)"
     assert bits.get_ylim() == pytest.approx(np.asarray(ax.get_ylim()) / np.log(2))
     assert legend_texts(ax) == ["training loss", "validation loss: 5.377 at step 40", "test loss: 5.375 at step 40"]
-    train, val, test = ax.lines
+    _, val, test = ax.lines
     assert val.get_marker() != test.get_marker() and val.get_markersize() > test.get_markersize()
     assert val.get_linestyle() == test.get_linestyle() == "None"
 

@@ -23,6 +23,7 @@ import os
 import torch
 from tqdm import tqdm
 
+from ..atomic import atomic_open
 from ..data.preprocess import get_process_fn, resolve_process_fn
 from ..data.formats.readers import read_dataset
 from ..errors import UserError
@@ -85,8 +86,6 @@ def sampling_options(options):
 def steering_options(options, neuron):
     if options.overwrite_prefix and options.overwrite is None:
         raise UserError("--overwrite-prefix needs --overwrite V")
-    if options.overwrite is not None and not neuron.steerable:
-        raise UserError("--overwrite steers a recurrent model's state; a transformer cannot be steered")
     return Steering(options.overwrite, options.overwrite_prefix)
 
 
@@ -107,12 +106,10 @@ def output_stem(save):
     return os.path.splitext(save)[0]
 
 
-STATE_WORDS = {"c": "cell state c", "h": "hidden state h"}
-
-
 def describe(neuron, steering):
     """The heatmap's title: which unit, and when steering sets it."""
-    words = f"neuron {neuron.index} (layer {neuron.layer}, {STATE_WORDS.get(neuron.state_key, neuron.state_key)})"
+    state = {"c": "cell state c", "h": "hidden state h"}[neuron.state_key]
+    words = f"neuron {neuron.index} (layer {neuron.layer}, {state})"
     if neuron.polarity < 0:
         words += ", negated"
     if steering.active:
@@ -134,10 +131,8 @@ def draw_heatmap(tokenizer, ids, raw_values, neuron, steering, stem):
 
 
 def write_json(path, data):
-    with reported_write(path, "--save"):
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        with open(path, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, ensure_ascii=False, indent=1)
+    with reported_write(path, "--save"), atomic_open(path, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, ensure_ascii=False, indent=1)
 
 
 def write_samples(path, texts):
@@ -146,10 +141,8 @@ def write_samples(path, texts):
         body = texts[0] + "\n"
     else:
         body = "".join(f"----- sample {i + 1} -----\n{text}\n" for i, text in enumerate(texts))
-    with reported_write(path, "--save"):
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(body)
+    with reported_write(path, "--save"), atomic_open(path, "w", encoding="utf-8") as handle:
+        handle.write(body)
     return body
 
 

@@ -16,12 +16,11 @@ from dataclasses import dataclass
 import torch
 from tqdm import tqdm
 
+from ..data.tokenizers.builtin import PAD_ID
 from ..errors import UserError
 from ..models.kinds import model_kind
 from .neuron import neuron_from_trace, overwrite_neuron, read_neuron
 from .sampling import sample_next
-
-PAD_ID = 0
 
 
 @dataclass

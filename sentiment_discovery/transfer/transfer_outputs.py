@@ -21,7 +21,7 @@ import os
 import numpy as np
 import torch
 
-from ..atomic import atomic_open
+from ..atomic import atomic_open, atomic_path
 from ..data.preprocess import PROCESS_FN_KEY
 from ..models.classifier import build_classifier, classifier_config
 from ..checkpoint import save_checkpoint
@@ -103,28 +103,25 @@ def as_labels(values, class_names=None):
     return np.asarray(class_names, dtype=object)[values] if class_names else values
 
 
-def fit_columns(task: str, label: str, names, probs, which: str, class_names=None) -> dict:
+def fit_columns(task: str, label_names, probs, which: str, class_names=None) -> dict:
     """The probability and prediction columns of one fit, e.g. `P(label=1) with all neurons` and
     `predicted label with all neurons` (binary and multi-label: probability > 0.5, as classifier.pt
     thresholds it; multi-class: the most probable class)."""
     probs = np.asarray(probs)
-    if task == "binary":
-        positive = class_names[1] if class_names else 1
-        return {f"P({label}={positive}) with {which}": probs,
-                f"predicted {label} with {which}": as_labels(probs > 0.5, class_names)}
     if task == "multilabel":
-        columns = {f"P({name}=1) with {which}": probs[:, j] for j, name in enumerate(names)}
-        columns.update({f"predicted {name} with {which}": (probs[:, j] > 0.5).astype(np.int64)
-                        for j, name in enumerate(names)})
-        return columns
-    columns = {f"P({name if '=' in name else f'{label}={name}'}) with {which}": probs[:, j]
-               for j, name in enumerate(names)}
-    columns[f"predicted {label} with {which}"] = as_labels(np.argmax(probs, axis=1), class_names)
-    return columns
+        columns = {f"P({name}=1) with {which}": probs[:, j] for j, name in enumerate(label_names)}
+        return columns | {f"predicted {name} with {which}": (probs[:, j] > 0.5).astype(np.int64)
+                          for j, name in enumerate(label_names)}
+    label, classes = label_names[0], class_names or range(2 if probs.ndim == 1 else probs.shape[1])
+    if task == "binary":
+        return {f"P({label}={classes[1]}) with {which}": probs,
+                f"predicted {label} with {which}": as_labels(probs > 0.5, class_names)}
+    columns = {f"P({label}={name}) with {which}": probs[:, j] for j, name in enumerate(classes)}
+    return columns | {f"predicted {label} with {which}": as_labels(probs.argmax(axis=1), class_names)}
 
 
-def write_test_results(path: str, texts, text_key: str, labels, task: str, label_names, names, probs_all,
-                       probs_top, k: int, test_x, neurons, class_names=None) -> str:
+def write_test_results(path: str, texts, text_key: str, labels, task: str, label_names, probs_all, probs_top,
+                       k: int, test_x, neurons, class_names=None) -> str:
     """Per test row: `true <label>` (class names when the labels had them), the probabilities and
     predictions of the fit on all neurons and of the fit on the k top neurons (`fit_columns`), each top
     neuron's value (`neuron <i> value`), and the text under the input's own column name."""
@@ -136,16 +133,15 @@ def write_test_results(path: str, texts, text_key: str, labels, task: str, label
             columns.update({f"true {name}": as_labels(labels[:, j]) for j, name in enumerate(label_names)})
         else:
             columns[f"true {label_names[0]}"] = as_labels(labels, class_names)
-    columns.update(fit_columns(task, label_names[0], names, probs_all, "all neurons", class_names))
+    columns.update(fit_columns(task, label_names, probs_all, "all neurons", class_names))
     if probs_top is not None:
-        which = "top neuron" if k == 1 else f"top {k} neurons"
-        columns.update(fit_columns(task, label_names[0], names, probs_top, which, class_names))
+        columns.update(fit_columns(task, label_names, probs_top, "top neuron" if k == 1 else f"top {k} neurons",
+                                   class_names))
     for neuron in neurons:
         columns[f"neuron {int(neuron)} value"] = test_x[:, int(neuron)]
     columns[text_key] = list(texts)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    pd.DataFrame(columns).to_csv(path, index=False)
+    with atomic_path(path) as temp:
+        pd.DataFrame(columns).to_csv(temp, index=False)
     return path
 
 

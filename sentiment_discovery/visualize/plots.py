@@ -23,6 +23,7 @@ import numpy as np
 from matplotlib import colors as mcolors
 from matplotlib.patches import Patch
 
+from ..atomic import atomic_path
 from ..errors import UserError
 from ..training.metrics_log import read_metrics
 
@@ -35,15 +36,13 @@ MANY_POINTS = 30  # a series with this many points is drawn as a plain line
 SERIES_STYLE = {"val": {"marker": "o", "markersize": 9, "markerfacecolor": "none", "markeredgewidth": 1.5},
                 "test": {"marker": "D", "markersize": 5},
                 "train": {"marker": "s", "markersize": 4}, "loss": {"marker": ".", "markersize": 5}}
-STEP_KEYS = ("step", "iteration", "iter")
-NON_METRIC_KEYS = STEP_KEYS + ("epoch",)
+NON_METRIC_KEYS = ("step", "epoch")
 
 
 def save_figure(fig, path: str) -> str:
-    """Write the figure as PNG (creating the folder) and close it."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    """Write the figure as PNG (atomically, creating the folder) and close it."""
+    with atomic_path(path) as temp:
+        fig.savefig(temp, dpi=DPI, bbox_inches="tight", format="png")
     plt.close(fig)
     return path
 
@@ -56,31 +55,19 @@ def overlap_color(first: str, second: str, alpha: float):
     return tuple(alpha * np.asarray(mcolors.to_rgb(second)) + (1 - alpha) * under)
 
 
-def shown_range(values, percent: float):
-    """(low, high) of the [percent, 100 - percent] percentiles: the x range of a histogram without the
-    outliers that would squeeze it (the full range when that is empty)."""
-    low, high = np.percentile(values, [percent, 100.0 - percent])
-    return (low, high) if high > low else (values.min(), values.max())
-
-
 def neuron_histogram(values, labels, neuron: int, path: str, label_names=("negative", "positive"),
                      bins: int = 50, split: str = "training", percent: float = 0.5) -> str:
     """Overlaid histograms of one neuron's values on `split` for true label 0 and label 1, drawn between
     the `percent` and 100 - `percent` percentiles (the values outside are counted in the title); the
-    overlap of the two has its own legend entry.
-
-    values: (N,) the neuron's values, or (N, F) features from which column `neuron` is taken."""
-    values = np.asarray(values, dtype=np.float64)
-    if values.ndim == 2:
-        if not 0 <= neuron < values.shape[1]:
-            raise UserError(f"neuron {neuron} is outside the {values.shape[1]} features")
-        values = values[:, neuron]
-    labels = np.asarray(labels).ravel()
+    overlap of the two has its own legend entry. values: (N,) the neuron's values."""
+    values, labels = np.asarray(values, dtype=np.float64), np.asarray(labels).ravel()
     if values.ndim != 1 or values.shape[0] != labels.shape[0]:
         raise UserError(f"{values.shape[0]} neuron values but {labels.shape[0]} labels")
     if not np.isin(labels, (0, 1)).all():
         raise UserError("neuron_histogram needs binary 0/1 labels")
-    low, high = shown_range(values, percent)
+    low, high = np.percentile(values, [percent, 100.0 - percent])  # outliers would squeeze the bars
+    if high <= low:
+        low, high = values.min(), values.max()
     edges = np.linspace(low, high, bins + 1)
     fig, ax = plt.subplots(figsize=(7, 4))
     for label, color in ((0, NEGATIVE_COLOR), (1, POSITIVE_COLOR)):
@@ -137,14 +124,6 @@ def read_rows(rows) -> list[dict]:
     return rows
 
 
-def step_of(row: dict, position: int) -> float:
-    """The x value of a row: its step (or iteration), else its position."""
-    for key in STEP_KEYS:
-        if isinstance(row.get(key), (int, float)):
-            return float(row[key])
-    return float(position)
-
-
 def is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -156,19 +135,18 @@ def series(rows: list[dict], keys) -> dict[str, tuple[list[float], list[float]]]
         for key in keys:
             if is_number(row.get(key)):
                 steps, values = found.setdefault(key, ([], []))
-                steps.append(step_of(row, position))
+                steps.append(float(row["step"] if is_number(row.get("step")) else position))
                 values.append(float(row[key]))
     return found
 
 
+def is_loss(key: str) -> bool:
+    return key == "loss" or key.endswith("_loss")
+
+
 def loss_keys(rows: list[dict]) -> list[str]:
-    """Keys that hold a loss: "loss" or anything ending in "_loss", in first-seen order."""
-    keys = []
-    for row in rows:
-        for key, value in row.items():
-            if (key == "loss" or key.endswith("_loss")) and is_number(value) and key not in keys:
-                keys.append(key)
-    return keys
+    """Keys that hold a loss ("loss" or "*_loss"), in first-seen order."""
+    return [key for key in metric_keys(rows) if is_loss(key)]
 
 
 def series_name(key: str) -> str:
@@ -192,22 +170,18 @@ def draw_series(ax, steps, values, key: str, label: str | None = None):
 
 
 def loss_curve(metrics_rows, path: str, title: str = "Loss", unit: str = "bits/char") -> str:
-    """Train/validation (and any other *_loss) loss against the step; one line per loss key, evaluations
-    as markers. The loss is in nats per token; the right axis reads it in bits (loss / ln 2) per `unit`."""
+    """Train/validation (and any other *_loss) loss against the step on one panel (`draw_panel`). The
+    loss is in nats per token; the right axis reads it in bits (loss / ln 2) per `unit`."""
     rows = read_rows(metrics_rows)
     keys = loss_keys(rows)
     if not keys:
         raise UserError("no loss values in the metric rows (expected a 'loss' or '*_loss' key)")
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    for key, (steps, values) in series(rows, keys).items():
-        draw_series(ax, steps, values, key)
-    ax.set_xlabel("step")
+    draw_panel(ax, keys, rows)
     ax.set_ylabel("loss (nats/token)")
     bits = ax.secondary_yaxis("right", functions=(lambda nats: nats / LN2, lambda bits: bits * LN2))
     bits.set_ylabel(f"loss ({unit})")
     ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
     return save_figure(fig, path)
 
 
@@ -223,13 +197,15 @@ def metric_keys(rows: list[dict]) -> list[str]:
 
 def panels_of(keys) -> list[list[str]]:
     """The panels of `metric_curves`: the losses together first, then one panel per other key."""
-    losses = [key for key in keys if key == "loss" or key.endswith("_loss")]
+    losses = [key for key in keys if is_loss(key)]
     return ([losses] if losses else []) + [[key] for key in keys if key not in losses]
 
 
-def draw_panel(ax, keys, step_rows, epoch_rows):
-    """The series of `keys` on one panel: per-step rows as lines, per-epoch rows as markers (training
-    numbers of an epoch row are the epoch's mean, and say so)."""
+def draw_panel(ax, keys, rows):
+    """The series of `keys` on one panel: rows without an "epoch" (logged every few steps) as lines, rows
+    with one (an epoch's summary and its evaluation) as markers; training numbers of an epoch row are the
+    epoch's mean, and say so."""
+    step_rows, epoch_rows = [row for row in rows if "epoch" not in row], [row for row in rows if "epoch" in row]
     for key in keys:
         by_step, by_epoch = series(step_rows, [key]).get(key), series(epoch_rows, [key]).get(key)
         if by_step:
@@ -246,10 +222,8 @@ def draw_panel(ax, keys, step_rows, epoch_rows):
 
 
 def metric_curves(rows, path: str, keys=None, columns: int = 2) -> str:
-    """One panel per metric (default: every numeric key) against the step, the losses sharing the first.
-    Rows with an "epoch" (an epoch's summary and its evaluation) are drawn as markers, rows without one
-    (logged every few steps) as lines; every panel spans step 0 to the last step, so a run with a single
-    evaluation still shows where it lies."""
+    """One panel per metric (default: every numeric key) against the step, the losses sharing the first
+    (`draw_panel`); every panel spans step 0 to the last step, so a single evaluation shows where it lies."""
     rows = read_rows(rows)
     keys = list(keys) if keys is not None else metric_keys(rows)
     found = series(rows, keys)
@@ -262,10 +236,8 @@ def metric_curves(rows, path: str, keys=None, columns: int = 2) -> str:
     columns = max(1, min(columns, len(panels)))
     n_rows = math.ceil(len(panels) / columns)
     fig, axes = plt.subplots(n_rows, columns, figsize=(5 * columns, 3 * n_rows), squeeze=False, sharex=True)
-    step_rows = [row for row in rows if "epoch" not in row]
-    epoch_rows = [row for row in rows if "epoch" in row]
     for ax, panel in zip(axes.ravel(), panels):
-        draw_panel(ax, panel, step_rows, epoch_rows)
+        draw_panel(ax, panel, rows)
     for ax in axes.ravel()[len(panels):]:
         ax.axis("off")
     last = max(max(steps) for steps, _ in found.values())
@@ -277,11 +249,8 @@ def metric_curves(rows, path: str, keys=None, columns: int = 2) -> str:
 
 # ---------------------------------------------------------------- confusion matrix
 
-def confusion_matrix_plot(cm, label_names, path: str, title: str = "Confusion matrix",
-                          normalize: bool = False) -> str:
-    """Seaborn heatmap of a (K, K) confusion matrix (rows true, columns predicted) with counts.
-
-    normalize=True colours by row fraction (recall) but still writes the counts."""
+def confusion_matrix_plot(cm, label_names, path: str, title: str = "Confusion matrix") -> str:
+    """Seaborn heatmap of a (K, K) confusion matrix (rows true, columns predicted) with counts."""
     import seaborn as sns
 
     cm = np.asarray(cm)
@@ -290,10 +259,9 @@ def confusion_matrix_plot(cm, label_names, path: str, title: str = "Confusion ma
         raise UserError(f"a confusion matrix must be square, got shape {cm.shape}")
     if len(label_names) != cm.shape[0]:
         raise UserError(f"{len(label_names)} label names for a {cm.shape[0]}-class confusion matrix")
-    colours = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1) if normalize else cm
     size = 1.2 + 0.9 * cm.shape[0]
     fig, ax = plt.subplots(figsize=(size + 1.5, size))
-    sns.heatmap(colours, annot=cm, fmt="d", cmap="Blues", xticklabels=label_names,
+    sns.heatmap(cm, annot=cm, fmt="d", cmap="Blues", xticklabels=label_names,
                 yticklabels=label_names, cbar=True, square=True, ax=ax, linewidths=0.5)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
