@@ -4,6 +4,8 @@ import os
 import logging
 import sys
 
+from tqdm.contrib.logging import logging_redirect_tqdm
+
 from .errors import UserError
 from .output_paths import describe_os_error
 from .training.signals import exit_status
@@ -37,11 +39,14 @@ def start(script, argv=None):
 
 
 def run_cli(main, argv=None):
-    """Call `main(argv)`; turn a UserError (or a file-system failure: permission denied, disk full, ...)
-    into `error: <message>` on stderr and exit code 2. A run stopped by a signal (its summary names the
-    signal) exits with 128 + the signal's number, as a shell reports a process that signal ended."""
+    """Call `main(argv)` with log lines written above the progress bars (tqdm's logging redirect); turn a
+    UserError (or a file-system failure: permission denied, disk full, ...) into `error: <message>` on
+    stderr and exit code 2. A run stopped by a signal (its summary names the signal) exits with 128 + the
+    signal's number, as a shell reports a process that signal ended."""
+    setup_logging()
     try:
-        result = main(argv)
+        with logging_redirect_tqdm():
+            result = main(argv)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(EXIT_USER_ERROR)

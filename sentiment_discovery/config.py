@@ -363,7 +363,8 @@ class PrecisionConfig:
     GROUP = ("precision", "numeric precision (pick at most one)")
     fp16: bool = option(False, "run the model in fp16", exclusive="mode")
     amp: bool = option(False, "torch.autocast fp16", exclusive="mode")
-    bf16: bool = option(False, "torch.autocast bfloat16 (also on CPU)", exclusive="mode")
+    bf16: bool = option(False, "torch.autocast bfloat16, also on CPU; a CPU without native bfloat16 (AVX2 only) "
+                               "computes in fp32 instead, after one warning", exclusive="mode")
 
 
 @dataclass(frozen=True)
@@ -442,8 +443,9 @@ class TransferOptions:
     save_results: str = option("", "name of the results subfolder inside the output folder (the original's flag)")
     use_cached: bool = option(False, "reuse cached features if present")
     no_test_eval: bool = no_test_eval_option()
-    write_results: str | None = option(None, "write per-row test predictions (probabilities, neuron values, text) "
-                                             "to this CSV")
+    write_results: str | None = option(None, "write the test split to this CSV: per row the true label, probability "
+                                             "and prediction with all neurons and with the top neurons, each top "
+                                             "neuron's value, and the text")
 
 
 @dataclass(frozen=True)
@@ -603,6 +605,9 @@ class ThresholdConfig:
     global_tweaks: int = option(0, "random global threshold tweaks tried after per-class tuning (binary)")
     seed: int = option(1234, "seed of the global tweaks")
     save: str | None = option(None, "also write the results as JSON to this file")
+    apply: str | None = option(None, "score --preds-file at the thresholds a --task binary --save run wrote (tuned "
+                                     "on other predictions, e.g. validation) instead of tuning; its metric and "
+                                     "average are used", metavar="THRESHOLDS.json")
 
 
 SCRIPT_CONFIGS = {

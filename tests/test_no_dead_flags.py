@@ -29,6 +29,7 @@ LIBRARY = REPO / "sentiment_discovery"
 EFFECT_TESTS = {
     "--all-metrics": "test_finetune_cli.py::test_five_classes_beat_the_majority_baseline",
     "--amp": "test_pretrain.py::test_modes_run",
+    "--apply": "test_threshold_cli.py::test_thresholds_tuned_on_validation_are_applied_to_test",
     "--automatic-thresholding": "test_finetune_modes.py::test_joint_binary_training_with_dual_and_double_thresholds",
     "--aux-head-variance-loss-weight": "test_finetune_cli.py::multilabel_run",
     "--aux-lm-loss": "test_finetune_modes.py::test_language_models_from_scratch_with_aux_lm_loss",

@@ -1,6 +1,7 @@
 """pretrain.py end to end on tiny models: learning, precision modes, exact resume, SIGTERM, distributed
 training with 2 gloo processes, lazy data, sentencepiece, and bad input."""
 import json
+import logging
 import os
 import shutil
 import signal
@@ -44,9 +45,11 @@ def logged_losses(save):
     return [row["loss"] for row in rows if "loss" in row]
 
 
-def test_tiny_model_learns(corpus, tmp_path):
+def test_tiny_model_learns(corpus, tmp_path, caplog):
     save = tmp_path / "lm.pt"
-    summary = pretrain.main(tiny_flags(corpus, save, "--train-iters", "30"))
+    with caplog.at_level(logging.INFO):
+        summary = pretrain.main(tiny_flags(corpus, save, "--train-iters", "30"))
+    assert "bits/char (best so far)" in caplog.text and "bits per" not in caplog.text
     losses = logged_losses(save)
     assert len(losses) == 30
     assert sum(losses[-5:]) / 5 < sum(losses[:5]) / 5 - 1.0
@@ -170,11 +173,13 @@ def test_lazy_loose_json(corpus, tmp_path):
     assert summary["outcome"] == "done"
 
 
-def test_sentencepiece_end_to_end(corpus, tmp_path):
+def test_sentencepiece_end_to_end(corpus, tmp_path, caplog):
     save = tmp_path / "lm.pt"
     flags = tiny_flags(corpus, save, "--train-iters", "3", "--tokenizer-type", "SentencePieceTokenizer",
                        "--tokenizer-path", str(tmp_path / "sp.model"), "--vocab-size", "60")
-    pretrain.main(flags)
+    with caplog.at_level(logging.INFO):
+        pretrain.main(flags)
+    assert "bits/token (best so far)" in caplog.text  # a sentencepiece token is not a character
     ckpt = load_checkpoint(str(save))
     assert ckpt["tokenizer"]["kind"] == "sentencepiece" and ckpt["model_config"]["vocab_size"] == 61
     assert (tmp_path / "sp.model").exists()

@@ -28,7 +28,7 @@ def transferred(tmp_path_factory):
     threads = torch.get_num_threads()
     results = transfer.main(transfer_argv(task, "--write-results", rows_path))
     torch.set_num_threads(threads)
-    probs = pd.read_csv(rows_path)["prob all neurons"].to_numpy()
+    probs = pd.read_csv(rows_path)["P(label=1) with all neurons"].to_numpy()
     return task, os.path.join(results["results_dir"], "classifier.pt"), probs
 
 

@@ -29,7 +29,8 @@ from ..runtime import choose_device, load_splits, report_ignored_architecture, s
 from ..checkpoint import load_checkpoint
 from ..training.checkpoint_files import resume_path, run_files, written_files
 from ..training.distributed import init_distributed, is_main, shutdown, wrap_ddp
-from ..training.language_model_task import LanguageModelTask, StreamOptions, iterations_per_epoch, nats_row
+from ..training.language_model_task import (LanguageModelTask, StreamOptions, bits_unit, iterations_per_epoch,
+                                             nats_row)
 from ..training.loop import LoopOptions, Progress, Trainer, train
 from ..training.metrics_log import read_metrics
 from ..training.optim import build_optimizer
@@ -194,7 +195,7 @@ def finish(task, progress, precision, outcome, stop, test, reporter, files):
         reporter.write({"step": progress.iteration, "test_loss": test_row["test_loss"], "test_bpc": test_row["test_bpc"]})
     if reporter.enabled and os.path.exists(files["metrics"]):
         with reported_write(files["curve"], "--save"):
-            _plot_curve(files)
+            _plot_curve(files, bits_unit(task.tokenizer))
         reporter.image("loss_curve", files["curve"], progress.iteration)
     if outcome == "interrupted":
         kept = f"{files['last']} is kept" if os.path.exists(files["last"]) else "no checkpoint had been written yet"
@@ -209,8 +210,8 @@ def finish(task, progress, precision, outcome, stop, test, reporter, files):
     return summary
 
 
-def _plot_curve(paths):
+def _plot_curve(paths, unit):
     from ..visualize.plots import loss_curve
     rows = read_metrics(paths["metrics"])
     if rows:
-        loss_curve(rows, paths["curve"])
+        loss_curve(rows, paths["curve"], unit=unit)

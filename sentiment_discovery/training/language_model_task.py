@@ -62,6 +62,11 @@ def lm_loss(logits, targets, loss_mask):
     return (losses * mask).sum() / count.clamp(min=1), count
 
 
+def bits_unit(tokenizer):
+    """What loss / ln 2 is: bits per character for a character model, else bits per token."""
+    return "bits/char" if tokenizer.kind == "char" else "bits/token"
+
+
 def nats_row(prefix, loss):
     """`<prefix>loss`, `<prefix>ppl` and `<prefix>bpc` (bits/char) of a loss in nats per token."""
     return {f"{prefix}loss": loss, f"{prefix}ppl": math.exp(min(loss, 50)), f"{prefix}bpc": loss / LN2}
@@ -122,7 +127,7 @@ class LanguageModelTask:
         row = {"step": progress.iteration, "epoch": epoch, **nats_row("val_", val_loss)}
         best = " (best so far)" if -val_loss > progress.best_value else ""
         message = (f"epoch {epoch}: validation loss {val_loss:.4f}, perplexity {row['val_ppl']:.2f}, "
-                   f"{row['val_bpc']:.4f} bits/char{best}")
+                   f"{row['val_bpc']:.4f} {bits_unit(self.tokenizer)}{best}")
         return Evaluation(-val_loss, row, message)
 
     @torch.no_grad()
