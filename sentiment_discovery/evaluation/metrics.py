@@ -113,12 +113,6 @@ def confusion_per_label(truth: np.ndarray, predicted: np.ndarray) -> np.ndarray:
     return _sklearn_metrics().multilabel_confusion_matrix(truth, predicted)
 
 
-def label_counts(truth: np.ndarray, predicted: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-column tp/fp/fn/tn, each (L,), of (N, L) 0/1 matrices (sklearn's multilabel confusion counts)."""
-    matrix = confusion_per_label(truth, predicted)  # (L, 2, 2) [[tn, fp], [fn, tp]]
-    return {"tp": matrix[:, 1, 1], "fp": matrix[:, 0, 1], "fn": matrix[:, 1, 0], "tn": matrix[:, 0, 0]}
-
-
 def averaged_scores(truth: np.ndarray, predicted: np.ndarray) -> dict[str, dict]:
     """per_class lists, micro and macro dicts of the six metrics of (N, L) 0/1 indicator matrices.
 
@@ -128,7 +122,8 @@ def averaged_scores(truth: np.ndarray, predicted: np.ndarray) -> dict[str, dict]
     with quiet():
         per_class = label_scores(truth, predicted, None)
         micro = label_scores(truth, predicted, "micro")
-        counts = label_counts(truth, predicted)
+        matrix = confusion_per_label(truth, predicted)  # (L, 2, 2) [[tn, fp], [fn, tp]]
+    counts = {"tp": matrix[:, 1, 1], "fp": matrix[:, 0, 1], "fn": matrix[:, 1, 0], "tn": matrix[:, 0, 0]}
     from_counts = scores_from_counts(**counts)  # each (L,)
     summed = scores_from_counts(**{key: value.sum() for key, value in counts.items()})
     for name in ("accuracy", "mcc"):

@@ -1,7 +1,7 @@
 """Decision thresholds tuned on validation data, as the original's automatic thresholding and its
 offline `threshold.py` tool did it. scikit-learn scores labels, not candidate thresholds, so the
 searches count tp/fp/fn/tn for a whole grid at once (sorted scores, `searchsorted`) and score the
-counts with counts.py; counts at given thresholds and ROC AUC come from sklearn.metrics.
+counts with counts.py; ROC AUC comes from sklearn.metrics.
 
 - `best_thresholds`: per class, the threshold in a grid that maximises one metric (f1, jaccard, mcc,
   accuracy, precision, recall) of `prob > threshold` against the 0/1 labels.
@@ -29,8 +29,7 @@ import numpy as np
 
 from ..errors import UserError
 from .counts import averaged_metric, metric_from_counts
-from .labels import check_labels, predict_labels
-from .metrics import label_counts
+from .labels import check_labels
 from .names import canonical_metric
 
 DEFAULT_GRID = np.linspace(0.0, 1.0, 201)
@@ -105,13 +104,17 @@ class SortedColumns:
         fp = negative.size - np.searchsorted(negative, thresholds, side="right")
         return {"tp": tp, "fp": fp, "fn": positive.size - tp, "tn": negative.size - fp}
 
+    def counts_at(self, thresholds) -> dict[str, np.ndarray]:
+        """Per-column counts, each (L,), of `probs[:, j] > thresholds[j]`."""
+        each = [self.counts(j, t) for j, t in enumerate(np.broadcast_to(thresholds, len(self.positive)))]
+        return {key: np.array([counts[key] for counts in each], dtype=np.int64) for key in ("tp", "fp", "fn", "tn")}
 
-def best_on_grid(columns: SortedColumns, column: int, grid: np.ndarray, metric: str):
-    """(threshold, metric value, counts at it) maximising the metric; the first best on ties."""
-    counts = columns.counts(column, grid)  # each (G,)
-    values = metric_from_counts(metric, **counts)  # (G,)
+
+def best_on_grid(columns: SortedColumns, column: int, grid: np.ndarray, metric: str) -> tuple[float, float]:
+    """(threshold, metric value) maximising the metric over the grid; the first best on ties."""
+    values = metric_from_counts(metric, **columns.counts(column, grid))  # (G,)
     best = int(np.argmax(values))
-    return float(grid[best]), float(values[best]), {k: int(v[best]) for k, v in counts.items()}
+    return float(grid[best]), float(values[best])
 
 
 def best_thresholds(probs, labels, metric: str = "f1", grid=None) -> ThresholdResult:
@@ -119,30 +122,22 @@ def best_thresholds(probs, labels, metric: str = "f1", grid=None) -> ThresholdRe
     probs, labels = check_probs_labels(probs, labels)
     metric, grid = canonical_metric(metric), as_grid(grid)
     columns = SortedColumns(probs, labels)
-    found = [best_on_grid(columns, j, grid, metric) for j in range(probs.shape[1])]
-    thresholds = np.array([threshold for threshold, _, _ in found])
-    per_class = np.array([value for _, value, _ in found])
-    counts = {key: np.array([at_best[key] for _, _, at_best in found]) for key in ("tp", "fp", "fn", "tn")}
-    return ThresholdResult(thresholds, per_class, averaged_metric(counts, metric, micro=True),
-                           float(per_class.mean()), metric)
-
-
-def thresholded_counts(probs: np.ndarray, labels: np.ndarray, thresholds) -> dict:
-    """Per-class counts (L,) of `probs > thresholds` against checked (N, L) labels."""
-    return label_counts(labels, predict_labels(probs, "multilabel", thresholds))
+    thresholds, per_class = np.array([best_on_grid(columns, j, grid, metric) for j in range(probs.shape[1])]).T
+    micro = averaged_metric(columns.counts_at(thresholds), metric, micro=True)
+    return ThresholdResult(thresholds, per_class, micro, float(per_class.mean()), metric)
 
 
 def evaluate_thresholds(probs, labels, thresholds, metric: str = "f1", micro: bool = True) -> float:
     """The averaged metric reached by given thresholds."""
     probs, labels = check_probs_labels(probs, labels)
-    return averaged_metric(thresholded_counts(probs, labels, thresholds), canonical_metric(metric), micro)
+    return averaged_metric(SortedColumns(probs, labels).counts_at(thresholds), canonical_metric(metric), micro)
 
 
 def second_pass(probs, labels, thresholds, metric, micro, grid=DEFAULT_GRID) -> np.ndarray:
     """Coordinate ascent: each output's threshold re-chosen for the averaged metric, the others fixed."""
     thresholds = np.array(thresholds, dtype=np.float64)
-    counts = thresholded_counts(probs, labels, thresholds)  # each (L,)
     columns = SortedColumns(probs, labels)
+    counts = columns.counts_at(thresholds)  # each (L,)
     for column in range(probs.shape[1]):
         grid_counts = columns.counts(column, grid)  # each (G,)
         if micro:
@@ -168,9 +163,9 @@ def global_tweaks(probs, labels, thresholds, n: int = 1000, metric: str = "f1", 
     probs, labels = check_probs_labels(probs, labels)
     metric = canonical_metric(metric)
     thresholds = np.array(np.broadcast_to(np.asarray(thresholds, float), probs.shape[1:]), dtype=np.float64)
-    counts = thresholded_counts(probs, labels, thresholds)  # each (L,)
-    best = averaged_metric(counts, metric, micro)
     columns = SortedColumns(probs, labels)
+    counts = columns.counts_at(thresholds)  # each (L,)
+    best = averaged_metric(counts, metric, micro)
     rng = np.random.default_rng(seed)
     for _ in range(n if probs.shape[1] > 1 else 0):
         column = int(rng.integers(probs.shape[1]))
@@ -231,12 +226,9 @@ def dual_thresholds(probs, labels, grid=None) -> tuple[tuple[float, float], floa
 
 
 def neutral_predictions(scores, low: float, high: float) -> np.ndarray:
-    """Scalar scores -> 0 neg (<= low), 1 neutral, 2 pos (> high)."""
+    """Scalar scores -> 0 neg (<= low), 1 neutral, 2 pos (> high), for low <= high."""
     scores = np.asarray(scores, dtype=np.float64).ravel()
-    ids = np.full(scores.shape[0], NEUTRAL, dtype=np.int64)
-    ids[scores <= low] = NEGATIVE
-    ids[scores > high] = POSITIVE
-    return ids
+    return three_way(scores > high, scores <= low)
 
 
 def neutral_thresholds(scores, labels, grid=None) -> tuple[tuple[float, float], float]:

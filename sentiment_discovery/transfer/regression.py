@@ -255,30 +255,19 @@ def prepared_features(result: SweepResult, x) -> np.ndarray:
     return x
 
 
-def probabilities(model, x) -> np.ndarray:
-    """Class-1 probabilities: (N,) binary, (N, L) multilabel, (N, K) multiclass (rows sum to 1).
-
-    `model` is a SweepResult, a fitted scikit-learn LogisticRegression, or a list of them."""
-    if isinstance(model, SweepResult):
-        probs = column_probabilities(model.models, prepared_features(model, x))  # (N, C)
-        if model.task == "binary":
-            return probs[:, 0]
-        if model.task == "multiclass":
-            return probs / probs.sum(axis=1, keepdims=True)
-        return probs
-    if isinstance(model, (list, tuple)):
-        return column_probabilities(model, as_features(x, "features"))
-    return model.predict_proba(as_features(x, "features"))[:, 1]
-
-
-def predict(result: SweepResult, x, thresholds=0.5) -> np.ndarray:
-    """Labels in the task's form; optional per-column thresholds for binary/multilabel (default 0.5)."""
-    return predict_labels(probabilities(result, x), result.task, thresholds)
+def probabilities(result: SweepResult, x) -> np.ndarray:
+    """Class-1 probabilities: (N,) binary, (N, L) multilabel, (N, K) multiclass (rows sum to 1)."""
+    probs = column_probabilities(result.models, prepared_features(result, x))  # (N, C)
+    if result.task == "binary":
+        return probs[:, 0]
+    if result.task == "multiclass":
+        return probs / probs.sum(axis=1, keepdims=True)
+    return probs
 
 
 def score(result: SweepResult, x, y) -> dict:
     """Headline score in the result's metric, accuracy and per-column scores on (x, y) (e.g. test)."""
-    predicted = predict(result, x)
+    predicted = predict_labels(probabilities(result, x), result.task)
     n_classes = result.weights.shape[0] if result.task == "multiclass" else None
     y = check_labels(y, "labels", result.task, n_classes, same_rows_as=("the features", predicted),
                      classes_from="training")
