@@ -38,7 +38,7 @@ from ..evaluation.thresholds import (
     neutral_thresholds,
     roc_auc,
     scalar_threshold,
-    thresholded_counts,
+    SortedColumns,
 )
 from ..evaluation.counts import metric_from_counts
 
@@ -162,7 +162,7 @@ def applied_task(preds, labels, names, path):
                         "column(s)")
     check_columns(preds, labels, "binary")
     probs, labels = check_probs_labels(preds, labels)
-    per_class = metric_from_counts(metric, **thresholded_counts(probs, labels, thresholds))  # (L,)
+    per_class = metric_from_counts(metric, **SortedColumns(probs, labels).counts_at(thresholds))  # (L,)
     return dict(binary_results(probs, labels, names, thresholds, per_class, metric, micro), thresholds_from=path)
 
 
