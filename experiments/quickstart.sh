@@ -20,7 +20,7 @@ python pretrain.py --data data/lm_corpus/opinions.json --loose-json --text-key t
     --train-iters "$ITERS" --log-interval 50 --save-iters 250 --save "$RUN/lang_model.pt" --resume auto
 
 echo "== 2. transfer to binary SST (train/val/test), find the sentiment neuron"
-python transfer.py --load "$RUN/lang_model.pt" --neurons 1 --batch-size 128 \
+python transfer.py --load "$RUN/lang_model.pt" --neurons 1 --batch-size 128 --use-cached \
     --write-results "$RUN/sst_test_predictions.csv"
 
 echo "== 3. classify the SST test set with the saved classifier"

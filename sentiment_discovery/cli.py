@@ -27,11 +27,21 @@ def setup_logging(level=logging.INFO):
     )
 
 
+def configure_threads(threads):
+    """Before torch loads its OpenMP runtime: `--threads N` becomes OMP_NUM_THREADS, and idle OpenMP threads
+    sleep instead of spinning (OMP_WAIT_POLICY=PASSIVE), so that a run beside other work does not spin against
+    it for the cores it waits on. A user's own OMP_WAIT_POLICY wins; --threads wins over OMP_NUM_THREADS."""
+    if threads and threads > 0:
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
 def start(script, argv=None):
-    """Parse `script`'s flags into its typed config (argparse exits on a bad flag), set up logging and log
-    the notes on flags given only for compatibility. The scripts' common first step."""
+    """Parse `script`'s flags into its typed config (argparse exits on a bad flag), set the threads, set up
+    logging and log the notes on flags given only for compatibility. The scripts' common first step."""
     from .config import parse
     config = parse(script, argv)
+    configure_threads(getattr(getattr(config, "run", None), "threads", 0))
     setup_logging()
     for note in getattr(getattr(config, "run", None), "notes", ()):
         logging.getLogger("sentiment_discovery").warning(note)

@@ -441,7 +441,9 @@ class TransferOptions:
                                           "beside the model; for --model hf: beside an hf model folder, or "
                                           "runs/<package>_transfer for an installed package)", metavar="DIR")
     save_results: str = option("", "name of the results subfolder inside the output folder (the original's flag)")
-    use_cached: bool = option(False, "reuse cached features if present")
+    use_cached: bool = option(False, "reuse cached features if present (and rewrite the folder's results)")
+    overwrite_output_dir: bool = option(False, "replace the results of an earlier run in the output folder (without "
+                                               "it, or --use-cached, such a folder is refused)")
     no_test_eval: bool = no_test_eval_option()
     write_results: str | None = option(None, "write the test split to this CSV: per row the true label, probability "
                                              "and prediction with all neurons and with the top neurons, each top "
@@ -475,6 +477,9 @@ class FinetuneOptions:
                                         "beside --save (the best one always goes to --save)")
     model_version_name: str = option("classifier", "folder (beside --save) for the per-epoch classifiers of "
                                                    "--save-finetune")
+    overwrite_output_dir: bool = option(False, "with --save-finetune: replace an earlier run's per-epoch "
+                                               "classifiers in that folder (without it such a folder is refused, "
+                                               "unless the run resumes)")
     no_test_eval: bool = no_test_eval_option()
 
 

@@ -145,6 +145,15 @@ def check_output_folder(flag: str, folder: str, inputs=(), create: bool = True) 
     check_folder(flag, folder, os.path.abspath(folder), create)
 
 
+def check_unused_folder(folder: str, results, new_folder_flag: str) -> None:
+    """Refuse a folder that already holds another run's `results` (file names in it), naming the flag that
+    allows replacing them (--overwrite-output-dir) and the one that picks another folder."""
+    found = [name for name in results if os.path.exists(os.path.join(folder, name))]
+    if found:
+        raise UserError(f"{folder} already holds another run's results ({', '.join(found)}): pass "
+                        f"--overwrite-output-dir to replace them, or {new_folder_flag} for a new folder")
+
+
 def prediction_files(save_probs: str, multi_head: bool = True) -> dict:
     """run_classifier's outputs from --save-probs, as the original named them: predictions
     `clf_results.npy`, probabilities `clf_results.npy.prob.npy`, (multi-head) std `clf_results.npy.std.npy`."""

@@ -25,9 +25,12 @@ def choose_device(requested=None, local_rank=None):
 
 
 def set_threads(threads):
-    """`--threads N` (alias `--num-workers`) caps torch's intra-op threads (0 leaves torch's default)."""
+    """`--threads N` (alias `--num-workers`) caps torch's intra-op threads (0 leaves torch's default: one per
+    physical core, or OMP_NUM_THREADS); the choice and the OpenMP wait policy (cli.configure_threads) are logged."""
     if threads and threads > 0:
         torch.set_num_threads(threads)
+    policy = os.environ.get("OMP_WAIT_POLICY", "unset").lower()
+    log.info("threads: %d, wait policy %s", torch.get_num_threads(), policy)
 
 
 def set_runtime_options(model, rnn_impl="fast", compile_model=False):

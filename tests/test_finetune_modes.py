@@ -15,6 +15,7 @@ from test_finetune_cli import (
 
 import finetune_classifier
 from sentiment_discovery.checkpoint import load_checkpoint
+from sentiment_discovery.errors import UserError
 
 TRANSFORMER = ["--model", "transformer", "--decoder-layers", "1", "--decoder-embed-dim", "16",
                "--decoder-ffn-embed-dim", "32", "--decoder-attention-heads", "2", "--max-seq-len", "24"]
@@ -69,3 +70,7 @@ def test_joint_binary_training_with_dual_and_double_thresholds(task, tmp_path):
     assert os.path.exists(tmp_path / "versions" / "e1.pt") and os.path.exists(tmp_path / "versions" / "e2.pt")
     history = load_checkpoint(str(tmp_path / "c_last.pt"))["progress"]["history"]
     assert all(0.0 <= row["val_dual_accuracy"] <= 1.0 for row in history)
+    again = finetune_argv(task[0], five, tmp_path / "other.pt", "--joint-binary-train", "--save-finetune",
+                          "--model-version-name", "versions")
+    with pytest.raises(UserError, match="versions already holds another run's results .*--overwrite-output-dir"):
+        finetune_classifier.main(again)

@@ -96,6 +96,7 @@ EFFECT_TESTS = {
     "--resume": "test_pretrain.py::test_resume_equivalence",
     "--save": "test_finetune_cli.py::multilabel_run",
     "--save-finetune": "test_finetune_modes.py::test_joint_binary_training_with_dual_and_double_thresholds",
+    "--overwrite-output-dir": "test_transfer_cli.py::test_a_second_run_into_a_used_folder_is_refused_unless_asked",
     "--save-probs": "test_run_classifier.py::classify",
     "--save-results": "test_transfer_cli.py::test_output_dir_says_where_results_go_and_overridden_sizes_are_explained",
     "--seed": "test_generate.py::test_sampling_repeats_with_a_seed_and_changes_without_it",

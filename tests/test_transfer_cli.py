@@ -226,8 +226,20 @@ def test_missing_label_column_names_the_columns(task, tmp_path, capsys):
 
 
 def test_too_many_neurons(task, capsys):
-    err = run_expecting_error(transfer_argv(task, "--neurons", str(HIDDEN + 1)), capsys)
+    err = run_expecting_error(transfer_argv(task, "--neurons", str(HIDDEN + 1), "--overwrite-output-dir"), capsys)
     assert f"--neurons {HIDDEN + 1}" in err and str(HIDDEN) in err
+
+
+def test_a_second_run_into_a_used_folder_is_refused_unless_asked(first_run, task, capsys):
+    folder = first_run[0]["results_dir"]
+    before = os.path.getmtime(os.path.join(folder, "results.json"))
+    err = run_expecting_error(transfer_argv(task), capsys)
+    assert folder.rstrip("/") in err and "--overwrite-output-dir" in err and "--output-dir" in err
+    assert os.path.getmtime(os.path.join(folder, "results.json")) == before
+    cached = transfer.main(transfer_argv(task, "--use-cached"))             # reuses the folder by design
+    assert cached["results_dir"] == first_run[0]["results_dir"]
+    replaced = transfer.main(transfer_argv(task, "--overwrite-output-dir"))
+    assert replaced["fits"]["all"]["scores"] == cached["fits"]["all"]["scores"]
 
 
 def test_classifier_checkpoint_as_the_language_model(first_run, task, caplog):

@@ -12,6 +12,7 @@ Outputs beside --save: see finetune/checkpoints.py (classifier, resume checkpoin
 finetune/reports.py (`<stem>.metrics.jsonl`, `<stem>_report.txt/.json`, `<stem>_curves.png`, `<stem>_confusion.png`).
 """
 import logging
+import os
 
 import numpy as np
 import torch
@@ -23,7 +24,7 @@ from ..models.classifier import build_classifier, classifier_config
 from ..models.kinds import max_positions, model_kind
 from ..models.language_model import build_language_model
 from ..models.loading import classifier_from_checkpoint, load_text_encoder
-from ..output_paths import check_output_folder, check_outputs, reported_write
+from ..output_paths import check_output_folder, check_outputs, check_unused_folder, reported_write
 from ..runtime import choose_device, load_splits, set_runtime_options, set_threads
 from ..checkpoint import load_checkpoint
 from ..training.checkpoint_files import resume_path, written_files
@@ -187,14 +188,20 @@ def threshold_options(config):
                             seed=config.run.seed)
 
 
-def check_output_paths(paths, load, data_paths, save_finetune):
+def check_output_paths(config, paths, resuming):
     """--save and every file beside it can be written and overwrite no input (--load, --data, --valid,
-    --test; a --resume checkpoint is this run's own `_last` output)."""
-    data, valid, test = data_paths
-    inputs = [("--load", load), ("--data", data), ("--valid", valid), ("--test", test)]
+    --test; a --resume checkpoint is this run's own `_last` output); a fresh run's --save-finetune folder
+    holds no earlier run's classifiers."""
+    data, valid, test = config.data.files()
+    inputs = [("--load", config.model.load), ("--data", data), ("--valid", valid), ("--test", test)]
     check_outputs([("--save", path) for path in written_files(paths)], inputs)
-    if save_finetune:
+    f = config.finetune
+    if f.save_finetune:
         check_output_folder("--save-finetune", paths["epochs"], inputs)
+        earlier = sorted(os.listdir(paths["epochs"])) if os.path.isdir(paths["epochs"]) else []
+        if not (resuming or f.overwrite_output_dir):
+            check_unused_folder(paths["epochs"], [name for name in earlier if name.endswith(".pt")],
+                                "--model-version-name NAME")
 
 
 def finetune(config):
@@ -204,14 +211,14 @@ def finetune(config):
     check_tensorboard(training.tensorboard)
     env = init_distributed(choose_device(run_options.device))
     paths = output_paths(training.save, f.model_version_name)
+    resume = resume_path(training.resume, paths)
     if is_main(env):
-        check_output_paths(paths, config.model.load, config.data.files(), f.save_finetune)
+        check_output_paths(config, paths, resuming=resume is not None)
     set_threads(run_options.threads)
     torch.manual_seed(run_options.seed + env.rank)
     train_set, valid, test = load_splits(config.data, run_options.seed)
     spec = task_spec([train_set, valid, labelled(test)], head.use_softmax, f.joint_binary_train,
                      head.classifier_hidden_layers, config.data.class_names or train_set.class_names, f.dual_thresh)
-    resume = resume_path(training.resume, paths)
     ckpt = load_resume(resume, spec) if resume else None
     model, tokenizer, process_fn = build_model(config, spec, train_set, ckpt)
     log.info("text clean-up: %s", process_fn)

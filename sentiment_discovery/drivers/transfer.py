@@ -29,7 +29,7 @@ from ..inference import effective_max_len, output_names
 from ..models.hf_encoder import resolve_model_path
 from ..models.kinds import feature_width, max_positions, model_kind
 from ..models.loading import load_text_encoder
-from ..output_paths import check_output_folder, check_outputs, reported_write
+from ..output_paths import check_output_folder, check_unused_folder, check_outputs, reported_write
 from ..runtime import choose_device, load_splits, set_runtime_options, set_threads
 from ..transfer import feature_cache
 from ..transfer.featurize import featurize_texts, precision_mode, prepare_for_inference
@@ -228,6 +228,8 @@ def check_output_paths(config, results_dir: str) -> None:
     data, valid, test = config.data.files()
     inputs = [("--load", config.model.load), ("--data", data), ("--valid", valid), ("--test", test)]
     check_output_folder("--save-results", results_dir, inputs)
+    if not (config.transfer.use_cached or config.transfer.overwrite_output_dir):
+        check_unused_folder(results_dir, (RESULTS_FILE, CLASSIFIER_FILE), "--output-dir DIR or --save-results NAME")
     named = [("--save-results", os.path.join(results_dir, name)) for name in (CLASSIFIER_FILE, RESULTS_FILE)]
     check_outputs([*named, ("--write-results", config.transfer.write_results)], inputs)
 
