@@ -461,6 +461,11 @@ class FinetuneOptions:
     aux_head_variance_loss_weight: float = option(0.0, "weight of a loss that pushes the heads of a class apart")
     warmup_epochs: float = option(0.0, "learning-rate warm-up in epochs")
     cos_cut_frac: float | None = option(None, "cosine schedule cut fraction")
+    layer_lr_decay: float = option(1.0, "layer-wise learning-rate decay: the head and top layer train at --lr, each "
+                                        "layer below at this factor times the one above, the embeddings lowest "
+                                        "(e.g. 0.8; 1 = one rate for all)")
+    early_stopping_patience: int = option(0, "stop after this many epochs without a better validation "
+                                             "--report-metric (0 = run every --epochs)")
     automatic_thresholding: bool = option(False, "tune per-class thresholds on the validation set")
     threshold_metric: str = option("f1", "metric the thresholds maximise", choices=METRICS)
     report_metric: str = option("f1", "metric used for model selection and reports", choices=METRICS)

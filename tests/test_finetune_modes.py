@@ -1,6 +1,7 @@
 """finetune_classifier.py in its other modes, one short epoch each: precision modes, gradient accumulation,
 a transformer and a GRU from scratch with the auxiliary LM loss, joint binary training with dual and
 double thresholds, per-epoch classifiers; every run must end with finite fp32 weights."""
+import logging
 import os
 
 import pytest
@@ -74,3 +75,25 @@ def test_joint_binary_training_with_dual_and_double_thresholds(task, tmp_path):
                           "--model-version-name", "versions")
     with pytest.raises(UserError, match="versions already holds another run's results .*--overwrite-output-dir"):
         finetune_classifier.main(again)
+
+
+def test_layer_lr_decay_gives_each_depth_its_rate(task, tmp_path):
+    """A 2-layer GRU from scratch: embedding, layer 0, layer 1, then the decoder and head at --lr."""
+    _, multilabel, _ = task
+    argv = finetune_argv("unused", multilabel, tmp_path / "c.pt", "--non-binary-cols", "l0", "l1", "l2",
+                         "--model", "GRU", "--nhid", "16", "--emsize", "8", "--nlayers", "2", "--epochs", "1",
+                         "--layer-lr-decay", "0.5")[2:]
+    finetune_classifier.main(argv)
+    groups = load_checkpoint(str(tmp_path / "c_last.pt"))["optimizer"]["param_groups"]
+    assert [group["initial_lr"] for group in groups] == pytest.approx([1e-2 * 0.5 ** k for k in (3, 2, 1, 0)])
+
+
+def test_early_stopping_ends_the_run_after_patience_epochs(task, tmp_path, caplog):
+    """With a learning rate of 0 no epoch beats the first: patience 1 stops after epoch 2 of 5."""
+    lm, multilabel, _ = task
+    caplog.set_level(logging.INFO)
+    summary = finetune_classifier.main(finetune_argv(lm, multilabel, tmp_path / "c.pt", "--non-binary-cols", "l0",
+                                                     "l1", "l2", "--epochs", "5", "--lr", "0",
+                                                     "--early-stopping-patience", "1"))
+    assert summary["outcome"] == "done" and summary["epochs_run"] == 2 and summary["best_epoch"] == 1
+    assert "early stop after epoch 2" in caplog.text

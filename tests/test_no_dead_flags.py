@@ -96,6 +96,8 @@ EFFECT_TESTS = {
     "--resume": "test_pretrain.py::test_resume_equivalence",
     "--save": "test_finetune_cli.py::multilabel_run",
     "--save-finetune": "test_finetune_modes.py::test_joint_binary_training_with_dual_and_double_thresholds",
+    "--layer-lr-decay": "test_finetune_modes.py::test_layer_lr_decay_gives_each_depth_its_rate",
+    "--early-stopping-patience": "test_finetune_modes.py::test_early_stopping_ends_the_run_after_patience_epochs",
     "--overwrite-output-dir": "test_transfer_cli.py::test_a_second_run_into_a_used_folder_is_refused_unless_asked",
     "--save-probs": "test_run_classifier.py::classify",
     "--save-results": "test_transfer_cli.py::test_output_dir_says_where_results_go_and_overridden_sizes_are_explained",

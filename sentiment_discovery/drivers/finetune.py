@@ -30,7 +30,7 @@ from ..checkpoint import load_checkpoint
 from ..training.checkpoint_files import resume_path, written_files
 from ..training.distributed import broadcast_object, init_distributed, is_main, shutdown, wrap_ddp
 from ..training.loop import LoopOptions, Progress, Trainer, train
-from ..training.optim import build_optimizer
+from ..training.optim import build_optimizer, layer_decayed_groups
 from ..training.precision import Precision
 from ..training.reporter import Reporter
 from ..training.schedules import build_schedule
@@ -238,9 +238,9 @@ def finetune(config):
     if steps_per_epoch == 0:
         raise UserError(f"no training batches: {len(data.train_tokens)} rows for {env.world_size} processes")
     total = steps_per_epoch * training.epochs
-    optimizer = precision.wrap_optimizer(build_optimizer(
-        training.optim, [p for p in model.parameters() if p.requires_grad], training.lr, training.weight_decay))
-    schedule = build_schedule(optimizer, total, start_lr=training.lr, warmup=warmup_iterations(config, steps_per_epoch, total),
+    groups = layer_decayed_groups(model.named_parameters(), training.lr, f.layer_lr_decay)
+    optimizer = precision.wrap_optimizer(build_optimizer(training.optim, groups, training.lr, training.weight_decay))
+    schedule = build_schedule(optimizer, total, warmup=warmup_iterations(config, steps_per_epoch, total),
                               decay_style=training.decay_style, constant_decay=training.constant_decay,
                               cos_cut_frac=f.cos_cut_frac, stlr_cut_frac=training.stlr_cut_frac)
     trainer = Trainer(ddp_model, optimizer, precision, schedule, training.clip, env.world_size)
@@ -251,7 +251,8 @@ def finetune(config):
         progress = Progress.from_dict(ckpt["progress"])
     log_start(env, spec, data, model, steps_per_epoch, resume, progress)
     loop = LoopOptions(training.epochs, log_interval=run_options.log_interval, save_iters=training.save_iters,
-                       epoch_path=(lambda epoch: epoch_path(paths, epoch)) if f.save_finetune else None)
+                       epoch_path=(lambda epoch: epoch_path(paths, epoch)) if f.save_finetune else None,
+                       patience=f.early_stopping_patience)
     with GracefulExit() as stop:
         outcome = train(task, trainer, progress, reporter, paths, stop, loop)
     summary = finish(task, progress, outcome, stop, config, paths, reporter)

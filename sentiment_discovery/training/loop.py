@@ -132,6 +132,12 @@ class LoopOptions:
     log_interval: int = 0           # 0: no interval lines
     save_iters: int = 0             # 0: the last state only at epoch ends and on a stop
     epoch_path: object = None       # epoch -> path: also keep every epoch's checkpoint (--save-finetune)
+    patience: int = 0               # stop after this many epochs without a better validation (0: never)
+
+    def done(self, progress):
+        """All epochs run, or `patience` epochs without a better validation."""
+        waited = progress.epoch - progress.best_epoch
+        return progress.epoch >= self.epochs or (self.patience > 0 and progress.history and waited >= self.patience)
 
 
 def train(task, trainer, progress, reporter, files, stop, options):
@@ -139,7 +145,7 @@ def train(task, trainer, progress, reporter, files, stop, options):
     the last state saved); a step that the stop had to interrupt ends the run at once ('interrupted':
     nothing is saved, the last checkpoint stays as it was)."""
     window = Window()
-    while progress.epoch < options.epochs:
+    while not options.done(progress):
         n_steps = task.steps_in_epoch(progress.epoch)
         reporter.start_bar(n_steps, progress.step_in_epoch, f"epoch {progress.epoch + 1}/{options.epochs}")
         for micro_batches in task.batches(progress.epoch, progress.step_in_epoch):
@@ -164,6 +170,9 @@ def train(task, trainer, progress, reporter, files, stop, options):
         end_epoch(task, trainer, progress, reporter, files, options)
         if any_rank(stop.should_stop):
             return "stopped"
+    if progress.epoch < options.epochs:
+        reporter.log(f"early stop after epoch {progress.epoch}: no better validation for {options.patience} "
+                     f"epochs (the best was epoch {progress.best_epoch})")
     return "done"
 
 

@@ -5,9 +5,13 @@
 Names are matched case-insensitively against `OPTIMIZERS` (never `eval`-ed); an unknown name is a
 `UserError` that lists the known ones. Extra keyword arguments go straight to the torch optimizer
 (e.g. `betas=(0.9, 0.98)`, `momentum=0.9`)."""
+import re
+
 import torch
 
 from ..errors import UserError
+
+LAYER_INDEX = re.compile(r"\blayers?\.(\d+)\.")
 
 OPTIMIZERS = {
     "Adam": torch.optim.Adam,
@@ -39,3 +43,22 @@ def build_optimizer(name, params, lr, weight_decay=0.0, **kwargs):
     if not params:
         raise UserError(f"optimizer {name} was given no parameters to train")
     return cls(params, lr=lr, weight_decay=weight_decay, **kwargs)
+
+
+def layer_decayed_groups(named_parameters, lr, decay):
+    """Parameter groups for layer-wise learning-rate decay (ULMFiT's discriminative fine-tuning, Howard &
+    Ruder 2018): depth from the parameter's name, embeddings at the bottom, numbered layers (`layer.3.`,
+    `layers.3.`) above them, everything else (head, final norm, LM decoder) at the top, which trains at `lr`;
+    each depth below trains at `decay` times the one above. With `decay` 1: one group of every parameter."""
+    named = [(name, param) for name, param in named_parameters if param.requires_grad]
+    if decay == 1.0:
+        return [param for _, param in named]
+    depths = {}
+    for name, _ in named:
+        match = LAYER_INDEX.search(name)
+        depths[name] = int(match.group(1)) + 1 if match else (0 if "embed" in name else None)
+    top = max([depth for depth in depths.values() if depth is not None], default=0) + 1
+    groups = {}
+    for name, param in named:
+        groups.setdefault(top if depths[name] is None else depths[name], []).append(param)
+    return [{"params": params, "lr": lr * decay ** (top - depth)} for depth, params in sorted(groups.items())]
