@@ -18,8 +18,8 @@ def main(argv=None):
     config = start("finetune_classifier.py", argv)
     check_data(*config.data.files(), **config.data.reader_options(), labels=True,
                others=config.model.input_files())
-    from sentiment_discovery.drivers.finetune import finetune
-    return finetune(config)
+    from sentiment_discovery.drivers.finetune import run
+    return run(config)
 
 
 if __name__ == "__main__":

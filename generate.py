@@ -10,8 +10,8 @@ from sentiment_discovery.cli import run_cli, start
 
 def main(argv=None):
     config = start("generate.py", argv)
-    from sentiment_discovery.drivers.generate import run_generate
-    return run_generate(config)
+    from sentiment_discovery.drivers.generate import run
+    return run(config)
 
 
 if __name__ == "__main__":

@@ -12,8 +12,8 @@ def main(argv=None):
     config = start("pretrain.py", argv)
     check_data(*config.data.files(), **config.data.reader_options(), labels=False,
                others=[("--load", config.model.load)])
-    from sentiment_discovery.drivers.pretrain import pretrain
-    return pretrain(config)
+    from sentiment_discovery.drivers.pretrain import run
+    return run(config)
 
 
 if __name__ == "__main__":

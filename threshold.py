@@ -12,8 +12,8 @@ from sentiment_discovery.cli import run_cli, start
 
 def main(argv=None):
     config = start("threshold.py", argv)
-    from sentiment_discovery.drivers.threshold import threshold_main
-    return threshold_main(config)
+    from sentiment_discovery.drivers.threshold import run
+    return run(config)
 
 
 if __name__ == "__main__":

@@ -14,8 +14,8 @@ def main(argv=None):
     config = start("transfer.py", argv)
     check_data(*config.data.files(), **config.data.reader_options(), labels=True,
                others=config.model.input_files())
-    from sentiment_discovery.drivers.transfer import run_transfer
-    return run_transfer(config)
+    from sentiment_discovery.drivers.transfer import run
+    return run(config)
 
 
 if __name__ == "__main__":

@@ -17,12 +17,12 @@ import numpy as np
 sys.path.insert(0, os.getcwd())
 try:  # the layout since issue 18
     from sentiment_discovery.evaluation.metrics import evaluate
-    from sentiment_discovery.evaluation.thresholds import best_thresholds, global_tweaks, second_pass
+    from sentiment_discovery.evaluation.threshold_search import best_thresholds, global_tweaks, second_pass
 except ImportError:  # the layout before it
     from sentiment_discovery.transfer.metrics import evaluate
     from sentiment_discovery.transfer.thresholds import best_thresholds, global_tweaks
-    from sentiment_discovery.finetune.thresholding import second_pass
-from sentiment_discovery.finetune.thresholding import ThresholdOptions, tune_thresholds
+    from sentiment_discovery.finetune.validation import second_pass
+from sentiment_discovery.finetune.validation import ThresholdOptions, tune_thresholds
 
 
 def data(rows, labels, seed=0):

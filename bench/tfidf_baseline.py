@@ -31,7 +31,7 @@ from sentiment_discovery.errors import UserError
 from sentiment_discovery.evaluation.metrics import evaluate
 from sentiment_discovery.visualize.plots import confusion_matrix_plot
 from sentiment_discovery.evaluation.labels import predict_labels
-from sentiment_discovery.evaluation.thresholds import best_thresholds, global_tweaks
+from sentiment_discovery.evaluation.threshold_search import best_thresholds, global_tweaks
 
 PLUTCHIK_8 = ["anger", "anticipation", "disgust", "fear", "joy", "sadness", "surprise", "trust"]
 TWEETS3_CLASSES = ["negative", "neutral", "positive"]

@@ -5,7 +5,7 @@ import pytest
 
 from sentiment_discovery.evaluation import counts as C
 from sentiment_discovery.evaluation import metrics as M
-from sentiment_discovery.evaluation import thresholds as T
+from sentiment_discovery.evaluation import threshold_search as T
 
 # truth [1, 1, 0, 0, 1], pred [1, 0, 0, 1, 1]: tp 2, fp 1, fn 1, tn 1
 TRUTH, PRED = np.array([1, 1, 0, 0, 1]), np.array([1, 0, 0, 1, 1])
@@ -14,7 +14,7 @@ HAND = {"accuracy": 3 / 5, "precision": 2 / 3, "recall": 2 / 3, "f1": 2 / 3, "ja
 
 
 def test_binary_by_hand():
-    report = M.evaluate(TRUTH, PRED)
+    report = M.metrics_report(TRUTH, PRED)
     assert report["positive"] == pytest.approx(HAND)
     # class 0: tp 1, fp 1, fn 1, tn 2
     assert report["per_class"]["f1"] == pytest.approx([1 / 2, 2 / 3])
@@ -35,14 +35,14 @@ def test_counts_by_hand_and_zero_denominators():
 
 
 def test_single_label_column_is_scored_per_label():
-    report = M.evaluate(TRUTH[:, None], PRED[:, None], task="multilabel")
+    report = M.metrics_report(TRUTH[:, None], PRED[:, None], task="multilabel")
     assert report["per_class"]["f1"] == pytest.approx([2 / 3])
     assert report["macro"] == pytest.approx(report["micro"]) and report["macro"] == pytest.approx(HAND)
 
 
 def test_multiclass_by_hand_with_an_absent_class():
     truth, pred = np.array([0, 1, 2, 2, 1]), np.array([0, 2, 2, 1, 1])
-    report = M.evaluate(truth, pred, task="multiclass", n_classes=4)
+    report = M.metrics_report(truth, pred, task="multiclass", n_classes=4)
     assert report["confusion_matrix"] == [[1, 0, 0, 0], [0, 1, 1, 0], [0, 1, 1, 0], [0, 0, 0, 0]]
     assert report["per_class"]["f1"] == pytest.approx([1.0, 0.5, 0.5, 0.0])
     assert report["macro"]["recall"] == pytest.approx(2 / 4)
@@ -53,7 +53,7 @@ def test_multiclass_by_hand_with_an_absent_class():
 def test_multilabel_by_hand():
     truth = np.array([[1, 0], [1, 1], [0, 0]])
     pred = np.array([[1, 0], [0, 1], [0, 1]])  # label 0: tp 1 fn 1; label 1: tp 1 fp 1
-    report = M.evaluate(truth, pred)
+    report = M.metrics_report(truth, pred)
     assert report["accuracy"] == pytest.approx(1 / 3)  # exact match
     assert report["per_class"]["precision"] == pytest.approx([1.0, 0.5])
     assert report["per_class"]["recall"] == pytest.approx([0.5, 1.0])

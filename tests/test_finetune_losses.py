@@ -18,11 +18,11 @@ from sentiment_discovery.finetune.losses import (
     next_token_mask,
     prior_logits,
 )
-from sentiment_discovery.finetune.tasks import task_spec
-from sentiment_discovery.finetune.thresholding import ThresholdOptions, tune_thresholds
+from sentiment_discovery.finetune.outputs import output_spec
+from sentiment_discovery.finetune.validation import ThresholdOptions, tune_thresholds
 from sentiment_discovery.models.classifier import build_classifier, classifier_config
 from sentiment_discovery.models.language_model import recurrent_config
-from sentiment_discovery.evaluation.thresholds import evaluate_thresholds, second_pass
+from sentiment_discovery.evaluation.threshold_search import evaluate_thresholds, second_pass
 
 ENCODER = recurrent_config(model="mLSTM", vocab_size=257, emsize=8, nhid=12, nlayers=1)
 
@@ -180,24 +180,24 @@ def dataset(labels, names=("label",)):
 
 
 def test_task_kinds_and_their_errors():
-    binary = task_spec([dataset(np.array([0, 1, 1], np.float32))])
+    binary = output_spec([dataset(np.array([0, 1, 1], np.float32))])
     assert binary.kind == "binary" and binary.names == ("label",)
-    softmax = task_spec([dataset(np.array([0, 4, 2]))], use_softmax=True)
+    softmax = output_spec([dataset(np.array([0, 4, 2]))], use_softmax=True)
     assert softmax.kind == "multiclass" and softmax.n_outputs == 5
-    joint = task_spec([dataset(np.array([0, 2, 1]))], joint_binary=True, class_names=["neg", "neu", "pos"])
+    joint = output_spec([dataset(np.array([0, 2, 1]))], joint_binary=True, class_names=["neg", "neu", "pos"])
     assert joint.kind == "multilabel" and joint.names == ("neg", "neu", "pos")
     np.testing.assert_array_equal(joint.targets(dataset(np.array([2, 0]))), [[0, 0, 1], [1, 0, 0]])
     with pytest.raises(UserError, match="label 'label' is 2 in row 2; a binary task needs 0/1"):
-        task_spec([dataset(np.array([0, 2, 1]))])
+        output_spec([dataset(np.array([0, 2, 1]))])
     with pytest.raises(UserError, match="--class-names lists 5 classes but --classifier-hidden-layers ends in 4"):
-        task_spec([dataset(np.array([0, 4]))], use_softmax=True, class_names=list("abcde"), hidden_layers=[8, 4])
+        output_spec([dataset(np.array([0, 4]))], use_softmax=True, class_names=list("abcde"), hidden_layers=[8, 4])
     with pytest.raises(UserError, match="does not fit 3 classes"):
-        task_spec([dataset(np.array([0, 3]))], use_softmax=True, hidden_layers=[3])
+        output_spec([dataset(np.array([0, 3]))], use_softmax=True, hidden_layers=[3])
     multi = dataset(np.eye(3, dtype=np.float32)[[0, 1]], names=("a", "b", "c"))
     with pytest.raises(UserError, match="ends in 2 outputs, but the task has 3"):
-        task_spec([multi], hidden_layers=[16, 2])
+        output_spec([multi], hidden_layers=[16, 2])
     with pytest.raises(UserError, match="--dual-thresh needs"):
-        task_spec([dataset(np.array([0, 1], np.float32))], dual_thresh=True)
+        output_spec([dataset(np.array([0, 1], np.float32))], dual_thresh=True)
 
 
 def test_epoch_order_is_seeded_stratified_and_sliced_per_rank():

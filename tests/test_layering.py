@@ -43,7 +43,7 @@ def test_each_script_has_its_driver():
 
 
 def test_the_scan_sees_relative_imports():
-    names = imported_modules(PACKAGE / "finetune" / "evaluation.py")
+    names = imported_modules(PACKAGE / "finetune" / "validation.py")
     assert "sentiment_discovery.inference" in names
     assert "sentiment_discovery.evaluation.metrics" in names
     names = imported_modules(PACKAGE / "drivers" / "classify.py")

@@ -50,7 +50,7 @@ def test_binary_positive_class_matches_sklearn():
     rng = np.random.default_rng(3)
     truth = rng.integers(0, 2, 500)
     pred = np.where(rng.random(500) < 0.8, truth, 1 - truth)
-    report = M.evaluate(truth, pred)
+    report = M.metrics_report(truth, pred)
     assert report["task"] == "binary"
     assert report["accuracy"] == pytest.approx(skm.accuracy_score(truth, pred))
     for name, sk in SK_FUNCTIONS.items():
@@ -60,7 +60,7 @@ def test_binary_positive_class_matches_sklearn():
 
 def test_mcc_multiclass_and_micro_match_sklearn():
     truth, pred = random_multiclass(4, k=5)
-    report = M.evaluate(truth, pred)
+    report = M.metrics_report(truth, pred)
     assert report["mcc"] == pytest.approx(skm.matthews_corrcoef(truth, pred))
     per_class = [skm.matthews_corrcoef(truth == c, pred == c) for c in range(5)]
     assert np.allclose(report["per_class"]["mcc"], per_class)
@@ -70,7 +70,7 @@ def test_mcc_multiclass_and_micro_match_sklearn():
 
 def test_multilabel_accuracy_is_exact_match_and_labelwise_mean():
     truth, pred = random_multilabel(5)
-    report = M.evaluate(truth, pred)
+    report = M.metrics_report(truth, pred)
     assert report["accuracy"] == pytest.approx(skm.accuracy_score(truth, pred))
     assert report["micro"]["accuracy"] == pytest.approx(1 - skm.hamming_loss(truth, pred))
 
@@ -86,10 +86,10 @@ def test_confusion_matrix_matches_sklearn():
 def test_class_without_positives_or_predictions_scores_zero():
     truth = np.array([0, 0, 1, 1, 0])
     pred = np.array([0, 0, 1, 0, 0])
-    report = M.evaluate(truth, pred, task="multiclass", n_classes=3)  # class 2 never appears
+    report = M.metrics_report(truth, pred, task="multiclass", n_classes=3)  # class 2 never appears
     for name in ("precision", "recall", "f1", "jaccard", "mcc"):
         assert report["per_class"][name][2] == 0.0
-    all_negative = M.evaluate(np.zeros(4, int), np.zeros(4, int))
+    all_negative = M.metrics_report(np.zeros(4, int), np.zeros(4, int))
     assert all_negative["positive"]["f1"] == 0.0 and all_negative["mcc"] == 0.0
     assert not np.isnan(list(all_negative["macro"].values())).any()
 
@@ -106,11 +106,11 @@ def test_classification_report_dict_and_text():
 
 def test_bad_inputs_raise_user_errors():
     with pytest.raises(UserError, match="shape"):
-        M.evaluate([0, 1, 1], [0, 1])
+        M.metrics_report([0, 1, 1], [0, 1])
     with pytest.raises(UserError, match="NaN"):
-        M.evaluate(np.array([0.0, np.nan]), np.array([0.0, 1.0]))
+        M.metrics_report(np.array([0.0, np.nan]), np.array([0.0, 1.0]))
     with pytest.raises(UserError, match="0/1"):
-        M.evaluate(np.array([[0, 2]]), np.array([[0, 1]]))
+        M.metrics_report(np.array([[0, 2]]), np.array([[0, 1]]))
     with pytest.raises(UserError, match="label names"):
         M.classification_report([0, 1, 2], [0, 1, 2], ["a", "b"])
     with pytest.raises(UserError, match="unknown metric"):

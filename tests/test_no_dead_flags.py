@@ -160,7 +160,7 @@ CONFIG_ONLY = {
     "--save-iters": "pretraining run_training / FinetuneRun.train periodic checkpoints",
     "--share-decoder-input-output-embed": "ModelConfig.architecture() -> models/transformer.py",
     "--stlr-cut-frac": "trainer.build_schedule (training/schedules.py)",
-    "--threshold-metric": "finetuning.threshold_options -> finetune/thresholding.py",
+    "--threshold-metric": "finetuning.threshold_options -> finetune/validation.py",
     "--tied": "ModelConfig.architecture() -> models/language_model.py",
     "--tokenizer-model-type": "pretraining.build_tokenizer -> data/tokenizers/builtin.py make_tokenizer",
     "--warmup": "trainer.build_schedule warm-up",

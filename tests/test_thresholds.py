@@ -4,7 +4,7 @@ import pytest
 from sklearn.metrics import f1_score, roc_auc_score
 
 from sentiment_discovery.errors import UserError
-from sentiment_discovery.evaluation import thresholds as T
+from sentiment_discovery.evaluation import threshold_search as T
 from sentiment_discovery.evaluation.labels import predict_labels
 
 

@@ -38,12 +38,12 @@ from ..training.signals import GracefulExit
 from ..training.tensorboard_log import check_tensorboard
 from ..inference import effective_max_len
 from ..finetune.batching import drop_tokenless, encode_split
-from ..finetune.checkpoints import epoch_path, load_resume, output_paths
+from ..finetune.checkpoints import epoch_path, finetune_files, load_resume
 from ..finetune.classifier_task import ClassifierTask, FinetuneSettings
 from ..finetune.losses import balanced_class_weights, prior_logits
 from ..finetune.reports import draw_plots, labelled_report, print_summary, selection_words, write_report
-from ..finetune.tasks import task_spec
-from ..finetune.thresholding import DEFAULT_THRESHOLD, ThresholdOptions
+from ..finetune.outputs import output_spec
+from ..finetune.validation import DEFAULT_THRESHOLD, ThresholdOptions
 
 log = logging.getLogger(__name__)
 
@@ -204,20 +204,20 @@ def check_output_paths(config, paths, resuming):
                                 "--model-version-name NAME")
 
 
-def finetune(config):
+def run(config):
     """Run finetuning as a `config.FinetuneConfig` says; returns a summary dict."""
     check_flags(config)
     run_options, training, f, head = config.run, config.training, config.finetune, config.classifier
     check_tensorboard(training.tensorboard)
     env = init_distributed(choose_device(run_options.device))
-    paths = output_paths(training.save, f.model_version_name)
+    paths = finetune_files(training.save, f.model_version_name)
     resume = resume_path(training.resume, paths)
     if is_main(env):
         check_output_paths(config, paths, resuming=resume is not None)
     set_threads(run_options.threads)
     torch.manual_seed(run_options.seed + env.rank)
     train_set, valid, test = load_splits(config.data, run_options.seed)
-    spec = task_spec([train_set, valid, labelled(test)], head.use_softmax, f.joint_binary_train,
+    spec = output_spec([train_set, valid, labelled(test)], head.use_softmax, f.joint_binary_train,
                      head.classifier_hidden_layers, config.data.class_names or train_set.class_names, f.dual_thresh)
     ckpt = load_resume(resume, spec) if resume else None
     model, tokenizer, process_fn = build_model(config, spec, train_set, ckpt)
@@ -326,7 +326,7 @@ def final_sections(task, thresholds, summary, test=True):
     for name, split, split_thresholds in splits:
         if split is None:
             continue
-        outputs = task.evaluate(split, thresholds=split_thresholds, desc=name)
+        outputs = task.score(split, thresholds=split_thresholds, desc=name)
         report, table = labelled_report(outputs["report"], split["truth"], task.spec)
         title = f"{name} (best epoch {summary['best_epoch']})" if name == "validation" else name
         sections[title] = (report, table)

@@ -251,7 +251,7 @@ def check_output_paths(save, load, data=None, visualize=False):
     check_outputs([("--save", save), *(("--save", path) for path in heatmaps)], inputs)
 
 
-def run_generate(config):
+def run(config):
     """generate.py's work, as a `config.GenerateConfig` says; returns a summary dict."""
     options, run = config.generate, config.run
     check_tensorboard(options.tensorboard)

@@ -120,7 +120,7 @@ def check_output_paths(save, load, data_paths):
     check_outputs([("--save", path) for path in written_files(pretrain_files(save))], inputs)
 
 
-def pretrain(config):
+def run(config):
     """Run pretraining as a `config.PretrainConfig` says; returns a summary dict (also logged)."""
     run, training = config.run, config.training
     check_tensorboard(training.tensorboard)
@@ -190,7 +190,7 @@ def finish(task, progress, precision, outcome, stop, test, reporter, files):
     if stop.signum:
         summary["signal"] = stop.signum
     if outcome == "done" and test is not None and len(test.texts) > 0:
-        test_row = nats_row("test_", task.evaluate(test.texts))
+        test_row = nats_row("test_", task.mean_loss(test.texts))
         summary.update(test_row)
         reporter.write({"step": progress.iteration, "test_loss": test_row["test_loss"], "test_bpc": test_row["test_bpc"]})
     if reporter.enabled and os.path.exists(files["metrics"]):

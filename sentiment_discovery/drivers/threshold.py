@@ -28,7 +28,7 @@ from ..data.files.tables import file_format, read_frame
 from ..errors import UserError
 from ..output_paths import check_outputs, reported_write
 from ..evaluation.metrics import canonical_metric
-from ..evaluation.thresholds import (
+from ..evaluation.threshold_search import (
     as_matrix,
     best_thresholds,
     check_probs_labels,
@@ -204,7 +204,7 @@ def format_results(results):
     return "\n".join(lines)
 
 
-def threshold_main(config):
+def run(config):
     """threshold.py's `config.ThresholdConfig` -> results printed (and saved as JSON with --save)."""
     check_outputs([("--save", config.save)], [("--preds-file", config.preds_file),
                                               ("--labels-file", config.labels_file), ("--apply", config.apply)])

@@ -234,7 +234,7 @@ def check_output_paths(config, results_dir: str) -> None:
     check_outputs([*named, ("--write-results", config.transfer.write_results)], inputs)
 
 
-def run_transfer(config) -> dict:
+def run(config) -> dict:
     """Everything transfer.py does (a `config.TransferConfig`); returns the results dict also written to
     results.json."""
     run, transfer, neurons = config.run, config.transfer, config.classifier.neurons

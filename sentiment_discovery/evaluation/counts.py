@@ -1,6 +1,6 @@
 """Metrics of tp/fp/fn/tn counts, element-wise over arrays of counts.
 
-scikit-learn's metrics take label arrays; the threshold searches (thresholds.py) score hundreds of
+scikit-learn's metrics take label arrays; the threshold searches (threshold_search.py) score hundreds of
 candidate thresholds per class at once from counts, and sklearn has no per-label accuracy or MCC of
 multi-label data (metrics.py reads those from its confusion counts): these formulas serve both. They
 agree with sklearn.metrics (tests/test_metrics.py, tests/test_evaluation_parity.py); a metric whose

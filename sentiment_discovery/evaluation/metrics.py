@@ -137,7 +137,7 @@ def averaged_scores(truth: np.ndarray, predicted: np.ndarray) -> dict[str, dict]
 
 # ---------------------------------------------------------------- evaluation
 
-def evaluate(y_true, y_pred, task: str | None = None, n_classes: int | None = None) -> dict:
+def metrics_report(y_true, y_pred, task: str | None = None, n_classes: int | None = None) -> dict:
     """All metrics for one prediction set, as plain data.
 
     Returns {"task", "n", "accuracy", "per_class": {metric: [K or L values]}, "micro": {...},
@@ -145,21 +145,21 @@ def evaluate(y_true, y_pred, task: str | None = None, n_classes: int | None = No
     average="binary") and "mcc"; for multi-class, "mcc" (R_K) and "confusion_matrix"."""
     y_true, y_pred, task, n_classes = checked_pair(y_true, y_pred, task, n_classes)
     if task == "multilabel":
-        return evaluate_multilabel(y_true, y_pred)
+        return multilabel_report(y_true, y_pred)
     if task == "binary":
-        return evaluate_binary(y_true, y_pred)
-    return evaluate_multiclass(y_true, y_pred, n_classes)
+        return binary_report(y_true, y_pred)
+    return multiclass_report(y_true, y_pred, n_classes)
 
 
-def evaluate_binary(t: np.ndarray, p: np.ndarray) -> dict:
+def binary_report(t: np.ndarray, p: np.ndarray) -> dict:
     """Checked 0/1 labels: both classes per class, plus the positive class's scores."""
-    report = evaluate_multiclass(t, p, 2)
+    report = multiclass_report(t, p, 2)
     report["task"] = "binary"
     report["positive"] = averaged_scores(t[:, None], p[:, None])["micro"]  # one column: class 1's own scores
     return report
 
 
-def evaluate_multiclass(t: np.ndarray, p: np.ndarray, n_classes: int) -> dict:
+def multiclass_report(t: np.ndarray, p: np.ndarray, n_classes: int) -> dict:
     """Checked class ids: one-vs-rest scores per class of the (N, K) indicator matrices; K-class MCC."""
     report = {"task": "multiclass", "n": int(t.shape[0]), "accuracy": float(_sklearn_metrics().accuracy_score(t, p))}
     report.update(averaged_scores(one_hot(t, n_classes), one_hot(p, n_classes)))
@@ -169,7 +169,7 @@ def evaluate_multiclass(t: np.ndarray, p: np.ndarray, n_classes: int) -> dict:
     return report
 
 
-def evaluate_multilabel(t: np.ndarray, p: np.ndarray) -> dict:
+def multilabel_report(t: np.ndarray, p: np.ndarray) -> dict:
     """Checked (N, L) 0/1 matrices: per-label scores; headline accuracy is exact match."""
     report = {"task": "multilabel", "n": int(t.shape[0]), "accuracy": float(_sklearn_metrics().accuracy_score(t, p))}
     report.update(averaged_scores(t, p))
@@ -179,7 +179,7 @@ def evaluate_multilabel(t: np.ndarray, p: np.ndarray) -> dict:
 def score(name: str, y_true, y_pred, average: str | None = "macro", task: str | None = None):
     """One metric: average None -> per-class list, "micro", "macro", or "binary" (class 1 only)."""
     name = canonical_metric(name)
-    report = evaluate(y_true, y_pred, task=task)
+    report = metrics_report(y_true, y_pred, task=task)
     if average is None:
         return report["per_class"][name]
     if average == "binary":
@@ -193,14 +193,14 @@ def score(name: str, y_true, y_pred, average: str | None = "macro", task: str | 
 
 def accuracy(y_true, y_pred) -> float:
     """Fraction of rows predicted exactly right (exact match for multi-label)."""
-    return evaluate(y_true, y_pred)["accuracy"]
+    return metrics_report(y_true, y_pred)["accuracy"]
 
 
 # ---------------------------------------------------------------- reports
 
 def classification_report(y_true, y_pred, label_names=None, task: str | None = None) -> tuple[dict, str]:
     """Per-class and averaged metrics as a plain dict and as a text table (one row per class)."""
-    report = evaluate(y_true, y_pred, task=task)
+    report = metrics_report(y_true, y_pred, task=task)
     n_rows = len(report["per_class"]["f1"])
     label_names = list(label_names) if label_names is not None else [str(i) for i in range(n_rows)]
     if len(label_names) != n_rows:

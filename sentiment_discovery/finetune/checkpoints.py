@@ -19,7 +19,7 @@ RESUME_KEYS = ("classifier_config", "model_state", "tokenizer", "labels", "optim
                "precision", "rng", "progress", "task")
 
 
-def output_paths(save, model_version_name="classifier"):
+def finetune_files(save, model_version_name="classifier"):
     """Every output path of a run, from --save: training/loop.py's family (best = --save, last, metrics,
     resumable) and the reports."""
     save = os.fspath(save)

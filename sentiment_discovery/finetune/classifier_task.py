@@ -18,10 +18,9 @@ from ..training.distributed import unwrap_model
 from ..training.loop import Evaluation, fp32_state
 from .batching import epoch_steps, rank_rows, tensor_batch
 from .checkpoints import classifier_payload
-from .evaluation import selection_value, split_outputs
+from .validation import DEFAULT_THRESHOLD, ThresholdOptions, selection_value, split_outputs, tune_thresholds
 from .losses import aux_lm_loss, classification_loss, head_variance, predicted_token_count
 from .reports import epoch_message, epoch_row, mirror_confusion
-from .thresholding import DEFAULT_THRESHOLD, ThresholdOptions, tune_thresholds
 
 
 @dataclass(frozen=True)
@@ -110,7 +109,7 @@ class ClassifierTask:
                 **{f"train_{key}": value for key, value in means.items()}}
 
     # --- validation --------------------------------------------------------------------------------
-    def evaluate(self, split, thresholds=None, desc="validate"):
+    def score(self, split, thresholds=None, desc="validate"):
         """Probabilities, thresholds (tuned on the split unless given), report and loss of a split."""
         spec = self.spec
         if thresholds is not None:
@@ -127,7 +126,7 @@ class ClassifierTask:
         """The epoch's validation: tuned thresholds and the report metric (without validation data, the
         latest epoch counts as the best)."""
         s, epoch = self.settings, progress.epoch + 1
-        val = self.evaluate(self.data.valid) if self.data.valid is not None else None
+        val = self.score(self.data.valid) if self.data.valid is not None else None
         if val is not None:
             self.thresholds = [float(t) for t in val["thresholds"]]
             mirror_confusion(self.reporter.metrics, val["report"], self.spec.names, progress.iteration, "validation")

@@ -15,7 +15,7 @@ import numpy as np
 from ..atomic import atomic_open
 from ..evaluation.metrics import canonical_metric, format_report, support_per_class
 from ..training.metrics_log import read_metrics
-from .evaluation import flat_metrics
+from .validation import flat_metrics
 
 log = logging.getLogger(__name__)
 

@@ -120,7 +120,7 @@ class LanguageModelTask:
 
     # --- validation --------------------------------------------------------------------------------
     def validate(self, progress, lr):
-        val_loss = self.evaluate(self.valid_docs)
+        val_loss = self.mean_loss(self.valid_docs)
         if val_loss is None:
             return None
         epoch = progress.epoch + 1
@@ -131,7 +131,7 @@ class LanguageModelTask:
         return Evaluation(-val_loss, row, message)
 
     @torch.no_grad()
-    def evaluate(self, docs):
+    def mean_loss(self, docs):
         """Mean per-token loss over `docs` (all ranks together); None without documents."""
         if docs is None or len(docs) == 0:
             return None

@@ -44,7 +44,7 @@ from ..models.loading import classifier_from_checkpoint
 from ..output_paths import prediction_files, reported_write
 from ..checkpoint import load_checkpoint
 from ..evaluation.labels import predict_labels
-from ..evaluation.metrics import evaluate
+from ..evaluation.metrics import metrics_report
 from ..inference import (RunStats, classify_batch, effective_max_len, empty_text_outputs, encode_texts,
                          progress_bar, run_length_ordered)
 from .featurize import prepare_for_inference
@@ -267,12 +267,12 @@ def score_predictions(labels, probs, preds, label_names) -> dict | None:
     n_outputs = probs.shape[1]
     if labels.ndim == 2:
         if labels.shape[1] == n_outputs:
-            return evaluate(labels.astype(np.int64), preds.astype(np.int64), task="multilabel")
+            return metrics_report(labels.astype(np.int64), preds.astype(np.int64), task="multilabel")
     elif n_outputs == 1:
         if np.isin(labels, (0, 1)).all():
-            return evaluate(labels.astype(np.int64), preds[:, 0].astype(np.int64), task="binary")
+            return metrics_report(labels.astype(np.int64), preds[:, 0].astype(np.int64), task="binary")
     elif labels.max() < n_outputs:
-        return evaluate(labels.astype(np.int64), predict_labels(probs, "multiclass"), task="multiclass",
+        return metrics_report(labels.astype(np.int64), predict_labels(probs, "multiclass"), task="multiclass",
                         n_classes=n_outputs)
     shape = "x".join(map(str, labels.shape))
     log.warning("the file's labels (%s) do not fit the classifier's %d output(s) (%s): not scored",

@@ -34,7 +34,7 @@ from sklearn.preprocessing import StandardScaler
 
 from ..errors import UserError
 from ..evaluation.labels import check_labels, infer_task, predict_labels
-from ..evaluation.metrics import evaluate, one_hot
+from ..evaluation.metrics import metrics_report, one_hot
 from ..evaluation.names import canonical_metric
 
 DEFAULT_CS = 2.0 ** np.arange(-8, 1)
@@ -172,7 +172,7 @@ def headline_score(report: dict, metric: str) -> tuple[float, list[float]]:
 def fit_score(models, x, y, task: str, metric: str, n_classes: int | None) -> tuple[float, list[float]]:
     """headline_score of the models' predictions of x against checked labels y."""
     predicted = predict_labels(column_probabilities(models, x), task)
-    return headline_score(evaluate(y, predicted, task=task, n_classes=n_classes), metric)
+    return headline_score(metrics_report(y, predicted, task=task, n_classes=n_classes), metric)
 
 
 def sweep_logistic_regression(train_x, train_y, val_x, val_y, cs=DEFAULT_CS, metric: str = "accuracy",
@@ -271,7 +271,7 @@ def score(result: SweepResult, x, y) -> dict:
     n_classes = result.weights.shape[0] if result.task == "multiclass" else None
     y = check_labels(y, "labels", result.task, n_classes, same_rows_as=("the features", predicted),
                      classes_from="training")
-    report = evaluate(y, predicted, task=result.task, n_classes=n_classes)
+    report = metrics_report(y, predicted, task=result.task, n_classes=n_classes)
     headline, per_label = headline_score(report, result.metric)
     return {"metric": result.metric, "score": headline, "accuracy": report["accuracy"],
             "per_label": [float(s) for s in per_label]}

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ...errors import UserError
-from .decoding import decode_counting
+from .utf8 import decode_counting
 from .lazy import CHUNK_BYTES, LineIndex
 from .sequences import SubsetSequence
 from .tables import file_delimiter

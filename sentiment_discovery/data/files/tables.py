@@ -12,7 +12,7 @@ import json
 import pandas as pd
 
 from ...errors import UserError
-from .decoding import decode_counting, warn_replaced
+from .utf8 import decode_counting, warn_replaced
 from .gzip_source import inner_name, read_all_bytes
 
 CSV_SUFFIXES = (".csv", ".tsv")

@@ -20,7 +20,7 @@ import math
 import numpy as np
 
 from ...errors import UserError
-from ..files.decoding import decode_counting, warn_replaced
+from ..files.utf8 import decode_counting, warn_replaced
 from ..files.gzip_source import iter_lines
 from ..files.lazy_tables import LazyField
 from ..files.tables import parse_json_object

@@ -14,7 +14,7 @@ import os
 import numpy as np
 
 from ...errors import UserError
-from ..files.decoding import decode_counting, warn_replaced
+from ..files.utf8 import decode_counting, warn_replaced
 from ..files.gzip_source import iter_lines
 from .parts import clean_text, finish_part
 

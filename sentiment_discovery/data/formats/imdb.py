@@ -17,7 +17,7 @@ import re
 import numpy as np
 
 from ...errors import UserError
-from ..files.decoding import decode_counting, warn_replaced
+from ..files.utf8 import decode_counting, warn_replaced
 from ..files.sequences import MappedSequence
 from .parts import FilePart, clean_text, finish_part
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ...errors import UserError
-from ..files.decoding import decode_counting, warn_replaced
+from ..files.utf8 import decode_counting, warn_replaced
 from ..files.gzip_source import decompressed_copy, is_gzip, iter_lines
 from ..files.lazy import LineIndex
 from ..files.sequences import SubsetSequence

@@ -6,7 +6,7 @@
 - multiclass: `--use-softmax` over K classes, given as class ids in one column (K from
   `--classifier-hidden-layers`' last size, `--class-names` or the largest id) or as one-hot columns.
 
-`task_spec(train, others, ...)` returns a `TaskSpec` or raises a one-line UserError: a binary column
+`output_spec(train, others, ...)` returns an `OutputSpec` or raises a one-line UserError: a binary column
 with other values than 0/1, class ids that do not fit K, `--classifier-hidden-layers` whose last size is
 not the number of outputs, dual thresholds without a (positive, negative) pair of columns.
 `spec.targets(dataset)` gives the loss targets and `spec.truth(dataset)` the labels the metrics score.
@@ -24,7 +24,7 @@ KINDS = ("binary", "multiclass", "multilabel")
 
 
 @dataclass(frozen=True)
-class TaskSpec:
+class OutputSpec:
     """The outputs a classifier is trained to produce."""
     kind: str                     # "binary" | "multiclass" | "multilabel"
     names: tuple                  # one name per output column
@@ -136,9 +136,9 @@ def _multilabel_spec(first, splits, use_softmax, hidden_layers):
     if use_softmax:
         _check_one_hot(splits)
         _check_hidden_layers(hidden_layers, len(names), "one class per --non-binary-cols column")
-        return TaskSpec("multiclass", names, use_softmax=True, one_hot_columns=True)
+        return OutputSpec("multiclass", names, use_softmax=True, one_hot_columns=True)
     _check_hidden_layers(hidden_layers, len(names), "one output per --non-binary-cols column")
-    return TaskSpec("multilabel", names)
+    return OutputSpec("multilabel", names)
 
 
 def _single_column_spec(first, splits, use_softmax, joint_binary, hidden_layers, class_names):
@@ -149,18 +149,18 @@ def _single_column_spec(first, splits, use_softmax, joint_binary, hidden_layers,
         _check_hidden_layers(hidden_layers, n_classes, f"{n_classes} classes")
         known = tuple(str(name) for name in class_names) if class_names and len(class_names) == n_classes else ()
         if use_softmax:
-            return TaskSpec("multiclass", names, use_softmax=True, class_names=known)
-        return TaskSpec("multilabel", names, joint_binary=True, class_names=known)
+            return OutputSpec("multiclass", names, use_softmax=True, class_names=known)
+        return OutputSpec("multilabel", names, joint_binary=True, class_names=known)
     for split in splits:
         _check_binary_split(split, label)
     _check_hidden_layers(hidden_layers, 1, f"one binary label {label!r}")
     known = tuple(str(name) for name in class_names) if class_names and len(class_names) == 2 else ()
-    return TaskSpec("binary", (label,), class_names=known)
+    return OutputSpec("binary", (label,), class_names=known)
 
 
-def task_spec(splits, use_softmax=False, joint_binary=False, hidden_layers=None, class_names=None,
-              dual_thresh=False) -> TaskSpec:
-    """The TaskSpec the labelled splits (train first) and the flags describe; UserError when they disagree."""
+def output_spec(splits, use_softmax=False, joint_binary=False, hidden_layers=None, class_names=None,
+              dual_thresh=False) -> OutputSpec:
+    """The OutputSpec the labelled splits (train first) and the flags describe; UserError when they disagree."""
     splits = [split for split in splits if split is not None and split.labels is not None]
     if not splits:
         raise UserError("finetuning needs labelled training data")

@@ -1,12 +1,27 @@
-"""Evaluating a finetuned classifier on a split: probabilities (every rank classifies its share of the rows,
-then all ranks gather the whole (N, C) array), thresholds, predictions and the metrics report.
+"""Validating a finetuned classifier on a split: probabilities (every rank classifies its share of the rows,
+then all ranks gather the whole (N, C) array), decision thresholds tuned on them, predictions and the
+metrics report.
 
 The model-selection number (`selection_value`) for `--report-metric m`:
 - accuracy: the headline accuracy (exact match for multi-label);
 - otherwise: the positive class's m for a binary task (scikit-learn's average="binary"), the micro
   (`--micro`) or macro average of m for multi-class and multi-label tasks.
+
+`tune_thresholds(probs, labels, options)` for sigmoid outputs (binary, multi-label):
+1. without `automatic`, 0.5 for every output;
+2. `automatic`: per output, the grid threshold maximising `metric` (evaluation.threshold_search.best_thresholds);
+3. `double` (--double-thresh): a second pass, output by output, re-tunes each threshold on the grid for
+   the *averaged* metric (micro with `micro`, else macro) with the other outputs' thresholds held at
+   their current values (evaluation.threshold_search.second_pass); the macro average is already optimal
+   per output, the micro one is not;
+4. `global_tweaks` > 0: random nudges of single thresholds kept when the averaged metric rises;
+5. `dual` (--dual-thresh): the first two outputs are a (positive, negative) pair; their thresholds are
+   replaced by the pair maximising 3-way positive/neutral/negative accuracy (evaluation.threshold_search).
+Softmax outputs have no thresholds (the prediction is the most probable class, evaluation.labels.
+predict_labels): 0.5 is stored for each, as run_classifier expects one per label.
 """
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -14,7 +29,9 @@ import torch
 from ..training.collective import all_gather_objects
 from ..inference import empty_text_outputs, progress_bar, run_length_ordered
 from ..evaluation.labels import predict_labels
-from ..evaluation.metrics import METRIC_NAMES, canonical_metric, evaluate
+from ..evaluation.metrics import METRIC_NAMES, canonical_metric, metrics_report
+from ..evaluation.threshold_search import (best_thresholds, dual_thresholds, evaluate_thresholds, global_tweaks,
+                                          second_pass)
 
 EPSILON = 1e-7
 
@@ -58,9 +75,9 @@ def log_loss(probs, truth, kind):
 
 
 def score_split(probs, truth, spec, thresholds):
-    """The metrics report (evaluation.metrics.evaluate) of thresholded / argmax predictions."""
+    """The metrics report (evaluation.metrics.metrics_report) of thresholded / argmax predictions."""
     predicted = predict_labels(probs, spec.kind, thresholds)
-    return evaluate(truth, predicted, task=spec.kind, n_classes=spec.n_outputs if spec.kind == "multiclass" else None)
+    return metrics_report(truth, predicted, task=spec.kind, n_classes=spec.n_outputs if spec.kind == "multiclass" else None)
 
 
 def selection_value(report, metric, micro):
@@ -96,3 +113,40 @@ def split_outputs(model, token_lists, truth, spec, thresholds_fn, batch_size, de
     report = score_split(probs, truth, spec, thresholds)
     return {"probs": probs, "thresholds": thresholds, "info": info, "report": report,
             "loss": log_loss(probs, truth, spec.kind)}
+
+
+DEFAULT_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class ThresholdOptions:
+    automatic: bool = False
+    metric: str = "f1"
+    micro: bool = False
+    double: bool = False
+    global_tweaks: int = 0
+    dual: bool = False
+    seed: int = 0
+
+
+def tune_thresholds(probs, labels, options: ThresholdOptions):
+    """(thresholds (L,), info dict) for sigmoid probabilities (N, L) and 0/1 labels (N, L)."""
+    probs = np.asarray(probs, dtype=np.float64)
+    labels = np.asarray(labels).reshape(probs.shape).astype(np.int64)
+    thresholds = np.full(probs.shape[1], DEFAULT_THRESHOLD)
+    info = {}
+    if not options.automatic:
+        return thresholds, info
+    metric = canonical_metric(options.metric)
+    thresholds = best_thresholds(probs, labels, metric).thresholds
+    if options.double:
+        thresholds = second_pass(probs, labels, thresholds, metric, options.micro)
+    if options.global_tweaks > 0:
+        thresholds, _ = global_tweaks(probs, labels, thresholds, n=options.global_tweaks, metric=metric,
+                                      micro=options.micro, seed=options.seed)
+    if options.dual:
+        pair, accuracy = dual_thresholds(probs[:, :2], labels[:, :2])
+        thresholds[:2] = pair
+        info["dual_accuracy"] = accuracy
+    info["averaged_metric"] = evaluate_thresholds(probs, labels, thresholds, metric, options.micro)
+    return thresholds, info
