@@ -50,7 +50,7 @@ def write_tiny_lm(path, seed=0):
     config = recurrent_config(nhid=HIDDEN, emsize=8)
     model = build_language_model(config)
     save_checkpoint(path, {"kind": "lm", "model_config": config, "model_state": model.state_dict(),
-                           "tokenizer": CharTokenizer().to_dict()})
+                           "tokenizer": CharTokenizer().to_dict(), "process_fn": "process_str"})
     return str(path)
 
 

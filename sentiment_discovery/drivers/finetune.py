@@ -16,7 +16,7 @@ import logging
 import numpy as np
 import torch
 
-from ..data.preprocess import LEGACY_DEFAULT, NONE, PROCESS_FN_KEY, apply_process_fn, resolve_process_fn
+from ..data.preprocess import LEGACY_DEFAULT, NONE, apply_process_fn, resolve_process_fn
 from ..data.tokenizers.builtin import make_tokenizer
 from ..errors import UserError
 from ..models.classifier import build_classifier, classifier_config
@@ -25,7 +25,7 @@ from ..models.language_model import build_language_model
 from ..models.loading import classifier_from_checkpoint, load_text_encoder
 from ..output_paths import check_output_folder, check_outputs, reported_write
 from ..runtime import choose_device, load_splits, set_runtime_options, set_threads
-from ..checkpoint import load_checkpoint, save_checkpoint
+from ..checkpoint import classifier_payload, load_checkpoint, save_checkpoint
 from ..training.collective import all_reduce_sum
 from ..training.distributed import init_distributed, is_main, shutdown, unwrap_model
 from ..training.loop import Reporter, drive, resume_path, written_files
@@ -34,7 +34,6 @@ from ..training.tensorboard_log import check_tensorboard
 from ..inference import effective_max_len
 from ..finetune.batching import drop_tokenless, encode_split, epoch_steps
 from ..finetune.checkpoints import (
-    classifier_payload,
     epoch_path,
     load_resume,
     output_paths,
@@ -235,9 +234,8 @@ class FinetuneRun:
 
     # --- saving ------------------------------------------------------------------------------------
     def payload(self, model_state, thresholds):
-        payload = classifier_payload(model_state, dict(self.config, aux_lm=False), self.tokenizer, self.spec.names,
-                                     thresholds, self.run_config.features.options(), self.spec.class_names)
-        return dict(payload, **{PROCESS_FN_KEY: self.data.process_fn})
+        return classifier_payload(dict(self.config, aux_lm=False), model_state, self.tokenizer, self.spec.names,
+                                  thresholds, self.data.process_fn, "finetune", class_names=self.spec.class_names)
 
     def current_thresholds(self):
         progress = self.trainer.progress

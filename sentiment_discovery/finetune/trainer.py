@@ -4,8 +4,8 @@ A step takes `grad_accum` global batches; this rank runs the forward and backwar
 (training/loop.py's `train_step`: DDP synchronises gradients on the last). The loss of a batch is
 classification loss - variance weight * head variance + LM weight * aux LM loss, each a sum over this
 rank's rows divided by the global batch's count times the world size (see losses.py), so N processes
-step exactly like one on the same global batch. Precision: under --fp16 only the encoder is half (the
-head reads float32 features); --amp/--bf16 autocast the forward; losses are fp32.
+step exactly like one on the same global batch. Precision: --fp16/--amp/--bf16 autocast the forward;
+losses are fp32.
 """
 from dataclasses import dataclass, field
 
@@ -64,13 +64,6 @@ class Progress:
         self.epoch, self.step_in_epoch, self.running = self.epoch + 1, 0, {}
 
 
-def prepare_precision(model, precision):
-    """--fp16 halves the encoder only (the head reads float32 features)."""
-    if precision.mode == "fp16":
-        model.encoder.half()
-    return model
-
-
 class FinetuneTrainer:
     """Owns the model (DDP-wrapped when distributed), optimizer, precision and schedule of one rank."""
 
@@ -82,12 +75,11 @@ class FinetuneTrainer:
         self.freeze_lm = freeze_lm
         if freeze_lm:
             model.encoder.requires_grad_(False)
-        self.model = prepare_precision(model.to(env.device), self.precision)
+        self.model = model.to(env.device)
         self.model.aux_lm = loss_options.aux_lm_weight > 0
         self.ddp_model = wrap_ddp(self.model, env, find_unused_parameters=not self.model.aux_lm and not freeze_lm)
         trainable = [p for p in self.model.parameters() if p.requires_grad]
-        self.optimizer = self.precision.wrap_optimizer(build_optimizer(
-            optim_flags["optim"], trainable, optim_flags["lr"], optim_flags["weight_decay"]))
+        self.optimizer = build_optimizer(optim_flags["optim"], trainable, optim_flags["lr"], optim_flags["weight_decay"])
         self.schedule = None
         self.progress = Progress()
 
@@ -144,8 +136,8 @@ class FinetuneTrainer:
 
     # --- state ------------------------------------------------------------------------------------
     def model_state(self):
-        """The classifier's state dict in fp32 (from the fp32 masters under --fp16), on CPU."""
-        return fp32_model_state(unwrap_model(self.ddp_model), self.optimizer)
+        """The classifier's state dict in fp32, on CPU."""
+        return fp32_model_state(unwrap_model(self.ddp_model))
 
     def training_state(self):
         return dict(training_state(self.optimizer, self.schedule, self.precision, self.env.world_size),

@@ -86,10 +86,10 @@ class LMTrainer:
         self.env, self.options, self.tokenizer = env, options, tokenizer
         self.valid_docs = valid_docs
         self.precision = Precision.from_flags(device=env.device, **precision_flags)
-        self.model = self.precision.prepare_model(model.to(env.device))
+        self.model = model.to(env.device)
         self.ddp_model = wrap_ddp(self.model, env)
-        self.optimizer = self.precision.wrap_optimizer(build_optimizer(
-            optim_flags["optim"], self.model.parameters(), optim_flags["lr"], optim_flags["weight_decay"]))
+        self.optimizer = build_optimizer(
+            optim_flags["optim"], self.model.parameters(), optim_flags["lr"], optim_flags["weight_decay"])
         self.stream = LMStream(train_docs, tokenizer, options.batch_size, options.seq_length,
                                options.persist_state, options.samples_per_shard, options.seed,
                                env.rank, env.world_size, endless=True)
@@ -156,7 +156,7 @@ class LMTrainer:
         """The full training state (call on every rank: it gathers the ranks' streams and states)."""
         streams = all_gather_objects(self.stream.state_dict())
         states = all_gather_objects(_cpu_state(self.state))
-        model_state = fp32_model_state(unwrap_model(self.ddp_model), self.optimizer)
+        model_state = fp32_model_state(unwrap_model(self.ddp_model))
         return {
             "kind": "lm", "model_config": model_config, "model_state": model_state,
             "tokenizer": self.tokenizer.to_dict(),
@@ -172,7 +172,7 @@ class LMTrainer:
         self.stream.load_state_dict(ckpt["data_state"])
         self.state = _to_device(ckpt["recurrent_state"][self.env.rank], self.env.device)
         self.progress = Progress(int(ckpt["iteration"]), float(ckpt["best_val_loss"]),
-                                 list(ckpt.get("evaluations", [])))
+                                 list(ckpt["evaluations"]))
 
 
 def _cpu_state(state):

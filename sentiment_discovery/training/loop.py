@@ -23,7 +23,6 @@ from ..errors import UserError
 from ..checkpoint import rng_state, set_rng_state
 from .collective import any_rank
 from .distributed import grad_sync
-from .fp16_optimizer import FP16Optimizer, load_optimizer_state
 from .metrics_log import MetricsLog
 from .tensorboard_log import open_tensorboard
 
@@ -165,24 +164,18 @@ def training_state(optimizer, schedule, precision, world_size):
 
 
 def restore_training_state(ckpt, world_size, optimizer, schedule, precision):
-    """Restore `training_state`'s part of a checkpoint (also an old one: its AnnealingLR schedule state
-    is mapped by the schedule), after checking it was written by as many processes as this run has."""
-    if int(ckpt.get("world_size", 1)) != world_size:
-        raise UserError(f"the checkpoint was written by {ckpt.get('world_size')} processes, this run has "
+    """Restore `training_state`'s part of a checkpoint (an older one was upgraded by checkpoint.upgrade),
+    after checking it was written by as many processes as this run has."""
+    if int(ckpt["world_size"]) != world_size:
+        raise UserError(f"the checkpoint was written by {ckpt['world_size']} processes, this run has "
                         f"{world_size}: resume with the same number of processes")
-    load_optimizer_state(optimizer, ckpt["optimizer"])
+    optimizer.load_state_dict(ckpt["optimizer"])
     schedule.load_state_dict(ckpt["schedule"])
     precision.load_state_dict(ckpt["precision"])
     set_rng_state(ckpt["rng"])
 
 
-def fp32_model_state(model, optimizer):
-    """The model's state dict in fp32 on CPU; under --fp16 the parameters come from the fp32 masters."""
-    state = {name: tensor.detach().float().cpu() for name, tensor in model.state_dict().items()}
-    if isinstance(optimizer, FP16Optimizer):
-        masters = {id(param): master for param, master in optimizer._pairs()}
-        for name, param in model.named_parameters():
-            if id(param) in masters:
-                state[name] = masters[id(param)].detach().float().cpu().clone()
-    return state
+def fp32_model_state(model):
+    """The model's state dict in fp32 on CPU."""
+    return {name: tensor.detach().float().cpu() for name, tensor in model.state_dict().items()}
 
