@@ -122,7 +122,7 @@ def test_results_directory_contents(first_run, task):
     ckpt = load_checkpoint(f"{folder}/classifier.pt", expect_kind="classifier")
     assert ckpt["labels"] == ["label"] and ckpt["thresholds"] == [0.5] and ckpt["source"] == "transfer"
     assert ckpt["neurons"]["indices"] == [neuron]
-    assert ckpt["model_config"]["nhid"] == HIDDEN and ckpt["classifier_config"]["n_outputs"] == 1
+    assert ckpt["classifier_config"]["encoder"]["nhid"] == HIDDEN and ckpt["classifier_config"]["n_outputs"] == 1
     rows = pd.read_csv(csv_path)
     assert list(rows.columns) == ["label", "prob all neurons", "prob 1 neuron(s)", f"neuron {neuron}", "text"]
     assert len(rows) == 60 and rows["text"].iloc[0] == pd.read_csv(task["test"])["sentence"].iloc[0]
