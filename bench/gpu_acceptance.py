@@ -187,20 +187,19 @@ def _time_step(model, tokens, bench, device, repeats=3):
 
 def stage_torchrun_resume(args, sizes, data):
     from sentiment_discovery.checkpoint import load_checkpoint
-    from sentiment_discovery.training.distributed import FAULT_INJECTION_VARIABLE
     save = os.path.join(data["work"], "lm_torchrun.pt")
     steps, every = sizes["steps"], max(2, sizes["steps"] // 3)      # killed at every + 1: no save there
     flags = lm_flags(args, sizes, data, save, "--save-iters", str(every), "--resume", "auto")
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")}
-    env[FAULT_INJECTION_VARIABLE] = f"0:{every + 1}"
+    env["KILL_RANK_AT"] = f"0:{every + 1}"
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "1",
-               "--max-restarts", "1", "--monitor-interval", "0.5", "pretrain.py", *flags]
+               "--max-restarts", "1", "--monitor-interval", "0.5", "tests/kill_at_iteration.py", *flags]
     with _fresh(save):
         done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     if done.returncode != 0:
         raise RuntimeError(f"torchrun exit {done.returncode}: {done.stderr[-1000:]}")
     resumed = f"resumed from {save} at iteration {every}" in done.stderr
-    final = load_checkpoint(save)["iteration"]
+    final = load_checkpoint(save)["progress"]["iteration"]
     if not resumed or final != steps:
         raise RuntimeError(f"expected a resume at iteration {every} and {steps} iterations; got resumed="
                            f"{resumed}, {final} iterations")

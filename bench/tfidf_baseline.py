@@ -30,7 +30,8 @@ from sentiment_discovery.cli import run_cli
 from sentiment_discovery.errors import UserError
 from sentiment_discovery.evaluation.metrics import evaluate
 from sentiment_discovery.visualize.plots import confusion_matrix_plot
-from sentiment_discovery.evaluation.thresholds import apply_thresholds, best_thresholds, global_tweaks
+from sentiment_discovery.evaluation.labels import predict_labels
+from sentiment_discovery.evaluation.thresholds import best_thresholds, global_tweaks
 
 PLUTCHIK_8 = ["anger", "anticipation", "disgust", "fear", "joy", "sadness", "surprise", "trust"]
 TWEETS3_CLASSES = ["negative", "neutral", "positive"]
@@ -143,13 +144,13 @@ def run_semeval(data_dir, cs, seed, max_features, out=None):
     for c in sorted(cs):
         probs = np.stack([LogisticRegression(C=c, max_iter=2000, random_state=seed).fit(train_x, column)
                           .predict_proba(val_x)[:, 1] for column in ys["train"].T], axis=1)  # (N_val, 8)
-        scores[c] = evaluate(ys["val"], apply_thresholds(probs, 0.5), "multilabel")["macro"]["f1"]
+        scores[c] = evaluate(ys["val"], predict_labels(probs, "multilabel", 0.5), "multilabel")["macro"]["f1"]
         if scores[c] > best_score:
             best_c, best_score, val_probs = c, scores[c], probs
-    at_half = evaluate(ys["val"], apply_thresholds(val_probs, 0.5), "multilabel")
+    at_half = evaluate(ys["val"], predict_labels(val_probs, "multilabel", 0.5), "multilabel")
     tuned = best_thresholds(val_probs, ys["val"], metric="f1")
     tweaked, _ = global_tweaks(val_probs, ys["val"], tuned.thresholds, n=1000, metric="f1", seed=seed)
-    at_tuned = evaluate(ys["val"], apply_thresholds(val_probs, tweaked), "multilabel")
+    at_tuned = evaluate(ys["val"], predict_labels(val_probs, "multilabel", tweaked), "multilabel")
     return {"task": "semeval", "labels": PLUTCHIK_8, "best_c": best_c,
             "val_macro_f1_at_0.5_per_c": {str(c): v for c, v in scores.items()},
             "val_f1_at_0.5": dict(zip(PLUTCHIK_8, at_half["per_class"]["f1"])),

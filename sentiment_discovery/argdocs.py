@@ -1,27 +1,23 @@
-"""The flag reference of every script, as Markdown generated from `arguments.ALL_PARSERS`.
+"""The flag reference of every script, as Markdown generated from the configs of `config.SCRIPT_CONFIGS`.
 
     python -m sentiment_discovery.argdocs            # (re)write script_docs/arguments.md
     python -m sentiment_discovery.argdocs --check    # exit 1 if script_docs/arguments.md is out of date
 
-Run it from the repository root. One section per script, one table per argument group (in the parser's
+Run it from the repository root. One section per script, one table per argument group (in `--help`'s
 order, with the group's title and description); each flag with its value (choices or metavar), default
-and help. The output depends only on the parsers, so it is the same on every run.
+and help. The output depends only on the configs, so it is the same on every run.
 """
 import argparse
 import sys
 from pathlib import Path
 
-from .arguments import ALL_PARSERS
+from .arguments import script_flags
 from .cli import run_cli
+from .config import SCRIPT_CONFIGS
 from .errors import UserError
 
 DEFAULT_OUTPUT = "script_docs/arguments.md"
 REGENERATE = "python -m sentiment_discovery.argdocs"
-SKIPPED_ACTIONS = (argparse._HelpAction,)
-ARGPARSE_DEFAULT_GROUPS = ("options", "optional arguments")   # the latter before Python 3.10
-NO_VALUE_ACTIONS = (argparse._StoreTrueAction, argparse._StoreFalseAction, argparse._VersionAction,
-                    argparse._CountAction, argparse._StoreConstAction, argparse.BooleanOptionalAction)
-DEFAULT_SUFFIX = " (default: %(default)s)"   # what BooleanOptionalAction appends to its help
 
 
 def escape(text) -> str:
@@ -29,97 +25,70 @@ def escape(text) -> str:
     return " ".join(str(text).split()).replace("|", "\\|").replace("<", "\\<")
 
 
-def flag_names(action) -> str:
-    names = action.option_strings or [action.dest]
-    return ", ".join(f"`{name}`" for name in names)
-
-
-def value_text(action) -> str:
+def value_text(flag) -> str:
     """What follows the flag: its choices, or its metavar shaped by nargs; empty for a switch."""
-    if isinstance(action, NO_VALUE_ACTIONS):
+    kwargs = flag.argparse_kwargs()
+    if "action" in kwargs:
         return ""
-    if action.choices is not None:
-        value = "{" + ", ".join(str(choice) for choice in action.choices) + "}"
+    if kwargs.get("choices") is not None:
+        value = "{" + ", ".join(str(choice) for choice in kwargs["choices"]) + "}"
     else:
-        value = action.metavar or action.dest.upper()
-    shaped = {"?": f"[{value}]", "+": f"{value} [{value} ...]", "*": f"[{value} ...]"}.get(action.nargs, value)
-    type_name = getattr(action.type, "__name__", None)
+        value = kwargs.get("metavar", flag.name.upper())
+    shaped = {"?": f"[{value}]", "+": f"{value} [{value} ...]", "*": f"[{value} ...]"}.get(kwargs.get("nargs"), value)
+    type_name = getattr(kwargs.get("type"), "__name__", None)
     hint = f" ({type_name})" if type_name in ("int", "float") else ""
     return f"`{shaped}`{hint}"
 
 
-def default_text(action) -> str:
-    """The default as a user would type it; 'required' / 'off' / '-' where there is none to type."""
-    if action.required:
+def default_text(flag) -> str:
+    """The default as a user would type it; 'required' / 'on' / 'off' / '-' where there is none to type."""
+    default = flag.default
+    if flag.required:
         return "required"
-    if isinstance(action, argparse._VersionAction):
+    if isinstance(default, bool):
+        return "on" if default else "off"
+    if default is None:
         return "-"
-    if isinstance(action, argparse._StoreTrueAction):
-        return "off"
-    if isinstance(action, argparse.BooleanOptionalAction):
-        return "on" if action.default else "off"
-    if action.default is None or action.default is argparse.SUPPRESS:
-        return "-"
-    if isinstance(action.default, (list, tuple)):
-        return "`" + " ".join(str(item) for item in action.default) + "`"
-    if action.default == "":
-        return '`""`'
-    return f"`{action.default}`"
+    if isinstance(default, (list, tuple)):
+        return "`" + " ".join(str(item) for item in default) + "`"
+    return '`""`' if default == "" else f"`{default}`"
 
 
-def help_text(action, exclusive_with) -> str:
-    text = (action.help or "").replace(DEFAULT_SUFFIX, "")
-    if exclusive_with:
-        text += f" (not with {', '.join(exclusive_with)})"
-    return escape(text)
-
-
-def exclusive_partners(parser) -> dict:
-    """action -> the option strings it is mutually exclusive with."""
-    partners = {}
-    for group in parser._mutually_exclusive_groups:
-        for action in group._group_actions:
-            partners[action] = [other.option_strings[0] for other in group._group_actions if other is not action]
-    return partners
-
-
-def render_group(group, partners) -> str:
-    """One argument group: heading, description and a table of its flags ('' when it has none to show)."""
-    actions = [action for action in group._group_actions
-               if not isinstance(action, SKIPPED_ACTIONS) and action.help is not argparse.SUPPRESS]
-    if not actions:
-        return ""
-    title, description = group.title, group.description
-    if title in ARGPARSE_DEFAULT_GROUPS and not description:
-        title, description = "options", "flags of this script alone"
-    lines = [f"### {title}", ""]
-    if description:
-        lines += [escape(description), ""]
-    lines += ["| flag | value | default | description |", "|---|---|---|---|"]
-    for action in actions:
-        cells = (flag_names(action), value_text(action), default_text(action),
-                 help_text(action, partners.get(action)))
-        lines.append("| " + " | ".join(cells) + " |")
+def render_group(group, flags, all_flags) -> str:
+    """One argument group: heading, description and a table of its flags."""
+    title, description = group
+    lines = [f"### {title}", "", escape(description), "",
+             "| flag | value | default | description |", "|---|---|---|---|"]
+    for flag in flags:
+        text = flag.option.help
+        partners = [other.names[0] for other in all_flags
+                    if flag.option.exclusive and other.option.exclusive == flag.option.exclusive and other is not flag]
+        if partners:
+            text += f" (not with {', '.join(partners)})"
+        names = ", ".join(f"`{name}`" for name in flag.option_strings)
+        lines.append("| " + " | ".join((names, value_text(flag), default_text(flag), escape(text))) + " |")
     return "\n".join(lines) + "\n"
 
 
-def render_parser(script, parser) -> str:
+def render_script(script, script_config) -> str:
     """One script's section: its description and one table per argument group."""
-    partners = exclusive_partners(parser)
-    groups = [render_group(group, partners) for group in parser._action_groups]
-    head = [f"## {script}", "", escape(parser.description or ""), "",
+    flags = script_flags(script_config)
+    groups = {}
+    for flag in flags:
+        groups.setdefault(flag.group, []).append(flag)
+    head = [f"## {script}", "", escape(script_config.__doc__), "",
             f"`python {script} --help` prints the same flags.", "", ""]
-    return "\n".join(head) + "\n".join(group for group in groups if group)
+    return "\n".join(head) + "\n".join(render_group(group, members, flags) for group, members in groups.items())
 
 
-def render_all(parsers=None) -> str:
+def render_all(configs=None) -> str:
     """The whole reference: a title, a table of contents, and one section per script."""
-    parsers = ALL_PARSERS if parsers is None else parsers
-    lines = [f"<!-- generated by `{REGENERATE}` from sentiment_discovery/arguments.py; do not edit -->",
+    configs = SCRIPT_CONFIGS if configs is None else configs
+    lines = [f"<!-- generated by `{REGENERATE}` from sentiment_discovery/config.py; do not edit -->",
              "# Command-line flags", "",
              "Every flag of every script, grouped as in `--help`. Defaults are the script's own.", ""]
-    lines += [f"- [{script}](#{script.replace('.', '')})" for script in parsers]
-    sections = [render_parser(script, build()) for script, build in parsers.items()]
+    lines += [f"- [{script}](#{script.replace('.', '')})" for script in configs]
+    sections = [render_script(script, config) for script, config in configs.items()]
     return "\n".join(lines) + "\n\n" + "\n".join(sections)
 
 

@@ -210,6 +210,23 @@ def fp16_state_on_grad_scaler(payload):
         "_growth_tracker": int(scaler["clean_steps"])} if dynamic else None)
 
 
+def progress_of_the_loop(payload):
+    """A run position as training/loop.py's Progress: a language model's top-level iteration, best
+    validation loss and evaluations (its epoch is not recorded: None), a finetuning run's best thresholds."""
+    if "iteration" in payload and "progress" not in payload:
+        history = payload.pop("evaluations", [])
+        best = min(history, key=lambda row: row["val_loss"]) if history else {}
+        payload["progress"] = {"epoch": None, "step_in_epoch": None, "iteration": int(payload.pop("iteration")),
+                               "best_value": -float(payload.pop("best_val_loss", float("inf"))),
+                               "best_epoch": int(best.get("epoch", 0)), "best_keep": {}, "history": history,
+                               "running": {}}
+    progress = payload.get("progress")
+    if isinstance(progress, dict) and "best_thresholds" in progress:
+        progress = dict(progress, best_keep={"thresholds": progress["best_thresholds"]})
+        del progress["best_thresholds"]
+        payload["progress"] = progress
+
+
 def encoder_config_once(payload):
     """A classifier kept its encoder's config twice ("model_config" and classifier_config["encoder"]) and
     its feature options twice ("feature_options" and classifier_config["features"]); "classifier_config"
@@ -248,10 +265,11 @@ def _encoder_config(payload):
 
 
 def upgrade_1_to_2(payload):
-    """Version 1 -> 2: schedules on LambdaLR, --fp16 on GradScaler, a classifier's configs once, the
-    records version 1 added over time."""
+    """Version 1 -> 2: schedules on LambdaLR, --fp16 on GradScaler, the run position of the one training
+    loop, a classifier's configs once, the records version 1 added over time."""
     schedule_on_lambdalr(payload)
     fp16_state_on_grad_scaler(payload)
+    progress_of_the_loop(payload)
     encoder_config_once(payload)
     records_added_later(payload)
 

@@ -1,10 +1,14 @@
 """Entry-point wrapper shared by the top-level scripts: one-line errors and non-zero exits."""
 import errno
+import os
 import logging
 import sys
 
+from tqdm.contrib.logging import logging_redirect_tqdm
+
 from .errors import UserError
 from .output_paths import describe_os_error
+from .training.signals import exit_status
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -13,10 +17,11 @@ ENVIRONMENT_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errn
                       errno.EISDIR, errno.ENOTDIR, errno.ENAMETOOLONG}
 
 
-def setup_logging(rank=0, level=logging.INFO):
-    """Log from rank 0 only (other ranks log warnings and errors)."""
+def setup_logging(level=logging.INFO):
+    """Log from rank 0 only (other ranks of a torchrun job, known by $RANK, log warnings and errors)."""
+    rank = os.environ.get("RANK", "0")
     logging.basicConfig(
-        level=level if rank == 0 else logging.WARNING,
+        level=level if rank in ("", "0") else logging.WARNING,
         format="%(asctime)s %(levelname)s %(message)s",
         datefmt="%H:%M:%S",
     )
@@ -34,10 +39,14 @@ def start(script, argv=None):
 
 
 def run_cli(main, argv=None):
-    """Call `main(argv)`; turn a UserError (or a file-system failure: permission denied, disk full, ...)
-    into `error: <message>` on stderr and exit code 2."""
+    """Call `main(argv)` with log lines written above the progress bars (tqdm's logging redirect); turn a
+    UserError (or a file-system failure: permission denied, disk full, ...) into `error: <message>` on
+    stderr and exit code 2. A run stopped by a signal (its summary names the signal) exits with 128 + the
+    signal's number, as a shell reports a process that signal ended."""
+    setup_logging()
     try:
-        return main(argv)
+        with logging_redirect_tqdm():
+            result = main(argv)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(EXIT_USER_ERROR)
@@ -50,3 +59,7 @@ def run_cli(main, argv=None):
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         raise SystemExit(EXIT_INTERRUPTED)
+    signum = result.get("signal") if isinstance(result, dict) else None
+    if signum:
+        raise SystemExit(exit_status(signum))
+    return result

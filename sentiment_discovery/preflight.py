@@ -74,7 +74,7 @@ def check_data(data, valid=None, test=None, text_key="sentence", label_key="labe
                delim=",", data_format="auto", labels=True, others=(), **_other_reader_options) -> None:
     """--data/--valid/--test exist and have their columns (labels on --data and --valid when `labels`;
     --test may lack them); `others` are more (flag, path) inputs that must exist (e.g. --load). Takes the
-    keyword arguments of `arguments.reader_options` (those it does not judge are ignored)."""
+    keyword arguments of `config.ReadConfig.reader_options` (those it does not judge are ignored)."""
     check_inputs_exist([("--data", data), ("--valid", valid), ("--test", test), *others])
     label_cols = (list(non_binary_cols) if non_binary_cols else [label_key]) if labels else None
     check_columns(data, text_key, label_cols, delim, data_format)

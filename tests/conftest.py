@@ -1,5 +1,6 @@
 """Shared pytest fixtures: where the bundled data lives, a helper that writes small files, and a
 sidecar cache folder of the test session's own (never the user's ~/.cache)."""
+import contextlib
 import os
 from pathlib import Path
 
@@ -46,10 +47,15 @@ def write_file(tmp_path):
 
 
 class StopAfter:
-    """Stands in for training.signals.GracefulExit: reports a stop signal at the n-th poll."""
+    """Stands in for training.signals.GracefulExit: reports a SIGTERM at the n-th poll."""
+
+    signum, signal_name = 15, "SIGTERM"
 
     def __init__(self, n):
         self.n, self.polls = n, 0
+
+    def step(self):
+        return contextlib.nullcontext()
 
     def __enter__(self):
         return self

@@ -1,17 +1,65 @@
-"""The one argument module: every script's parser builds, every flag has help, defaults behave."""
+"""Flags defined once in the typed configs: every script's parser builds from them, every flag has help,
+defaults behave, and the command line with no flags is the config built in code."""
+import argparse
 import re
+from pathlib import Path
 
 import pytest
 
-from sentiment_discovery import arguments, config
+from sentiment_discovery import config
+from sentiment_discovery.arguments import build_parser, script_flags
+from sentiment_discovery.config import (
+    BUNDLED_SST, SCRIPT_CONFIGS, ClassifyConfig, ClassifyOptions, FinetuneConfig, GenerateConfig, GenerateOptions,
+    PretrainConfig, ThresholdConfig, TransferConfig)
+
+REQUIRED = {"run_classifier.py": ["--load", "c.pt"], "generate.py": ["--load", "m.pt"],
+            "threshold.py": ["--preds-file", "p.npy", "--labels-file", "l.npy"]}
+BUILT_IN_CODE = {
+    "pretrain.py": lambda: PretrainConfig(),
+    "transfer.py": lambda: TransferConfig(),
+    "finetune_classifier.py": lambda: FinetuneConfig(),
+    "run_classifier.py": lambda: ClassifyConfig(classify=ClassifyOptions(load="c.pt")),
+    "generate.py": lambda: GenerateConfig(generate=GenerateOptions(load="m.pt")),
+    "threshold.py": lambda: ThresholdConfig(preds_file="p.npy", labels_file="l.npy"),
+}
 
 
-@pytest.mark.parametrize("name", sorted(arguments.ALL_PARSERS))
+def test_every_script_has_a_config_built_in_code():
+    assert set(BUILT_IN_CODE) == set(SCRIPT_CONFIGS)
+
+
+@pytest.mark.parametrize("script", sorted(BUILT_IN_CODE))
+def test_the_command_line_with_only_required_flags_is_the_config_built_in_code(script):
+    assert config.parse(script, REQUIRED.get(script, [])) == BUILT_IN_CODE[script]()
+
+
+def test_each_script_keeps_its_own_defaults():
+    """The values each script ran with before its flags and its config were one definition."""
+    pretrain, transfer, finetune = PretrainConfig(), TransferConfig(), FinetuneConfig()
+    assert (pretrain.training.lr, pretrain.training.epochs, pretrain.training.decay_style) == (5e-4, 1, "linear")
+    assert (pretrain.training.save, pretrain.data.batch_size) == ("lang_model.pt", 128)
+    assert pretrain.data.files() == (["data/lm_corpus/opinions.json"], None, None)
+    assert (pretrain.data.text_key, pretrain.data.loose_json, pretrain.data.split) == ("text", True, "1000,1,1")
+    training = finetune.training
+    assert (training.lr, training.epochs, training.decay_style, training.save) == (1e-5, 5, "constant", "classifier.pt")
+    assert (finetune.data.batch_size, finetune.classifier.neurons) == (32, 0)
+    assert (transfer.classifier.neurons, transfer.data.batch_size) == (1, 64)
+    assert transfer.data.default_data == finetune.data.default_data == BUNDLED_SST
+    assert ClassifyConfig().data.batch_size == 64
+    assert (pretrain.data.split, transfer.data.split, transfer.data.text_key) == ("1000,1,1", "1.", "sentence")
+
+
+def test_no_private_argparse_api_in_the_package():
+    package = Path(config.__file__).parent
+    for path in package.rglob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        assert not re.search(r"argparse\._|\._actions\b|\._action_groups\b|\._get_formatter\b", source), path
+
+
+@pytest.mark.parametrize("name", sorted(SCRIPT_CONFIGS))
 def test_every_flag_has_help(name):
-    parser = arguments.ALL_PARSERS[name]()
-    for action in parser._actions:
-        if action.option_strings and action.dest != "help":
-            assert action.help, f"{name}: {action.option_strings} has no help text"
+    for flag in script_flags(SCRIPT_CONFIGS[name]):
+        assert flag.option.help, f"{name}: {flag.names} has no help text"
 
 
 @pytest.mark.parametrize("script", ["transfer.py", "finetune_classifier.py"])
@@ -26,7 +74,7 @@ def test_bundled_sst_is_the_default_only_as_a_whole(script):
 
 def test_precision_flags_are_exclusive(capsys):
     with pytest.raises(SystemExit):
-        arguments.pretrain_parser().parse_args(["--fp16", "--bf16"])
+        config.parse("pretrain.py", ["--fp16", "--bf16"])
     assert "not allowed with" in capsys.readouterr().err
 
 
@@ -36,22 +84,31 @@ def test_model_config_from_flags():
                       "dropout": 0.0, "weight_norm": False, "tied": False}
 
 
-@pytest.mark.parametrize("name", sorted(arguments.ALL_PARSERS))
+@pytest.mark.parametrize("name", sorted(SCRIPT_CONFIGS))
 def test_help_shows_each_default_once(name):
-    parser = arguments.ALL_PARSERS[name]()
-    formatter = parser._get_formatter()
-    for action in parser._actions:
-        if action.option_strings and action.help:
-            text = formatter._get_help_string(action).lower()
-            assert len(re.findall(r"\(default[: ]", text)) <= 1, f"{name}: {action.option_strings} shows its default twice"
+    for flag in script_flags(SCRIPT_CONFIGS[name]):
+        text = flag.help_text().lower()
+        assert len(re.findall(r"\(default[: ]", text)) <= 1, f"{name}: {flag.names} shows its default twice"
+    help_text = build_parser(SCRIPT_CONFIGS[name]).format_help()
+    assert "==SUPPRESS==" not in help_text
+
+
+def test_help_shows_a_default_only_where_it_tells_something():
+    flags = {flag.name: flag for flag in script_flags(FinetuneConfig)}
+    assert flags["lr"].help_text() == "peak learning rate (default: 1e-05)"
+    assert flags["eval_batch_size"].help_text() == "batch size for evaluation (default: --batch-size)"
+    assert flags["tied"].help_text() == flags["tied"].option.help
+    assert flags["max_seq_len"].help_text() == flags["max_seq_len"].option.help
 
 
 def test_booleans_that_default_on_can_be_turned_off():
-    for name, make in arguments.ALL_PARSERS.items():
-        parser = make()
-        for action in parser._actions:
-            if action.option_strings and action.nargs == 0 and parser.get_default(action.dest) is True:
-                assert any(o.startswith("--no-") for o in action.option_strings), (name, action.option_strings)
+    for name, script_config in SCRIPT_CONFIGS.items():
+        base = REQUIRED.get(name, [])
+        for flag in script_flags(script_config):
+            if flag.default is True:
+                assert flag.option.kwargs.get("action") is argparse.BooleanOptionalAction, (name, flag.names)
+                off = config.parse(name, [*base, "--no-" + flag.names[0][2:]])
+                assert off != config.parse(name, base), (name, flag.names)
     assert config.parse("pretrain.py", []).data.loose_json is True
     assert config.parse("pretrain.py", ["--no-loose-json"]).data.loose_json is False
 
@@ -75,7 +132,7 @@ def test_flags_that_never_apply_are_refused(script, argv, capsys):
 
 
 def test_run_classifier_data_help_names_the_files_to_classify():
-    help_text = arguments.run_classifier_parser().format_help()
+    help_text = build_parser(ClassifyConfig).format_help()
     assert "training file" not in help_text and "file(s) to classify" in help_text
 
 

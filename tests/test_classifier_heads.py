@@ -123,10 +123,10 @@ def test_config_round_trip_with_neurons_and_mlp():
 
 def test_aux_lm_returns_language_model_logits():
     torch.manual_seed(0)
-    model = build_classifier(classifier_config(ENCODER, n_outputs=1, aux_lm=True)).eval()
+    model = build_classifier(classifier_config(ENCODER, n_outputs=1)).eval()
     tokens, lengths = batch()
     with torch.no_grad():
-        logits, lm_logits = model(tokens, lengths)
+        logits, lm_logits = model(tokens, lengths, lm_logits=True)
         expected, _ = model.encoder(tokens)
     assert logits.shape == (2, 1)
     torch.testing.assert_close(lm_logits, expected, atol=1e-6, rtol=1e-5)

@@ -1,8 +1,8 @@
 """Elastic restart: a 2-process gloo pretraining job under `torchrun --max-restarts 1 ... --resume auto`
 survives SIGKILL of one worker after its first checkpoint, resumes from that checkpoint and finishes.
 
-The kill comes from the test-only fault-injection hook (training/distributed.py,
-SENTIMENT_DISCOVERY_TEST_KILL_RANK_AT), which fires on torchrun's restart attempt 0 only. Steps that both
+The kill comes from tests/kill_at_iteration.py (pretrain.py with a fault patched in), which fires on
+torchrun's restart attempt 0 only. Steps that both
 attempts logged (after the checkpoint, before the kill) must show the same loss: the restarted group
 continues exactly where the checkpoint left off."""
 import json
@@ -14,7 +14,6 @@ import pytest
 from test_pretrain import PHRASES
 
 from sentiment_discovery.checkpoint import load_checkpoint
-from sentiment_discovery.training.distributed import FAULT_INJECTION_VARIABLE
 from sentiment_discovery.training.metrics_log import read_metrics
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -38,16 +37,16 @@ def test_sigkill_of_one_worker_restarts_and_finishes(tmp_path):
              "--num-workers", "1", "--device", "cpu", "--train-iters", str(ITERS),
              "--save-iters", str(SAVE_EVERY), "--save", str(save), "--resume", "auto"]
     env = {k: v for k, v in os.environ.items() if k not in TORCHRUN_VARS}
-    env.update(OMP_NUM_THREADS="1", **{FAULT_INJECTION_VARIABLE: f"1:{KILL_AT}"})
+    env.update(OMP_NUM_THREADS="1", KILL_RANK_AT=f"1:{KILL_AT}")
     # --standalone: torchrun binds its rendezvous store to a free port, so parallel test runs do not collide
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-           "--max-restarts", "1", "--monitor-interval", "0.5", "pretrain.py", *flags]
+           "--max-restarts", "1", "--monitor-interval", "0.5", "tests/kill_at_iteration.py", *flags]
     done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-4000:]
     assert "exitcode: -9" in done.stderr                                    # the kill really happened
     assert f"resumed from {save} at iteration {SAVE_EVERY}" in done.stderr
     final = load_checkpoint(str(save), expect_kind="lm")
-    assert final["iteration"] == ITERS and final["world_size"] == 2
+    assert final["progress"]["iteration"] == ITERS and final["world_size"] == 2
     losses = {}
     for row in read_metrics(str(tmp_path / "run" / "lm.metrics.jsonl")):
         if "loss" in row:

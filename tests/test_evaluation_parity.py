@@ -65,7 +65,7 @@ def test_threshold_counts_and_tweaks_match_a_recount():
     rng = np.random.default_rng(9)
     probs, labels = rng.random((400, 3)), (rng.random((400, 3)) < 0.4).astype(int)
     thresholds = np.array([0.3, 0.5, 0.7])
-    counts = T.thresholded_counts(probs, labels, thresholds)
+    counts = T.SortedColumns(probs, labels).counts_at(thresholds)
     predicted = probs > thresholds
     assert counts["tp"].tolist() == np.sum(predicted & (labels == 1), 0).tolist()
     assert counts["tn"].tolist() == np.sum(~predicted & (labels == 0), 0).tolist()

@@ -1,8 +1,14 @@
 """Outputs that say what their numbers are: the finetune summary names the metric that picked the best
-epoch; transfer's `regularization coef` / `NNZ` lines say what C and the count are."""
+epoch; transfer's `regularization coef` / `NNZ` lines say what C and the count are; log lines start on
+their own line, not at the end of a progress bar."""
+import logging
+import sys
+
 import numpy as np
 import pytest
+from tqdm import tqdm
 
+from sentiment_discovery.cli import run_cli
 from sentiment_discovery.finetune.reports import print_summary, selection_words
 from sentiment_discovery.drivers.transfer import fit_explained
 
@@ -46,3 +52,16 @@ def test_regularisation_and_nnz_lines_say_what_they_are():
     multiclass = Result(np.eye(3, 8))  # (K, F)
     assert fit_explained(multiclass, "mcc", "training")[1] == "NNZ: 3 (non-zero weights, of 8 features x 3 outputs)"
     assert "chosen on training mcc" in fit_explained(multiclass, "mcc", "training")[0]
+
+
+def test_a_log_line_is_written_above_the_progress_bar_not_glued_to_it(capsys):
+    def main(argv):
+        with tqdm(total=3, desc="work", file=sys.stderr, mininterval=0) as bar:
+            bar.update(1)
+            logging.getLogger("sentiment_discovery").warning("epoch 1: validation loss 0.5")
+            bar.update(2)
+
+    run_cli(main, [])
+    line = next(line for line in capsys.readouterr().err.split("\n") if "validation loss" in line)
+    shown = line.split("\r")[-1]  # what a terminal shows: the text after the last carriage return
+    assert shown.endswith("epoch 1: validation loss 0.5") and "work" not in shown

@@ -89,7 +89,8 @@ def multilabel_run(tmp_path_factory):
     summary = finetune_classifier.main(finetune_argv(
         write_tiny_lm(folder / "lm.pt"), files, save, "--non-binary-cols", "l0", "l1", "l2", "--epochs", "4",
         "--automatic-thresholding", "--heads-per-class", "2", "--aux-head-variance-loss-weight", "0.1",
-        "--aux-lm-loss", "--classifier-hidden-layers", "16", "3", "--classifier-dropout", "0.0"))
+        "--aux-lm-loss", "--classifier-hidden-layers", "16", "3", "--classifier-dropout", "0.0",
+        "--log-interval", "10"))
     torch.set_num_threads(threads)
     return files, save, summary
 
@@ -110,7 +111,7 @@ def test_outputs_beside_save(multilabel_run):
     for suffix in (".metrics.jsonl", "_report.txt", "_report.json", "_curves.png", "_last.pt"):
         assert os.path.getsize(stem + suffix) > 0, suffix
     assert not os.path.exists(stem + "_confusion.png")    # multi-label: no confusion matrix
-    rows = read_metrics(stem + ".metrics.jsonl")
+    rows = [row for row in read_metrics(stem + ".metrics.jsonl") if "val_loss" in row]
     assert [row["epoch"] for row in rows] == [1, 2, 3, 4]
     assert {"train_loss", "train_lm_loss", "train_head_variance", "val_loss", "val_f1_macro", "thresholds"} <= set(rows[0])
     with open(stem + "_report.json") as handle:
@@ -123,6 +124,13 @@ def test_outputs_beside_save(multilabel_run):
     assert set(ckpt) == CONTRACT_KEYS and ckpt["source"] == "finetune" and ckpt["labels"] == ["l0", "l1", "l2"]
     assert ckpt["process_fn"] == "process_str"  # a fresh model: the original's default, recorded
     assert ckpt["classifier_config"]["heads_per_class"] == 2 and ckpt["thresholds"] == summary["thresholds"]
+
+
+def test_log_interval_writes_training_loss_lines(multilabel_run):
+    _, save, _ = multilabel_run
+    rows = [row for row in read_metrics(str(save)[:-3] + ".metrics.jsonl") if "val_loss" not in row]
+    assert [row["step"] for row in rows] == list(range(10, 81, 10))     # 20 steps an epoch, 4 epochs
+    assert all(row["train_loss"] > 0 and row["lr"] > 0 and "train_lm_loss" in row for row in rows)
 
 
 def test_run_classifier_reproduces_the_test_scores(multilabel_run, tmp_path):

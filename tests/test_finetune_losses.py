@@ -124,13 +124,13 @@ def test_aux_lm_loss_reads_only_real_next_tokens():
 
 def test_aux_lm_loss_of_a_model_ignores_what_the_padding_holds():
     torch.manual_seed(4)
-    model = build_classifier(classifier_config(ENCODER, n_outputs=1, aux_lm=True))
+    model = build_classifier(classifier_config(ENCODER, n_outputs=1))
     tokens, lengths = padded_batch()
     other = tokens.clone()
     other[tokens == 0] = 200  # different ids in the padding
     losses = []
     for batch in (tokens, other):
-        _, lm_logits = model(batch, lengths)
+        _, lm_logits = model(batch, lengths, lm_logits=True)
         losses.append(aux_lm_loss(lm_logits, batch, lengths, n_tokens=6))
     torch.testing.assert_close(losses[0], losses[1])
 

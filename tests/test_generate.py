@@ -120,6 +120,30 @@ def test_overwrite_changes_the_neurons_values_and_the_sampled_text(tmp_path):
     assert free_values != pytest.approx(pushed_values, abs=1e-3)  # exact per-token checks: test_generate_decoding
 
 
+def test_a_steered_heatmap_says_its_colours_are_the_values_before_the_overwrite(tmp_path, monkeypatch):
+    figures = []
+    monkeypatch.setattr(heatmap.plt, "close", figures.append)  # keep the figure to read its texts
+    load = save_lm(tmp_path / "lm.pt", tiny_recurrent())
+    _, save = run(tmp_path, load, "--text", PROMPT, "--gen-length", "8", "--seed", "1", "--visualize",
+                  "--neuron", "4", "--overwrite", "1")
+    title = "neuron 4 (layer 0, cell state c), set to 1 after every generated token"
+    caption = "neuron value as the model computed it, before being set to 1: green = positive"
+    grid, bar = figures[0].axes
+    assert grid.texts[0].get_text() == title and caption in bar.get_xlabel().replace("\n", " ")
+    with open(save[:-len(".txt")] + "_heatmap.html", encoding="utf-8") as handle:
+        page = handle.read()
+    assert f"<h3>{title}</h3>" in page and caption in page
+    monkeypatch.undo()
+    plt.close(figures[0])
+
+
+def test_zero_generated_tokens_print_the_prompt_alone(tmp_path, capsys):
+    load = save_lm(tmp_path / "lm.pt", tiny_recurrent())
+    run(tmp_path, load, "--text", PROMPT, "--gen-length", "0")
+    captured = capsys.readouterr()
+    assert captured.out == PROMPT + "\n" and "\r" not in captured.err  # no progress bar drawn and wiped
+
+
 # ---------------------------------------------------------------------------------------------
 # heatmap files
 

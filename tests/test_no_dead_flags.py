@@ -19,7 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from sentiment_discovery import arguments, config
+from sentiment_discovery import config
+from sentiment_discovery.arguments import script_flags, sections
+from sentiment_discovery.config import SCRIPT_CONFIGS
 
 REPO = Path(__file__).resolve().parent.parent
 LIBRARY = REPO / "sentiment_discovery"
@@ -27,6 +29,7 @@ LIBRARY = REPO / "sentiment_discovery"
 EFFECT_TESTS = {
     "--all-metrics": "test_finetune_cli.py::test_five_classes_beat_the_majority_baseline",
     "--amp": "test_pretrain.py::test_modes_run",
+    "--apply": "test_threshold_cli.py::test_thresholds_tuned_on_validation_are_applied_to_test",
     "--automatic-thresholding": "test_finetune_modes.py::test_joint_binary_training_with_dual_and_double_thresholds",
     "--aux-head-variance-loss-weight": "test_finetune_cli.py::multilabel_run",
     "--aux-lm-loss": "test_finetune_modes.py::test_language_models_from_scratch_with_aux_lm_loss",
@@ -66,7 +69,7 @@ EFFECT_TESTS = {
     "--lazy": "test_pretrain.py::test_lazy_loose_json",
     "--load": "test_finetune_cli.py::test_run_classifier_reproduces_the_test_scores",
     "--load-finetuned": "test_finetune_resume.py::test_load_finetuned_keeps_training_a_classifier",
-    "--log-interval": "test_pretrain.py::test_sigterm_saves_and_resumes",
+    "--log-interval": "test_finetune_cli.py::test_log_interval_writes_training_loss_lines",
     "--loose-json": "test_run_classifier.py::test_lazy_chunks_give_the_same_outputs",
     "--no-loose-json": "test_arguments.py::test_booleans_that_default_on_can_be_turned_off",
     "--loss-scale": "test_pretrain.py::test_modes_run",
@@ -139,8 +142,8 @@ CONFIG_ONLY = {
     "--device": "runtime.choose_device (CPU-only CI has one device to choose)",
     "--dropout": "ModelConfig.architecture() -> models/language_model.py",
     "--eval-batch-size": "DataConfig.eval_batch -> LoopOptions / finetune evaluation / transfer featurizing",
-    "--eval-iters": "LoopOptions.eval_iters -> training/lm_trainer.py evaluate",
-    "--eval-seq-length": "LoopOptions.eval_seq_length -> training/lm_trainer.py evaluate",
+    "--eval-iters": "StreamOptions.eval_iters -> training/language_model_task.py evaluate",
+    "--eval-seq-length": "StreamOptions.eval_seq_length -> training/language_model_task.py evaluate",
     "--get-hidden": "FeatureConfig.options() / GenerateOptions -> featurizer, generation/neuron.py",
     "--label-key": "DataConfig.reader_options() -> data/formats/readers.py",
     "--max-positions": "ModelConfig.architecture() -> models/transformer.py",
@@ -164,7 +167,6 @@ CONFIG_ONLY = {
 # Accepted for old command lines only; reported when given (checked in test_compat_flags_are_reported).
 COMPAT = {
     ("transfer.py", "--log-interval"): "transfer reports once per run",
-    ("finetune_classifier.py", "--log-interval"): "finetuning reports once per epoch",
     ("finetune_classifier.py", "--eval-iters"): "finetuning validates on the whole validation set",
 }
 
@@ -173,19 +175,23 @@ ALIASES = {"--num-workers": "--threads"}
 
 
 def options(script):
-    """(option string, action) of every flag of the script's parser (help excluded)."""
-    parser = arguments.ALL_PARSERS[script]()
-    return [(name, action) for action in parser._actions if not isinstance(action, argparse._HelpAction)
-            for name in action.option_strings if name.startswith("--")]
+    """(option string, flag) of every spelling of every flag of the script."""
+    return [(name, flag) for flag in script_flags(SCRIPT_CONFIGS[script]) for name in flag.option_strings]
 
 
-@pytest.mark.parametrize("script", sorted(arguments.ALL_PARSERS))
+@pytest.mark.parametrize("script", sorted(SCRIPT_CONFIGS))
 def test_every_flag_is_accounted_for(script):
     missing = [name for name, _ in options(script)
                if name not in EFFECT_TESTS and name not in CONFIG_ONLY and (script, name) not in COMPAT
                and name not in ALIASES]
     assert not missing, (f"{script}: flags with neither a test that shows their effect (EFFECT_TESTS) nor a "
                          f"reason (CONFIG_ONLY / COMPAT): {missing}")
+
+
+def test_compat_table_is_the_configs_compat_flags():
+    defined = {(script, flag.names[0]) for script, script_config in SCRIPT_CONFIGS.items()
+               for flag in script_flags(script_config) if flag.option.compat}
+    assert defined == set(COMPAT)
 
 
 def test_named_tests_exist_and_use_their_flag():
@@ -198,52 +204,55 @@ def test_named_tests_exist_and_use_their_flag():
         assert f'"{flag}"' in source or f"'{flag}'" in source, f"{flag}: {file} never gives it"
 
 
-def changed_value(action, parser):
-    """Argument strings that give `action` a value other than its default."""
-    default = parser.get_default(action.dest)
-    if isinstance(action, argparse.BooleanOptionalAction):
-        return [action.option_strings[1] if default else action.option_strings[0]]
-    if action.nargs == 0:
-        return [action.option_strings[0]]
-    if action.choices:
-        value = next(str(c) for c in action.choices if c != default)
-    elif action.type is int:
-        value = str((default or 0) + 2)
-    elif action.type is float:
-        value = str((default or 0.0) + 0.5)
+def changed_value(flag):
+    """Argument strings that give `flag` a value other than its default."""
+    kwargs = flag.argparse_kwargs()
+    if kwargs.get("action") is argparse.BooleanOptionalAction:
+        return [flag.option_strings[1] if flag.default else flag.option_strings[0]]
+    if "action" in kwargs:
+        return [flag.names[0]]
+    if kwargs.get("choices"):
+        value = next(str(c) for c in kwargs["choices"] if c != flag.default)
+    elif kwargs.get("type") is int:
+        value = str((flag.default or 0) + 2)
+    elif kwargs.get("type") is float:
+        value = str((flag.default or 0.0) + 0.5)
     else:
         value = "x.csv"
-    return [action.option_strings[0], value]
+    return [flag.names[0], value]
 
 
 REQUIRED = {"run_classifier.py": ["--load", "c.pt"], "generate.py": ["--load", "m.pt"],
             "threshold.py": ["--preds-file", "p.npy", "--labels-file", "l.npy"]}
 
 
-@pytest.mark.parametrize("script", sorted(arguments.ALL_PARSERS))
+@pytest.mark.parametrize("script", sorted(SCRIPT_CONFIGS))
 def test_every_flag_reaches_the_config(script):
     """Giving any flag changes the typed config the library receives (compat flags: its log notes)."""
-    parser = arguments.ALL_PARSERS[script]()
     base = REQUIRED.get(script, [])
     plain = config.parse(script, base)
-    for action in parser._actions:
-        if isinstance(action, (argparse._HelpAction, argparse._VersionAction)) or not action.option_strings:
+    for flag in script_flags(SCRIPT_CONFIGS[script]):
+        if flag.name == "version":
             continue
-        argv = [*base, *changed_value(action, parser)]   # a required flag given twice: the last value wins
+        argv = [*base, *changed_value(flag)]   # a required flag given twice: the last value wins
         assert config.parse(script, argv) != plain, f"{script} {argv[len(base):]} changes nothing in the config"
 
 
 def test_every_config_field_is_read():
-    """Each field a flag fills is read by library code (outside the argument module)."""
+    """Each field of every section of every script's config is read by library code (outside the generator)."""
     sources = "\n".join(path.read_text(encoding="utf-8") for path in LIBRARY.rglob("*.py")
                         if path.name != "arguments.py")
-    sections = [config.RunConfig, config.ModelConfig, config.DataConfig, config.TokenizerConfig,
-                config.LMDataConfig, config.TrainingConfig, config.PrecisionConfig, config.FeatureConfig,
-                config.ClassifierConfig, config.TransferOptions, config.FinetuneOptions, config.ClassifyOptions,
-                config.GenerateOptions, config.ThresholdConfig]
-    unread = [f"{cls.__name__}.{f.name}" for cls in sections for f in fields(cls)
-              if not re.search(rf"\.{f.name}\b|\"{f.name}\"", sources)]
+    classes = {type(part) for script_config in SCRIPT_CONFIGS.values()
+               for part in [script_config(), *(part for _, part in sections(script_config()))]}
+    assert len(classes) >= 20
+    unread = [f"{cls.__name__}.{f.name}" for cls in classes for f in fields(cls)
+              if is_section_field(cls, f) and not re.search(rf"\.{f.name}\b|\"{f.name}\"", sources)]
     assert not unread, f"config fields no library code reads: {unread}"
+
+
+def is_section_field(cls, field):
+    """Fields that hold values (not the script configs' fields holding sections)."""
+    return cls not in SCRIPT_CONFIGS.values() or "option" in field.metadata
 
 
 @pytest.mark.parametrize("script, flag", sorted(COMPAT))
@@ -267,7 +276,7 @@ def test_architecture_flags_are_reported_when_the_checkpoint_disagrees():
 
 def test_version_prints_the_version(capsys):
     from sentiment_discovery import __version__
-    for script in arguments.ALL_PARSERS:
+    for script in SCRIPT_CONFIGS:
         with pytest.raises(SystemExit):
             config.parse(script, ["--version"])
         assert __version__ in capsys.readouterr().out

@@ -198,8 +198,9 @@ def test_transfer_results_folder_must_be_a_folder(files, tmp_path, capsys):
 
 def test_metrics_log_under_a_file_is_one_line(files):
     from sentiment_discovery.training.metrics_log import MetricsLog
+    log = MetricsLog(os.path.join(files["file"], "sub", "m.jsonl"))   # opened on the first line written
     with pytest.raises(UserError, match="cannot open metrics log"):
-        MetricsLog(os.path.join(files["file"], "sub", "m.jsonl"))
+        log.write(step=1)
 
 
 # ---------------------------------------------------------------- inputs first, heavy imports later

@@ -1,6 +1,7 @@
 """pretrain.py end to end on tiny models: learning, precision modes, exact resume, SIGTERM, distributed
 training with 2 gloo processes, lazy data, sentencepiece, and bad input."""
 import json
+import logging
 import os
 import shutil
 import signal
@@ -44,15 +45,17 @@ def logged_losses(save):
     return [row["loss"] for row in rows if "loss" in row]
 
 
-def test_tiny_model_learns(corpus, tmp_path):
+def test_tiny_model_learns(corpus, tmp_path, caplog):
     save = tmp_path / "lm.pt"
-    summary = pretrain.main(tiny_flags(corpus, save, "--train-iters", "30"))
+    with caplog.at_level(logging.INFO):
+        summary = pretrain.main(tiny_flags(corpus, save, "--train-iters", "30"))
+    assert "bits/char (best so far)" in caplog.text and "bits per" not in caplog.text
     losses = logged_losses(save)
     assert len(losses) == 30
     assert sum(losses[-5:]) / 5 < sum(losses[:5]) / 5 - 1.0
     assert summary["outcome"] == "done" and summary["iterations"] == 30
     ckpt = load_checkpoint(str(save), expect_kind="lm")
-    assert ckpt["iteration"] == 30 and ckpt["model_config"]["nhid"] == 32
+    assert ckpt["progress"]["iteration"] == 30 and ckpt["model_config"]["nhid"] == 32
     assert (tmp_path / "lm_best.pt").exists() and (tmp_path / "lm_loss.png").stat().st_size > 0
 
 
@@ -83,11 +86,11 @@ def test_resume_equivalence(corpus, tmp_path, monkeypatch, stop_after):
     pretrain.main(tiny_flags(corpus, straight, "--train-iters", "8", "--decay-style", "cosine"))
     monkeypatch.setattr(pretraining, "GracefulExit", stop_after(4))
     first = pretrain.main(tiny_flags(corpus, split, "--train-iters", "8", "--decay-style", "cosine"))
-    assert first["outcome"] == "stopped" and load_checkpoint(str(split))["iteration"] == 4
+    assert first["outcome"] == "stopped" and load_checkpoint(str(split))["progress"]["iteration"] == 4
     monkeypatch.setattr(pretraining, "GracefulExit", stop_after(10 ** 9))
     pretrain.main(tiny_flags(corpus, split, "--train-iters", "8", "--decay-style", "cosine", "--resume", "auto"))
     a, b = load_checkpoint(str(straight)), load_checkpoint(str(split))
-    assert b["iteration"] == 8
+    assert b["progress"]["iteration"] == 8
     for name, tensor in a["model_state"].items():
         torch.testing.assert_close(b["model_state"][name], tensor, atol=1e-6, rtol=0)
     assert logged_losses(straight) == pytest.approx(logged_losses(split), abs=1e-5)
@@ -139,7 +142,7 @@ def test_resume_auto_takes_the_newest_of_the_save_family(corpus, tmp_path, monke
     save, early = tmp_path / "lm.pt", tmp_path / "early" / "lm.pt"
     flags = ["--train-iters", "3", "--epochs", "2"]
     pretrain.main(tiny_flags(corpus, save, *flags))
-    assert load_checkpoint(str(save))["iteration"] == 6
+    assert load_checkpoint(str(save))["progress"]["iteration"] == 6
     monkeypatch.setattr(pretraining, "GracefulExit", stop_after(3))
     pretrain.main(tiny_flags(corpus, early, *flags))
     shutil.copy(early, tmp_path / "lm_best.pt")            # now the newest file of the family
@@ -147,7 +150,7 @@ def test_resume_auto_takes_the_newest_of_the_save_family(corpus, tmp_path, monke
     os.utime(tmp_path / "lm_best.pt", (newer, newer))
     monkeypatch.setattr(pretraining, "GracefulExit", stop_after(1))
     pretrain.main(tiny_flags(corpus, save, *flags, "--resume", "auto"))
-    assert load_checkpoint(str(save))["iteration"] == 4
+    assert load_checkpoint(str(save))["progress"]["iteration"] == 4
 
 
 def test_sigterm_saves_and_resumes(corpus, tmp_path, monkeypatch, stop_after):
@@ -162,12 +165,13 @@ def test_sigterm_saves_and_resumes(corpus, tmp_path, monkeypatch, stop_after):
         time.sleep(0.2)
     proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == 0, stderr[-2000:]
-    stopped_at = load_checkpoint(str(save))["iteration"]
+    assert proc.returncode == 128 + signal.SIGTERM, stderr[-2000:]      # as a shell reports it
+    assert "SIGTERM again stops at once" in stderr and "continue with --resume auto" in stderr
+    stopped_at = load_checkpoint(str(save))["progress"]["iteration"]
     assert 0 < stopped_at < 100000
     monkeypatch.setattr(pretraining, "GracefulExit", stop_after(3))
     pretrain.main(flags + ["--resume", "auto"])
-    assert load_checkpoint(str(save))["iteration"] == stopped_at + 3
+    assert load_checkpoint(str(save))["progress"]["iteration"] == stopped_at + 3
 
 
 def test_two_gloo_processes_match_one(corpus, tmp_path):
@@ -190,11 +194,13 @@ def test_lazy_loose_json(corpus, tmp_path):
     assert summary["outcome"] == "done"
 
 
-def test_sentencepiece_end_to_end(corpus, tmp_path):
+def test_sentencepiece_end_to_end(corpus, tmp_path, caplog):
     save = tmp_path / "lm.pt"
     flags = tiny_flags(corpus, save, "--train-iters", "3", "--tokenizer-type", "SentencePieceTokenizer",
                        "--tokenizer-path", str(tmp_path / "sp.model"), "--vocab-size", "60")
-    pretrain.main(flags)
+    with caplog.at_level(logging.INFO):
+        pretrain.main(flags)
+    assert "bits/token (best so far)" in caplog.text  # a sentencepiece token is not a character
     ckpt = load_checkpoint(str(save))
     assert ckpt["tokenizer"]["kind"] == "sentencepiece" and ckpt["model_config"]["vocab_size"] == 61
     assert (tmp_path / "sp.model").exists()
@@ -220,3 +226,15 @@ def test_resume_with_other_world_size_is_refused(corpus, tmp_path, capsys):
     with pytest.raises(SystemExit):
         run_cli(pretrain.main, tiny_flags(corpus, save, "--train-iters", "4", "--resume", "auto"))
     assert "2 processes" in capsys.readouterr().err
+
+
+def test_bare_pretrain_on_a_cpu_names_the_gpu_sized_defaults(caplog):
+    from sentiment_discovery.config import parse
+    config = parse("pretrain.py", [])
+    pretraining.warn_gpu_sized_defaults(config, config.model.architecture(257), torch.device("cpu"))
+    assert "paper's GPU configuration (mLSTM, 4096 units, 86M parameters, batch 128 x 256)" in caplog.text
+    assert "--nhid 512" in caplog.text and "saving to lang_model.pt" in caplog.text
+    caplog.clear()
+    sized = parse("pretrain.py", ["--nhid", "64"])
+    pretraining.warn_gpu_sized_defaults(sized, sized.model.architecture(257), torch.device("cpu"))
+    assert caplog.text == ""

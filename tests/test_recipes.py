@@ -2,7 +2,7 @@
 
 Each recipe runs under bash with `python`, `python3`, `torchrun` and `pip` replaced by shims that log their
 arguments (one JSON line per call) and do nothing else (`python -c CODE` still runs, for recipes that
-compute a value). Every logged call of a script in `arguments.ALL_PARSERS` -- directly, through
+compute a value). Every logged call of a script in `config.SCRIPT_CONFIGS` -- directly, through
 `python -m multiproc` or through torchrun -- is then parsed with that script's parser, and the launchers'
 own flags with theirs. Environment variables point the recipes' file checks at files that exist.
 """
@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 
 import multiproc
-from sentiment_discovery.arguments import ALL_PARSERS
+from sentiment_discovery.arguments import build_parser
+from sentiment_discovery.config import SCRIPT_CONFIGS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RECIPES = sorted((REPO_ROOT / "experiments").glob("*.sh"))
@@ -129,8 +130,8 @@ def check_calls(calls, root=REPO_ROOT):
         if script is None:
             continue
         name = os.path.basename(script)
-        if name in ALL_PARSERS:
-            parser = ALL_PARSERS[name]()
+        if name in SCRIPT_CONFIGS:
+            parser = build_parser(SCRIPT_CONFIGS[name])
             parser.prog = name
             problem = parse_or_error(parser, args)
             parsed += 1
@@ -150,7 +151,7 @@ def test_recipe_flags_parse(recipe, recipe_env):
     env = {**recipe_env, **RECIPE_ENV.get(recipe.name, {})}
     parsed, problems = check_calls(run_recipe(recipe, env))
     assert not problems, f"{recipe.name}:\n  " + "\n  ".join(problems)
-    assert parsed >= 1, f"{recipe.name} ran none of {sorted(ALL_PARSERS)} under the shims"
+    assert parsed >= 1, f"{recipe.name} ran none of {sorted(SCRIPT_CONFIGS)} under the shims"
 
 
 def test_a_misspelled_flag_is_caught(tmp_path, recipe_env):

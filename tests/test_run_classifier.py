@@ -28,7 +28,7 @@ def transferred(tmp_path_factory):
     threads = torch.get_num_threads()
     results = transfer.main(transfer_argv(task, "--write-results", rows_path))
     torch.set_num_threads(threads)
-    probs = pd.read_csv(rows_path)["prob all neurons"].to_numpy()
+    probs = pd.read_csv(rows_path)["P(label=1) with all neurons"].to_numpy()
     return task, os.path.join(results["results_dir"], "classifier.pt"), probs
 
 
@@ -111,11 +111,11 @@ def test_file_without_labels_is_classified_not_scored(transferred, tmp_path, cap
 
 
 def test_multi_head_classifier_writes_std(transferred, tmp_path):
-    """A finetune-style checkpoint: 2 labels, 3 heads each, an auxiliary LM head, mean-pooled features."""
+    """A finetune-style checkpoint: 2 labels, 3 heads each, mean-pooled features."""
     task, _, _ = transferred
     torch.manual_seed(0)
     config = classifier_config({"model": "mLSTM", "vocab_size": 257, "emsize": 8, "nhid": 16, "nlayers": 1},
-                               n_outputs=2, heads_per_class=3, aux_lm=True, concat_mean=True)
+                               n_outputs=2, heads_per_class=3, concat_mean=True)
     model = build_classifier(config)
     save_checkpoint(tmp_path / "multi.pt", classifier_payload(config, model.state_dict(), CharTokenizer(),
                                                               ["joy", "anger"], [0.4, 0.6], "process_str", "finetune"))

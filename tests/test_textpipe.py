@@ -168,7 +168,7 @@ def test_the_pretrained_pipeline_follows_the_model(tmp_path):
 
     np.testing.assert_allclose(train_features(results), features(reference_tweet), atol=1e-5, rtol=0)
     assert np.abs(train_features(results) - features(reference_str)).max() > 1e-3
-    assert pd.read_csv(tmp_path / "out.csv")["text"].tolist() == texts  # verbatim input text
+    assert pd.read_csv(tmp_path / "out.csv")["sentence"].tolist() == texts  # verbatim input text
 
     raw = run_transfer(str(save), data, data, data, "raw", "--process-fn", "none")
     np.testing.assert_allclose(train_features(raw), features(lambda t: t), atol=1e-5, rtol=0)

@@ -91,3 +91,34 @@ def test_bad_files_give_one_line(skewed, tmp_path, capsys):
                  "--non-binary-cols", "a", "b"])
     assert "not found" in error_line(capsys, ["--preds-file", str(tmp_path / "nope.npy"),
                                               "--labels-file", labels_file])
+
+
+def test_thresholds_tuned_on_validation_are_applied_to_test(skewed, tmp_path, capsys):
+    """--apply scores other predictions at the saved thresholds: nothing is tuned on the test labels."""
+    valid_preds, valid_labels, _, _ = skewed
+    tuned = tmp_path / "thresholds.json"
+    threshold.main(["--task", "binary", "--preds-file", valid_preds, "--labels-file", valid_labels,
+                    "--non-binary-cols", "a", "b", "--metric", "acc", "--save", str(tuned)])
+    saved = json.loads(tuned.read_text())
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 2, size=(50, 2))
+    probs = np.where(labels == 1, rng.uniform(0.31, 0.45, labels.shape), rng.uniform(0.0, 0.27, labels.shape))
+    np.save(tmp_path / "test_probs.npy", probs)
+    np.save(tmp_path / "test_labels.npy", labels)
+    capsys.readouterr()
+    applied = threshold.main(["--apply", str(tuned), "--preds-file", str(tmp_path / "test_probs.npy"),
+                              "--labels-file", str(tmp_path / "test_labels.npy"), "--save", str(tmp_path / "t.json")])
+    assert applied["thresholds"] == saved["thresholds"] and applied["thresholds_from"] == str(tuned)
+    assert applied["metric"] == "accuracy" and applied["per_class"] == [1.0, 1.0]
+    assert applied["macro_at_thresholds"] == 1.0 and applied["macro_at_0.5"] < 0.7
+    assert "macro_at_thresholds: 1.0000" in capsys.readouterr().out
+    assert json.loads((tmp_path / "t.json").read_text()) == applied
+    np.save(tmp_path / "one_column.npy", probs[:, :1])
+    assert "has 2 threshold(s) but --preds-file has 1 column(s)" in error_line(
+        capsys, ["--apply", str(tuned), "--preds-file", str(tmp_path / "one_column.npy"),
+                 "--labels-file", str(tmp_path / "test_labels.npy")])
+    threshold.main(["--task", "auc", "--preds-file", valid_preds, "--labels-file", valid_labels,
+                    "--non-binary-cols", "a", "b", "--save", str(tmp_path / "auc.json")])
+    assert "holds no thresholds" in error_line(
+        capsys, ["--apply", str(tmp_path / "auc.json"), "--preds-file", str(tmp_path / "test_probs.npy"),
+                 "--labels-file", str(tmp_path / "test_labels.npy")])

@@ -5,6 +5,7 @@ from sklearn.metrics import f1_score, roc_auc_score
 
 from sentiment_discovery.errors import UserError
 from sentiment_discovery.evaluation import thresholds as T
+from sentiment_discovery.evaluation.labels import predict_labels
 
 
 def shifted_probabilities(seed=0, n=2000):
@@ -18,7 +19,7 @@ def shifted_probabilities(seed=0, n=2000):
 
 
 def micro_f1(probs, labels, thresholds):
-    return f1_score(labels, T.apply_thresholds(probs, thresholds), average="micro", zero_division=0)
+    return f1_score(labels, predict_labels(probs, "multilabel", thresholds), average="micro", zero_division=0)
 
 
 def test_tuned_thresholds_beat_one_half():
@@ -28,7 +29,7 @@ def test_tuned_thresholds_beat_one_half():
     assert result.thresholds[1] == pytest.approx(0.75, abs=0.05)
     assert micro_f1(probs, labels, result.thresholds) > micro_f1(probs, labels, 0.5) + 0.1
     assert result.micro == pytest.approx(micro_f1(probs, labels, result.thresholds))
-    per_class = f1_score(labels, T.apply_thresholds(probs, result.thresholds), average=None)
+    per_class = f1_score(labels, predict_labels(probs, "multilabel", result.thresholds), average=None)
     assert np.allclose(result.per_class, per_class)
     assert result.to_dict()["metric"] == "f1"
 
@@ -103,4 +104,4 @@ def test_bad_inputs_raise_user_errors():
     with pytest.raises(UserError, match="2 columns"):
         T.dual_thresholds(np.zeros((4, 3)), np.zeros((4, 2), int))
     with pytest.raises(UserError, match="thresholds given"):
-        T.apply_thresholds(np.zeros((4, 3)), [0.5, 0.5])
+        predict_labels(np.zeros((4, 3)), "multilabel", [0.5, 0.5])

@@ -2,10 +2,11 @@
 import os
 import signal
 import threading
+import time
 
 import pytest
 
-from sentiment_discovery.training.signals import GracefulExit
+from sentiment_discovery.training.signals import GracefulExit, StepInterrupted
 
 
 def _send(signum):
@@ -70,3 +71,39 @@ def test_outside_the_main_thread_it_installs_nothing():
     thread.start()
     thread.join()
     assert outcome == {"installed": False, "stop": False}
+
+
+def test_the_first_signal_says_that_a_second_one_stops_at_once(caplog):
+    with GracefulExit():
+        _send(signal.SIGINT)
+    assert "Ctrl-C again stops at once" in caplog.text
+
+
+def test_a_step_still_running_after_the_grace_period_is_interrupted(monkeypatch):
+    from sentiment_discovery.training import signals
+    monkeypatch.setattr(signals, "MIN_GRACE_SECONDS", 0.2)
+    with GracefulExit() as stop, pytest.raises(StepInterrupted):
+        with stop.step():
+            _send(signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:   # a step that would not end by itself
+                time.sleep(0.01)
+    assert stop.should_stop and stop.signum == signal.SIGTERM
+
+
+def test_a_step_that_ends_in_time_is_not_interrupted(monkeypatch):
+    from sentiment_discovery.training import signals
+    monkeypatch.setattr(signals, "MIN_GRACE_SECONDS", 0.2)
+    with GracefulExit() as stop:
+        with stop.step():
+            _send(signal.SIGTERM)
+        time.sleep(0.4)                       # the grace period passes outside any step
+    assert stop.should_stop
+
+
+def test_a_stopped_run_exits_with_128_plus_the_signal():
+    from sentiment_discovery.cli import run_cli
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(lambda argv: {"outcome": "stopped", "signal": int(signal.SIGTERM)})
+    assert exit_info.value.code == 143
+    assert run_cli(lambda argv: {"outcome": "done"}) == {"outcome": "done"}

@@ -20,6 +20,7 @@ from sentiment_discovery.models.language_model import build_language_model, recu
 from sentiment_discovery.checkpoint import load_checkpoint, save_checkpoint
 from sentiment_discovery.drivers import transfer as transfer_run
 from sentiment_discovery.inference import run_length_ordered
+from sentiment_discovery.transfer.transfer_outputs import write_test_results
 
 WORDS = "the movie was good bad fine great plot acting film story long short dull".split()
 HIDDEN = 32
@@ -124,9 +125,18 @@ def test_results_directory_contents(first_run, task):
     assert ckpt["neurons"]["indices"] == [neuron]
     assert ckpt["classifier_config"]["encoder"]["nhid"] == HIDDEN and ckpt["classifier_config"]["n_outputs"] == 1
     rows = pd.read_csv(csv_path)
-    assert list(rows.columns) == ["label", "prob all neurons", "prob 1 neuron(s)", f"neuron {neuron}", "text"]
-    assert len(rows) == 60 and rows["text"].iloc[0] == pd.read_csv(task["test"])["sentence"].iloc[0]
-    assert np.allclose(rows[f"neuron {neuron}"], np.load(f"{folder}/teXt.npy")[:, neuron], atol=1e-6)
+    assert list(rows.columns) == ["true label", "P(label=1) with all neurons", "predicted label with all neurons",
+                                  "P(label=1) with top neuron", "predicted label with top neuron",
+                                  f"neuron {neuron} value", "sentence"]
+    assert len(rows) == 60 and rows["sentence"].iloc[0] == pd.read_csv(task["test"])["sentence"].iloc[0]
+    assert rows["true label"].dtype == np.int64
+    assert rows["true label"].tolist() == np.load(f"{folder}/teY.npy").tolist()
+    for which in ("all neurons", "top neuron"):
+        predicted = (rows[f"P(label=1) with {which}"] > 0.5).astype(int)
+        assert rows[f"predicted label with {which}"].tolist() == predicted.tolist()
+    accuracy = (rows["predicted label with all neurons"] == rows["true label"]).mean()
+    assert accuracy == pytest.approx(results["fits"]["all"]["scores"]["test"]["accuracy"])
+    assert np.allclose(rows[f"neuron {neuron} value"], np.load(f"{folder}/teXt.npy")[:, neuron], atol=1e-6)
 
 
 def test_printed_report(first_run):
@@ -197,7 +207,7 @@ def test_test_file_without_labels_is_predicted_not_scored(task, tmp_path, capsys
     assert results["fits"]["all"]["scores"]["test"] is None
     assert "test split has no labels" in capsys.readouterr().out
     rows = pd.read_csv(csv_path)
-    assert len(rows) == 12 and "label" not in rows.columns and "prob all neurons" in rows.columns
+    assert len(rows) == 12 and "true label" not in rows.columns and "P(label=1) with all neurons" in rows.columns
 
 
 def run_expecting_error(argv, capsys):
@@ -246,7 +256,9 @@ def test_multi_label_fits_one_model_per_label(task, tmp_path):
     ckpt = load_checkpoint(os.path.join(results["results_dir"], "classifier.pt"))
     assert ckpt["classifier_config"]["n_outputs"] == 2 and ckpt["thresholds"] == [0.5, 0.5]
     columns = pd.read_csv(csv_path).columns.tolist()
-    assert columns[:4] == ["excited", "about_film", "excited prob all neurons", "about_film prob all neurons"]
+    assert columns[:6] == ["true excited", "true about_film", "P(excited=1) with all neurons",
+                           "P(about_film=1) with all neurons", "predicted excited with all neurons",
+                           "predicted about_film with all neurons"]
 
 
 def test_output_dir_says_where_results_go_and_overridden_sizes_are_explained(task, tmp_path, caplog):
@@ -261,3 +273,18 @@ def test_output_dir_says_where_results_go_and_overridden_sizes_are_explained(tas
     assert any(n.startswith("--nhid 999 ignored:") and "nhid=" in n for n in notes), notes
     assert not any(n.startswith("--emsize") for n in notes), notes    # agrees with the checkpoint: accepted
     assert any(n.startswith("--log-interval accepted for compatibility") for n in notes), notes
+
+
+def test_multi_class_rows_name_true_and_predicted_classes(tmp_path):
+    probs = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]])  # (N, K): rows sum to 1
+    features = np.array([[0.5, -1.0], [0.25, 2.0]])  # (N, F)
+    path = write_test_results(str(tmp_path / "rows.csv"), ["meh", "yay"], "tweet", np.array([1, 2]), "multiclass",
+                              ["mood"], probs, probs[:, ::-1], 1, features, [1], class_names=["neg", "neu", "pos"])
+    rows = pd.read_csv(path)
+    assert list(rows.columns) == [
+        "true mood", "P(mood=neg) with all neurons", "P(mood=neu) with all neurons", "P(mood=pos) with all neurons",
+        "predicted mood with all neurons", "P(mood=neg) with top neuron", "P(mood=neu) with top neuron",
+        "P(mood=pos) with top neuron", "predicted mood with top neuron", "neuron 1 value", "tweet"]
+    assert rows["true mood"].tolist() == ["neu", "pos"]
+    assert rows["predicted mood with all neurons"].tolist() == ["neg", "pos"]
+    assert rows["predicted mood with top neuron"].tolist() == ["pos", "neg"]

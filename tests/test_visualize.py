@@ -1,6 +1,7 @@
 """Plots and the neuron heatmap write real PNG/HTML files of the expected size and content."""
 import json
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from PIL import Image
@@ -20,7 +21,7 @@ def test_neuron_histogram_and_weights_plot(tmp_path):
     rng = np.random.default_rng(0)
     features = rng.normal(0, 1, (200, 8))
     labels = (features[:, 3] > 0).astype(int)
-    png_size(P.neuron_histogram(features, labels, 3, str(tmp_path / "hist.png")))
+    png_size(P.neuron_histogram(features[:, 3], labels, 3, str(tmp_path / "hist.png")))
     weights = np.zeros(64)
     weights[[5, 40]] = [2.0, -3.0]
     png_size(P.weights_plot(weights, str(tmp_path / "sub" / "weights.png"), top=2))
@@ -41,6 +42,81 @@ def test_loss_and_metric_curves_from_jsonl(tmp_path):
         P.metric_curves(rows, str(tmp_path / "x.png"), keys=["accuracy"])
     with pytest.raises(UserError, match="no loss"):
         P.loss_curve([{"step": 1, "lr": 0.1}], str(tmp_path / "y.png"))
+
+
+@pytest.fixture
+def figures(monkeypatch):
+    """The figures the plot functions draw, kept open to look at (they close each one after saving)."""
+    kept = []
+    monkeypatch.setattr(P.plt, "close", kept.append)
+    yield kept
+    monkeypatch.undo()
+    for fig in kept:
+        plt.close(fig)
+
+
+def legend_texts(ax):
+    return [text.get_text() for text in ax.get_legend().get_texts()]
+
+
+def test_neuron_histogram_names_its_split_clips_outliers_and_shows_the_overlap(tmp_path, figures):
+    rng = np.random.default_rng(0)
+    labels = np.r_[np.zeros(500, int), np.ones(500, int)]
+    values = np.where(labels == 1, rng.uniform(0.8, 1.3, 1000), rng.uniform(0.4, 0.9, 1000))
+    values[7] = 3.3  # one outlier that would squeeze the plot to a tenth of its width
+    P.neuron_histogram(values, labels, 12, str(tmp_path / "hist.png"), split="training")
+    ax = figures[0].axes[0]
+    title = ax.get_title()
+    assert "Neuron 12 on the training split (1000 texts), by true label" in title
+    low, high = ax.get_xlim()
+    assert 0.4 <= low < 0.45 and 1.25 < high <= 1.3  # the 0.5-99.5 percentiles, not 3.3
+    assert "0.5-99.5 percentiles: 5 values below" in title and "and 5 above" in title
+    assert legend_texts(ax) == ["negative (n=500)", "positive (n=500)", "both (bars overlap)"]
+    assert ax.get_legend().get_title().get_text() == "true label"
+    overlap = ax.get_legend().legend_handles[2].get_facecolor()[:3]
+    assert overlap == pytest.approx(P.overlap_color(P.NEGATIVE_COLOR, P.POSITIVE_COLOR, P.HIST_ALPHA))
+
+
+def test_loss_curve_reads_in_bits_and_tells_single_evaluations_apart(tmp_path, figures):
+    rows = [{"step": s, "loss": 5.5 - s / 100} for s in (10, 20, 30, 40)]
+    rows += [{"step": 40, "epoch": 1, "val_loss": 5.3769}, {"step": 40, "test_loss": 5.3751}]
+    P.loss_curve(rows, str(tmp_path / "loss.png"), unit="bits/char")
+    ax = figures[0].axes[0]
+    assert ax.get_ylabel() == "loss (nats/token)"
+    bits = ax.child_axes[0]  # the secondary y axis
+    assert bits.get_ylabel() == "loss (bits/char)"
+    assert bits.get_ylim() == pytest.approx(np.asarray(ax.get_ylim()) / np.log(2))
+    assert legend_texts(ax) == ["training loss", "validation loss: 5.377 at step 40", "test loss: 5.375 at step 40"]
+    _, val, test = ax.lines
+    assert val.get_marker() != test.get_marker() and val.get_markersize() > test.get_markersize()
+    assert val.get_linestyle() == test.get_linestyle() == "None"
+
+
+def test_finetune_curves_draw_step_rows_and_visible_evaluations(tmp_path, figures):
+    """The metrics log of a one-epoch finetuning run: training rows every 10 steps, one epoch row."""
+    from sentiment_discovery.finetune.reports import draw_plots
+    epoch = {"epoch": 1, "step": 300, "lr": 0.0, "train_loss": 0.52, "val_loss": 0.47, "val_accuracy": 0.78,
+             "val_f1": 0.8, "thresholds": [0.5]}
+    step_rows = [{"step": s, "train_loss": 1.0 - s / 600, "lr": 1e-3} for s in range(10, 301, 10)]
+    metrics = tmp_path / "clf.metrics.jsonl"
+    metrics.write_text("".join(json.dumps(row) + "\n" for row in step_rows + [epoch]))
+    paths = {"metrics": str(metrics), "curves": str(tmp_path / "clf_curves.png")}
+    assert draw_plots(paths, [epoch], "f1", False, "binary") == [paths["curves"]]
+    loss, accuracy, f1 = figures[0].axes[:3]
+    assert [ax.get_title() for ax in (loss, accuracy, f1)] == ["loss", "validation accuracy", "validation f1"]
+    assert legend_texts(loss) == ["training loss (logged steps)", "training loss (epoch mean): 0.52 at step 300",
+                                  "validation loss: 0.47 at step 300"]
+    per_step = loss.lines[0]
+    assert list(per_step.get_xdata()) == list(range(10, 301, 10)) and per_step.get_marker() in (None, "None")
+    assert legend_texts(accuracy) == ["validation accuracy: 0.78 at step 300"]
+    for ax in (loss, accuracy, f1):
+        low, high = ax.get_xlim()
+        assert low <= 0 and 300 < high < 330  # from the start of training to just past the evaluation
+        assert all(line.get_marker() not in (None, "None", "") for line in ax.lines if len(line.get_xdata()) == 1)
+    without_steps = {"metrics": str(tmp_path / "none.jsonl"), "curves": str(tmp_path / "c2.png")}
+    draw_plots(without_steps, [epoch], "f1", False, "binary")  # no metrics log (yet): the epoch rows alone
+    assert legend_texts(figures[1].axes[0]) == ["training loss (epoch mean): 0.52 at step 300",
+                                                 "validation loss: 0.47 at step 300"]
 
 
 def test_confusion_matrix_plot(tmp_path):

@@ -113,7 +113,10 @@ def test_transfer_reads_words_and_run_classifier_writes_them(words, tmp_path, ca
     assert "labels read as class names: negative=0, positive=1" in caplog.text
     assert results["class_names"] == ["negative", "positive"]
     assert results["fits"]["all"]["scores"]["test"]["accuracy"] > 0.9
-    assert set(pd.read_csv(rows_path)["label"]) == {"negative", "positive"}
+    transfer_rows = pd.read_csv(rows_path)
+    predicted = transfer_rows["predicted label with all neurons"]
+    assert set(transfer_rows["true label"]) == set(predicted) == {"negative", "positive"}
+    assert "P(label=positive) with all neurons" in transfer_rows.columns
     classifier = os.path.join(results["results_dir"], "classifier.pt")
     assert load_checkpoint(classifier)["class_names"] == ["negative", "positive"]
     summary, rows = classify_rows(classifier, words["test"], tmp_path)

@@ -25,34 +25,24 @@ from ..models.language_model import build_language_model
 from ..models.loading import classifier_from_checkpoint, load_text_encoder
 from ..output_paths import check_output_folder, check_outputs, reported_write
 from ..runtime import choose_device, load_splits, set_runtime_options, set_threads
-from ..checkpoint import classifier_payload, load_checkpoint, save_checkpoint
-from ..training.collective import all_reduce_sum
-from ..training.distributed import init_distributed, is_main, shutdown, unwrap_model
-from ..training.loop import Reporter, drive, resume_path, written_files
+from ..checkpoint import load_checkpoint
+from ..training.checkpoint_files import resume_path, written_files
+from ..training.distributed import broadcast_object, init_distributed, is_main, shutdown, wrap_ddp
+from ..training.loop import LoopOptions, Progress, Trainer, train
+from ..training.optim import build_optimizer
+from ..training.precision import Precision
+from ..training.reporter import Reporter
+from ..training.schedules import build_schedule
 from ..training.signals import GracefulExit
 from ..training.tensorboard_log import check_tensorboard
 from ..inference import effective_max_len
-from ..finetune.batching import drop_tokenless, encode_split, epoch_steps
-from ..finetune.checkpoints import (
-    epoch_path,
-    load_resume,
-    output_paths,
-)
-from ..finetune.evaluation import selection_value, split_outputs
+from ..finetune.batching import drop_tokenless, encode_split
+from ..finetune.checkpoints import epoch_path, load_resume, output_paths
+from ..finetune.classifier_task import ClassifierTask, FinetuneSettings
 from ..finetune.losses import balanced_class_weights, prior_logits
-from ..finetune.reports import (
-    draw_plots,
-    epoch_message,
-    epoch_row,
-    labelled_report,
-    mirror_confusion,
-    print_summary,
-    selection_words,
-    write_report,
-)
+from ..finetune.reports import draw_plots, labelled_report, print_summary, selection_words, write_report
 from ..finetune.tasks import task_spec
-from ..finetune.thresholding import DEFAULT_THRESHOLD, ThresholdOptions, tune_thresholds
-from ..finetune.trainer import FinetuneTrainer, LossOptions
+from ..finetune.thresholding import DEFAULT_THRESHOLD, ThresholdOptions
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +156,7 @@ class RunData:
     """Token lists, loss targets and metric labels of the splits (texts through `process_fn`)."""
 
     def __init__(self, spec, tokenizer, max_len, train, valid, test, process_fn=NONE):
-        self.process_fn = process_fn
+        self.process_fn, self.tokenizer = process_fn, tokenizer
         self.train_tokens, self.train_targets = drop_tokenless(
             encode_split(train, tokenizer, max_len, "train", process_fn), spec.targets(train), "train")
         self.valid = self._eval_split(spec, tokenizer, max_len, valid, "validation")
@@ -190,212 +180,11 @@ def warmup_iterations(config, steps_per_epoch, total):
 
 
 def threshold_options(config):
+    """The threshold tuning the flags ask for."""
     f = config.finetune
     return ThresholdOptions(automatic=f.automatic_thresholding, metric=f.threshold_metric, micro=f.micro,
                             double=f.double_thresh, global_tweaks=f.global_tweaks, dual=f.dual_thresh,
                             seed=config.run.seed)
-
-
-# ---------------------------------------------------------------------------------------------
-# the run
-
-
-class FinetuneRun:
-    """Everything one run needs between its steps: its config, task, data, trainer, outputs."""
-
-    def __init__(self, run_config, env, spec, data, trainer, tokenizer, paths, resumed):
-        self.run_config, self.env, self.spec, self.data = run_config, env, spec, data
-        self.options = run_config.finetune
-        self.trainer, self.tokenizer, self.paths = trainer, tokenizer, paths
-        self.reporter = Reporter(paths["metrics"], is_main(env), run_config.training.tensorboard,
-                                 list_names=spec.report_names(), fresh=not resumed)
-        self.metrics = self.reporter.metrics
-        self.config = unwrap_model(trainer.ddp_model).config
-        self.best_state = None      # the best epoch's model state, while this process has it
-        self.confusion = None       # (matrix, split name) for the multi-class plot
-        self.eval_batch = run_config.data.eval_batch
-        self._steps = (None, None)   # (epoch, its step batches)
-
-    @property
-    def model(self):
-        return unwrap_model(self.trainer.ddp_model)
-
-    def steps(self, epoch):
-        """The step batches of `epoch` (each a list of `grad_accum` global batches of row indices)."""
-        if self._steps[0] != epoch:
-            self._steps = (epoch, self._epoch_steps(epoch))
-        return self._steps[1]
-
-    def _epoch_steps(self, epoch):
-        c = self.run_config
-        return epoch_steps(self.data.train_tokens, self.data.train_targets, c.data.batch_size * self.env.world_size,
-                           epoch, c.run.seed, c.finetune.stratified_batches, c.training.grad_accum,
-                           self.env.world_size, c.training.train_iters)
-
-    # --- saving ------------------------------------------------------------------------------------
-    def payload(self, model_state, thresholds):
-        return classifier_payload(dict(self.config, aux_lm=False), model_state, self.tokenizer, self.spec.names,
-                                  thresholds, self.data.process_fn, "finetune", class_names=self.spec.class_names)
-
-    def current_thresholds(self):
-        progress = self.trainer.progress
-        return progress.best_thresholds or [DEFAULT_THRESHOLD] * self.spec.n_outputs
-
-    def save_resume(self):
-        if not is_main(self.env):
-            return
-        payload = self.payload(self.trainer.model_state(), self.current_thresholds())
-        payload.update(self.trainer.training_state(), task=self.spec.to_dict())
-        with reported_write(self.paths["last"], "--save"):
-            save_checkpoint(self.paths["last"], payload)
-
-    # --- evaluation --------------------------------------------------------------------------------
-    def evaluate(self, split, thresholds=None, desc="validate"):
-        """Outputs of a split; thresholds tuned on it unless given."""
-        spec = self.spec
-        if thresholds is not None:
-            choose = lambda probs: (np.asarray(thresholds, dtype=np.float64), {})
-        elif spec.use_softmax:
-            choose = lambda probs: (np.full(spec.n_outputs, DEFAULT_THRESHOLD), {})
-        else:
-            options = threshold_options(self.run_config)
-            choose = lambda probs: tune_thresholds(probs, split["truth"], options)
-        return split_outputs(self.model, split["tokens"], split["truth"], spec, choose, self.eval_batch,
-                             self.env.device, self.trainer.precision.autocast(), self.env, desc)
-
-    def end_of_epoch(self):
-        """Validate, log the epoch's JSON line, keep the best classifier (and every epoch's with --save-finetune)."""
-        trainer, progress, a = self.trainer, self.trainer.progress, self.options
-        epoch = progress.epoch + 1
-        n_steps = max(progress.step_in_epoch, 1)
-        train_parts = {key: value / n_steps for key, value in progress.running.items()}
-        val = self.evaluate(self.data.valid) if self.data.valid is not None else None
-        value = selection_value(val["report"], a.report_metric, a.micro) if val else float(epoch)
-        thresholds = val["thresholds"] if val else self.current_thresholds()
-        row = epoch_row(epoch, progress.iteration, train_parts, trainer.schedule.lr, val, thresholds)
-        progress.history.append(row)
-        self.metrics.write(row)
-        if val:
-            mirror_confusion(self.metrics, val["report"], self.spec.names, progress.iteration, "validation")
-        if is_main(self.env):
-            log.info(epoch_message(row, a.report_metric, a.micro, a.all_metrics, self.spec.kind))
-        improved = value > progress.best_value
-        state = trainer.model_state() if improved or a.save_finetune else None
-        if improved:
-            progress.best_value, progress.best_epoch = value, epoch
-            progress.best_thresholds = [float(t) for t in thresholds]
-            self.best_state = state
-            if is_main(self.env):
-                with reported_write(self.paths["best"], "--save"):
-                    save_checkpoint(self.paths["best"], self.payload(state, thresholds))
-        if a.save_finetune and is_main(self.env):
-            with reported_write(epoch_path(self.paths, epoch), "--save-finetune"):
-                save_checkpoint(epoch_path(self.paths, epoch), self.payload(state, thresholds))
-
-    # --- training (driven by training/loop.py's `drive`) -----------------------------------------------
-    @property
-    def iteration(self):
-        return self.trainer.progress.iteration
-
-    def finished(self):
-        return self.trainer.progress.epoch >= self.run_config.training.epochs
-
-    def epoch_pending(self):
-        progress = self.trainer.progress
-        return not self.finished() and progress.step_in_epoch >= len(self.steps(progress.epoch))
-
-    def step(self):
-        trainer, progress, epochs = self.trainer, self.trainer.progress, self.run_config.training.epochs
-        steps = self.steps(progress.epoch)
-        if self._bar_epoch != progress.epoch:
-            self._bar_epoch = progress.epoch
-            self.reporter.start_bar(len(steps), progress.step_in_epoch, f"epoch {progress.epoch + 1}/{epochs}", "step")
-        parts = trainer.train_step(steps[progress.step_in_epoch])
-        keys = sorted(parts)
-        progress.add_step(dict(zip(keys, all_reduce_sum([parts[k] for k in keys]))))
-        self.reporter.advance(loss=f"{progress.running['loss'] / progress.step_in_epoch:.4f}",
-                              lr=f"{trainer.schedule.lr:.2e}")
-
-    def end_epoch(self):
-        self.reporter.close_bar()
-        self.end_of_epoch()
-        self.trainer.progress.next_epoch()
-
-    def save_last(self):
-        self.save_resume()
-
-    def train(self, stop):
-        """Epochs until --epochs or a stop signal (`stop.should_stop` on any rank): 'done' | 'stopped'."""
-        self._bar_epoch = None
-        outcome = drive(self, stop, self.run_config.training.save_iters)
-        self.reporter.close_bar()
-        return outcome
-
-    # --- the end -----------------------------------------------------------------------------------
-    def load_best(self):
-        state = self.best_state
-        if state is None:
-            state = load_checkpoint(self.paths["best"], expect_kind="classifier")["model_state"]
-        self.model.load_state_dict(state)
-
-    def finish(self, outcome):
-        """Report on validation (best epoch) and test; plots; the summary (also returned)."""
-        a, progress, spec = self.options, self.trainer.progress, self.spec
-        summary = {"outcome": outcome, "task": spec.kind, "outputs": spec.n_outputs, "labels": list(spec.names),
-                   "epochs_run": progress.epoch, "iterations": progress.iteration,
-                   "best_epoch": progress.best_epoch, "report_metric": a.report_metric,
-                   "selected_on": selection_words(spec.kind, a.report_metric, a.micro, spec.report_names())
-                   if self.data.valid is not None else None,
-                   "selection_value": progress.best_value, "thresholds": self.current_thresholds(),
-                   "checkpoint": self.paths["best"]}
-        if outcome != "done":
-            if is_main(self.env):
-                log.info("stopped at step %d; continue with --resume auto (%s)", progress.iteration,
-                         self.paths["last"])
-            return summary
-        self.load_best()
-        sections = self.final_sections(summary)
-        if is_main(self.env):
-            self.write_outputs(summary, sections)
-        return summary
-
-    def final_sections(self, summary):
-        sections = {}
-        splits = [("validation", self.data.valid), ("test", None if self.options.no_test_eval else self.data.test)]
-        for name, split in splits:
-            if split is None:
-                continue
-            outputs = self.evaluate(split, thresholds=self.current_thresholds(), desc=name)
-            report, table = labelled_report(outputs["report"], split["truth"], self.spec)
-            title = f"{name} (best epoch {summary['best_epoch']})" if name == "validation" else name
-            sections[title] = (report, table)
-            summary[name] = report
-            if self.spec.kind == "multiclass":
-                self.confusion = (report["confusion_matrix"], name)
-        tuned = np.asarray(self.current_thresholds(), dtype=np.float64)
-        if self.data.valid is not None and not np.allclose(tuned, DEFAULT_THRESHOLD):
-            # what the tuning bought: the same classifier on validation at the plain 0.5 thresholds
-            outputs = self.evaluate(self.data.valid, thresholds=np.full_like(tuned, DEFAULT_THRESHOLD),
-                                    desc="validation at 0.5")
-            report, table = labelled_report(outputs["report"], self.data.valid["truth"], self.spec)
-            sections["validation at 0.5 thresholds"] = (report, table)
-            summary["validation_at_0.5"] = report
-        return sections
-
-    def write_outputs(self, summary, sections):
-        paths, a = self.paths, self.options
-        written = [paths["best"], paths["metrics"]]
-        with reported_write(paths["report_txt"], "--save"):
-            if sections:
-                write_report(paths, summary, sections)
-                written += [paths["report_txt"], paths["report_json"]]
-            matrix, split = self.confusion or (None, None)
-            written += draw_plots(paths, self.trainer.progress.history, a.report_metric, a.micro, self.spec.kind,
-                                  confusion=matrix, label_names=list(self.spec.names), split=split)
-        if matrix is not None:
-            step = self.trainer.progress.iteration
-            self.metrics.image(f"confusion_matrix/{split}_best_epoch", paths["confusion"], step)
-        print_summary(summary, sections, written)
 
 
 def check_output_paths(paths, load, data_paths, save_finetune):
@@ -419,51 +208,133 @@ def finetune(config):
         check_output_paths(paths, config.model.load, config.data.files(), f.save_finetune)
     set_threads(run_options.threads)
     torch.manual_seed(run_options.seed + env.rank)
-    train, valid, test = load_splits(config.data, run_options.seed)
-    spec = task_spec([train, valid, labelled(test)], head.use_softmax, f.joint_binary_train,
-                     head.classifier_hidden_layers, config.data.class_names or train.class_names, f.dual_thresh)
+    train_set, valid, test = load_splits(config.data, run_options.seed)
+    spec = task_spec([train_set, valid, labelled(test)], head.use_softmax, f.joint_binary_train,
+                     head.classifier_hidden_layers, config.data.class_names or train_set.class_names, f.dual_thresh)
     resume = resume_path(training.resume, paths)
     ckpt = load_resume(resume, spec) if resume else None
-    model, tokenizer, process_fn = build_model(config, spec, train, ckpt)
+    model, tokenizer, process_fn = build_model(config, spec, train_set, ckpt)
     log.info("text clean-up: %s", process_fn)
-    data = RunData(spec, tokenizer, model_max_len(config, model), train, valid, labelled(test), process_fn)
-    trainer = FinetuneTrainer(model, data.train_tokens, data.train_targets, env, config.precision.flags(),
-                              training.optimizer(), loss_options(f, spec, data), freeze_lm=f.freeze_lm,
-                              clip=training.clip)
-    run = FinetuneRun(config, env, spec, data, trainer, tokenizer, paths, resumed=ckpt is not None)
-    steps_per_epoch = len(run.steps(0))
+    data = RunData(spec, tokenizer, model_max_len(config, model), train_set, valid, labelled(test), process_fn)
+    settings = finetune_settings(config, spec, data)
+    precision = Precision.from_flags(device=env.device, **config.precision.flags())
+    if f.freeze_lm:
+        model.encoder.requires_grad_(False)
+    model = model.to(env.device)
+    ddp_model = wrap_ddp(model, env, find_unused_parameters=not settings.aux_lm_weight and not f.freeze_lm)
+    reporter = Reporter(paths["metrics"], is_main(env), training.tensorboard, list_names=spec.report_names(),
+                        fresh=ckpt is None)
+    task = ClassifierTask(ddp_model, precision, data, spec, settings, env, reporter)
+    steps_per_epoch = task.steps_in_epoch(0)
     if steps_per_epoch == 0:
         raise UserError(f"no training batches: {len(data.train_tokens)} rows for {env.world_size} processes")
     total = steps_per_epoch * training.epochs
-    trainer.build_schedule(total, training.lr, training.decay_style, warmup_iterations(config, steps_per_epoch, total),
-                           training.constant_decay, f.cos_cut_frac, training.stlr_cut_frac)
+    optimizer = build_optimizer(training.optim, [p for p in model.parameters() if p.requires_grad], training.lr,
+                                training.weight_decay)
+    schedule = build_schedule(optimizer, total, start_lr=training.lr, warmup=warmup_iterations(config, steps_per_epoch, total),
+                              decay_style=training.decay_style, constant_decay=training.constant_decay,
+                              cos_cut_frac=f.cos_cut_frac, stlr_cut_frac=training.stlr_cut_frac)
+    trainer = Trainer(ddp_model, optimizer, precision, schedule, training.clip, env.world_size)
+    progress = Progress()
     if ckpt is not None:
-        trainer.restore(ckpt)
-    log_start(env, spec, data, model, steps_per_epoch, resume, trainer)
-    with GracefulExit() as graceful:
-        outcome = run.train(graceful)
-    summary = run.finish(outcome)
-    run.reporter.close()
-    shutdown(env, trainer.ddp_model)
+        trainer.load_state_dict(ckpt)
+        task.restore(ckpt)
+        progress = Progress.from_dict(ckpt["progress"])
+    log_start(env, spec, data, model, steps_per_epoch, resume, progress)
+    loop = LoopOptions(training.epochs, log_interval=run_options.log_interval, save_iters=training.save_iters,
+                       epoch_path=(lambda epoch: epoch_path(paths, epoch)) if f.save_finetune else None)
+    with GracefulExit() as stop:
+        outcome = train(task, trainer, progress, reporter, paths, stop, loop)
+    summary = finish(task, progress, outcome, stop, config, paths, reporter)
+    reporter.close()
+    shutdown(env, ddp_model)
     return summary
 
 
-def loss_options(options, spec, data):
-    """The losses a `config.FinetuneOptions` asks for."""
+def finetune_settings(config, spec, data):
+    """The task's settings from the flags."""
+    f, training = config.finetune, config.training
     weights = None
-    if options.class_weights == "balanced":
+    if f.class_weights == "balanced":
         weights = torch.from_numpy(balanced_class_weights(data.train_targets, spec.use_softmax, spec.n_outputs))
-    aux = options.aux_lm_loss_weight if options.aux_lm_loss and not options.freeze_lm else 0.0
-    return LossOptions(spec.use_softmax, weights, aux, options.aux_head_variance_loss_weight)
+    return FinetuneSettings(
+        batch_size=config.data.batch_size, eval_batch_size=config.data.eval_batch, seed=config.run.seed,
+        grad_accum=training.grad_accum, train_iters=training.train_iters, stratified=f.stratified_batches,
+        freeze_lm=f.freeze_lm, class_weights=weights,
+        aux_lm_weight=f.aux_lm_loss_weight if f.aux_lm_loss and not f.freeze_lm else 0.0,
+        head_variance_weight=f.aux_head_variance_loss_weight, thresholds=threshold_options(config),
+        report_metric=f.report_metric, micro=f.micro, all_metrics=f.all_metrics)
 
 
-def log_start(env, spec, data, model, steps_per_epoch, resume, trainer):
-    if not is_main(env):
-        return
+def log_start(env, spec, data, model, steps_per_epoch, resume, progress):
     n_params = sum(p.numel() for p in model.parameters())
     log.info("%s task, outputs: %s; %d training texts, %d steps per epoch, %.2fM parameters, %d process(es)",
              spec.kind, ", ".join(spec.names), len(data.train_tokens), steps_per_epoch, n_params / 1e6,
              env.world_size)
     if resume:
-        log.info("resumed from %s at epoch %d, step %d", resume, trainer.progress.epoch + 1,
-                 trainer.progress.step_in_epoch)
+        log.info("resumed from %s at epoch %d, step %d", resume, progress.epoch + 1, progress.step_in_epoch)
+
+
+# ---------------------------------------------------------------------------------------------
+# the end of a run: the best classifier on validation and test, the report and plots
+
+
+def finish(task, progress, outcome, stop, config, paths, reporter):
+    """Report on validation (best epoch) and test; plots; the summary (also returned)."""
+    f, spec = config.finetune, task.spec
+    thresholds = progress.best_keep.get("thresholds") or [DEFAULT_THRESHOLD] * spec.n_outputs
+    summary = {"outcome": outcome, "task": spec.kind, "outputs": spec.n_outputs, "labels": list(spec.names),
+               "epochs_run": progress.epoch, "iterations": progress.iteration,
+               "best_epoch": progress.best_epoch, "report_metric": f.report_metric,
+               "selected_on": selection_words(spec.kind, f.report_metric, f.micro, spec.report_names())
+               if task.data.valid is not None else None,
+               "selection_value": progress.best_value, "thresholds": thresholds, "checkpoint": paths["best"]}
+    if stop.signum:
+        summary["signal"] = stop.signum
+    if outcome != "done":
+        saved = "the step was abandoned, the last checkpoint is kept" if outcome == "interrupted" else "state saved"
+        log.info("stopped by %s at step %d (%s); continue with --resume auto (%s)", stop.signal_name,
+                 progress.iteration, saved, paths["last"])
+        return summary
+    best = load_checkpoint(paths["best"], expect_kind="classifier")["model_state"] if reporter.enabled else None
+    task.bare_model.load_state_dict(broadcast_object(best))
+    sections, confusion = final_sections(task, thresholds, summary, test=not f.no_test_eval)
+    if reporter.enabled:
+        write_outputs(paths, summary, sections, confusion, progress, config, spec, reporter)
+    return summary
+
+
+def final_sections(task, thresholds, summary, test=True):
+    """The report tables of the best classifier: validation, test, and validation at plain 0.5 thresholds
+    when tuning moved them (what the tuning bought)."""
+    sections, confusion, data = {}, None, task.data
+    tuned = np.asarray(thresholds, dtype=np.float64)
+    splits = [("validation", data.valid, tuned), ("test", data.test if test else None, tuned)]
+    if data.valid is not None and not np.allclose(tuned, DEFAULT_THRESHOLD):
+        splits.append(("validation at 0.5 thresholds", data.valid, np.full_like(tuned, DEFAULT_THRESHOLD)))
+    for name, split, split_thresholds in splits:
+        if split is None:
+            continue
+        outputs = task.evaluate(split, thresholds=split_thresholds, desc=name)
+        report, table = labelled_report(outputs["report"], split["truth"], task.spec)
+        title = f"{name} (best epoch {summary['best_epoch']})" if name == "validation" else name
+        sections[title] = (report, table)
+        summary["validation_at_0.5" if name.endswith("thresholds") else name] = report
+        if task.spec.kind == "multiclass" and not name.endswith("thresholds"):
+            confusion = (report["confusion_matrix"], name)
+    return sections, confusion
+
+
+def write_outputs(paths, summary, sections, confusion, progress, config, spec, reporter):
+    f = config.finetune
+    written = [paths["best"], paths["metrics"]]
+    with reported_write(paths["report_txt"], "--save"):
+        if sections:
+            write_report(paths, summary, sections)
+            written += [paths["report_txt"], paths["report_json"]]
+        matrix, split = confusion or (None, None)
+        written += draw_plots(paths, progress.history, f.report_metric, f.micro, spec.kind,
+                              confusion=matrix, label_names=list(spec.names), split=split)
+    if matrix is not None:
+        reporter.image(f"confusion_matrix/{split}_best_epoch", paths["confusion"], progress.iteration)
+    print_summary(summary, sections, written)

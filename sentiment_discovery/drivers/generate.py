@@ -9,7 +9,8 @@ Outputs beside --save (default generated.txt):
   `<stem>_heatmaps/neuron_values.json`;
 - with --tensorboard DIR: the samples as text (`sample/<i>`) and every heatmap PNG as an image
   (`heatmap/sample_<i>`, `heatmap/row_<i>`), all at step 0.
-Shown values are the neuron's raw value × polarity (the drawing clips them to [-1, 1]).
+Shown values are the neuron's raw value × polarity (the drawing clips them to [-1, 1]); with --overwrite V
+they are the values the model computed before the neuron was set to V (title and colour bar say so).
 
 Text: the --text prompt is fed as given (as the original's generate did); --data rows go through the
 model's process function (what its checkpoint records), as transfer and run_classifier read them. An
@@ -22,6 +23,7 @@ import os
 import torch
 from tqdm import tqdm
 
+from ..atomic import atomic_open
 from ..data.preprocess import get_process_fn, resolve_process_fn
 from ..data.formats.readers import read_dataset
 from ..errors import UserError
@@ -84,8 +86,6 @@ def sampling_options(options):
 def steering_options(options, neuron):
     if options.overwrite_prefix and options.overwrite is None:
         raise UserError("--overwrite-prefix needs --overwrite V")
-    if options.overwrite is not None and not neuron.steerable:
-        raise UserError("--overwrite steers a recurrent model's state; a transformer cannot be steered")
     return Steering(options.overwrite, options.overwrite_prefix)
 
 
@@ -107,28 +107,32 @@ def output_stem(save):
 
 
 def describe(neuron, steering):
-    words = f"neuron {neuron.index}, layer {neuron.layer}, {neuron.state_key}"
+    """The heatmap's title: which unit, and when steering sets it."""
+    state = {"c": "cell state c", "h": "hidden state h"}[neuron.state_key]
+    words = f"neuron {neuron.index} (layer {neuron.layer}, {state})"
     if neuron.polarity < 0:
         words += ", negated"
     if steering.active:
-        words += f", overwritten to {steering.value:g}" + (" (prompt too)" if steering.prefix else "")
+        words += f", set to {steering.value:g} after every {'token' if steering.prefix else 'generated token'}"
     return words
 
 
-def draw_heatmap(tokenizer, ids, raw_values, neuron, stem, title):
-    """PNG + HTML heatmap of one token sequence; returns (text, per-character values, character rows)."""
-    from ..visualize.heatmap import text_heatmap_html, text_heatmap_png  # matplotlib: loaded only to draw
+def draw_heatmap(tokenizer, ids, raw_values, neuron, steering, stem):
+    """PNG + HTML heatmap of one token sequence; returns (text, per-character values, character rows).
+    With steering the colours are the values the model computed before the neuron was set (colour bar)."""
+    from ..visualize.heatmap import DEFAULT_QUANTITY, text_heatmap_html, text_heatmap_png  # loaded only to draw
     text, values = token_text(tokenizer, ids, (raw_values * neuron.polarity).tolist())
-    rows = text_heatmap_png(text, values, stem + ".png", title=title)
-    text_heatmap_html(text, values, stem + ".html", title=title)
+    title = describe(neuron, steering)
+    quantity = (f"neuron value as the model computed it, before being set to {steering.value:g}"
+                if steering.active else DEFAULT_QUANTITY)
+    rows = text_heatmap_png(text, values, stem + ".png", title=title, quantity=quantity)
+    text_heatmap_html(text, values, stem + ".html", title=title, quantity=quantity)
     return text, values, rows
 
 
 def write_json(path, data):
-    with reported_write(path, "--save"):
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        with open(path, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, ensure_ascii=False, indent=1)
+    with reported_write(path, "--save"), atomic_open(path, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, ensure_ascii=False, indent=1)
 
 
 def write_samples(path, texts):
@@ -137,10 +141,8 @@ def write_samples(path, texts):
         body = texts[0] + "\n"
     else:
         body = "".join(f"----- sample {i + 1} -----\n{text}\n" for i, text in enumerate(texts))
-    with reported_write(path, "--save"):
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(body)
+    with reported_write(path, "--save"), atomic_open(path, "w", encoding="utf-8") as handle:
+        handle.write(body)
     return body
 
 
@@ -170,12 +172,11 @@ def run_sampling(options, model, tokenizer, device, seed):
 
 def draw_sample_heatmaps(tokenizer, shown, values, neuron, steering, save):
     stem = output_stem(save) + "_heatmap"
-    title = describe(neuron, steering)
     paths, records = [], []
     for index, (ids, row_values) in enumerate(zip(shown, values)):
         path_stem = stem if len(shown) == 1 else f"{stem}_{index + 1}"
         with reported_write(path_stem + ".png", "--save"):
-            text, char_values, rows = draw_heatmap(tokenizer, ids.tolist(), row_values, neuron, path_stem, title)
+            text, char_values, rows = draw_heatmap(tokenizer, ids.tolist(), row_values, neuron, steering, path_stem)
         paths.append(path_stem + ".png")
         records.append({"text": text, "values": char_values, "rows": rows, "png": path_stem + ".png",
                         "html": path_stem + ".html"})
@@ -203,7 +204,6 @@ def run_row_heatmaps(options, model, tokenizer, process_fn):
     dataset = read_dataset(options.data, text_key=options.text_key, loose_json=options.loose_json,
                            require_labels=False, process_fn=process_fn)
     folder = output_stem(options.save) + "_heatmaps"
-    title = describe(neuron, steering)
     limit = max_positions(model) or float("inf")
     records = []
     for row in tqdm(range(min(options.max_rows, len(dataset.texts))), desc="heatmaps", unit="text"):
@@ -217,7 +217,7 @@ def run_row_heatmaps(options, model, tokenizer, process_fn):
         result = generate(model, ids, 0, sampling_options(options), None, 1, neuron, steering, record=True)
         path_stem = os.path.join(folder, f"row_{row:04d}")
         with reported_write(path_stem + ".png", "--save"):
-            text, char_values, rows = draw_heatmap(tokenizer, ids, result.values[0].cpu(), neuron, path_stem, title)
+            text, char_values, rows = draw_heatmap(tokenizer, ids, result.values[0].cpu(), neuron, steering, path_stem)
         records.append({"row": row, "text": text, "values": char_values, "rows": rows,
                         "png": path_stem + ".png", "html": path_stem + ".html"})
     write_json(os.path.join(folder, "neuron_values.json"), {"neuron": neuron_record(neuron, steering),

@@ -14,110 +14,33 @@ original's default). Every checkpoint records it (`process_fn`), and the tools t
 model apply it by default.
 """
 import logging
-import math
 import os
-import resource
-import time
 
 import numpy as np
 import torch
 
-from ..data.preprocess import LEGACY_DEFAULT, PROCESS_FN_KEY, recorded_process_fn, resolve_process_fn
+from ..data.preprocess import LEGACY_DEFAULT, recorded_process_fn, resolve_process_fn
 from ..data.tokenizers.builtin import make_tokenizer, tokenizer_from_dict
 from ..errors import UserError
 from ..models.language_model import build_language_model
 from ..models.loading import load_language_model
 from ..output_paths import check_outputs, reported_write
-from ..runtime import (choose_device, load_splits, report_ignored_architecture, set_runtime_options,
-                       set_threads)
-from ..checkpoint import load_checkpoint, save_checkpoint
-from ..training.collective import all_reduce_sum
-from ..training.distributed import fault_injection_point, init_distributed, is_main, shutdown
-from ..training.lm_trainer import LMTrainer, LoopOptions, iterations_per_epoch
-from ..training.loop import Reporter, drive, resume_path, run_files, written_files
+from ..runtime import choose_device, load_splits, report_ignored_architecture, set_runtime_options, set_threads
+from ..checkpoint import load_checkpoint
+from ..training.checkpoint_files import resume_path, run_files, written_files
+from ..training.distributed import init_distributed, is_main, shutdown, wrap_ddp
+from ..training.language_model_task import (LanguageModelTask, StreamOptions, bits_unit, iterations_per_epoch,
+                                             nats_row)
+from ..training.loop import LoopOptions, Progress, Trainer, train
 from ..training.metrics_log import read_metrics
+from ..training.optim import build_optimizer
+from ..training.precision import Precision
+from ..training.reporter import Reporter
+from ..training.schedules import build_schedule
 from ..training.signals import GracefulExit
 from ..training.tensorboard_log import check_tensorboard
 
 log = logging.getLogger(__name__)
-LN2 = math.log(2.0)
-
-
-class PretrainRun:
-    """What training/loop.py's `drive` steps: iterations in epochs of `total // epochs`, a log line every
-    --log-interval iterations, a validation pass at each epoch's end (the best kept as `<stem>_best.pt`)."""
-
-    def __init__(self, trainer, model_config, options, total_iters, env, reporter, files):
-        self.trainer, self.model_config, self.options, self.env = trainer, model_config, options, env
-        self.total, self.reporter, self.files = total_iters, reporter, files
-        self.iters_per_epoch = max(1, total_iters // max(1, options.epochs))
-        self.window = {"loss": 0.0, "n": 0, "tokens": 0, "t0": time.perf_counter()}
-        self._pending = False
-
-    @property
-    def iteration(self):
-        return self.trainer.progress.iteration
-
-    def finished(self):
-        return self.iteration >= self.total
-
-    def epoch_pending(self):
-        return self._pending
-
-    def step(self):
-        loss, tokens, _ = self.trainer.train_iteration()
-        self.window.update(loss=self.window["loss"] + loss, n=self.window["n"] + 1,
-                           tokens=self.window["tokens"] + tokens)
-        self.reporter.advance()
-        it = self.iteration
-        if it % self.options.log_interval == 0 or it == self.total:
-            self._log_window()
-        self._pending = it % self.iters_per_epoch == 0 or it == self.total
-        fault_injection_point(self.env, it)          # test-only; does nothing unless a test asks
-
-    def _log_window(self):
-        trainer, window, env = self.trainer, self.window, self.env
-        elapsed = time.perf_counter() - window["t0"]
-        loss = all_reduce_sum([window["loss"] / max(window["n"], 1)])[0] / env.world_size
-        tokens = all_reduce_sum([float(window["tokens"])])[0]
-        row = {"step": self.iteration, "loss": loss, "ppl": math.exp(min(loss, 50)), "bpc": loss / LN2,
-               "lr": trainer.schedule.lr, "tokens_per_s": tokens / max(elapsed, 1e-9),
-               "loss_scale": trainer.precision.loss_scale, "skipped_steps": trainer.precision.skipped_steps,
-               "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
-        if is_main(env):
-            self.reporter.write(row)
-            self.reporter.show(loss=f"{loss:.3f}", lr=f"{row['lr']:.2e}", tok_s=f"{row['tokens_per_s']:.0f}")
-        window.update(loss=0.0, n=0, tokens=0, t0=time.perf_counter())
-
-    def end_epoch(self):
-        self._pending = False
-        trainer, progress, env = self.trainer, self.trainer.progress, self.env
-        val_loss = trainer.evaluate()
-        if val_loss is None:
-            return
-        epoch = self.iteration // self.iters_per_epoch
-        row = {"step": self.iteration, "epoch": epoch, "val_loss": val_loss,
-               "val_ppl": math.exp(min(val_loss, 50)), "val_bpc": val_loss / LN2}
-        progress.evaluations.append(row)
-        improved = val_loss < progress.best_val_loss
-        if improved:
-            progress.best_val_loss = val_loss
-        if is_main(env):
-            self.reporter.write(row)
-            log.info("epoch %d: validation loss %.4f, perplexity %.2f, %.4f bits per token%s", epoch, val_loss,
-                     row["val_ppl"], row["val_bpc"], " (best so far)" if improved else "")
-        if improved:
-            self.save(self.files["best"])
-
-    def save_last(self):
-        self.save(self.files["last"])
-
-    def save(self, path):
-        """Every rank gathers (streams, states); rank 0 writes."""
-        payload = dict(self.trainer.payload(self.model_config), **{PROCESS_FN_KEY: self.trainer.process_fn})
-        if is_main(self.env):
-            with reported_write(path, "--save"):
-                save_checkpoint(path, payload)
 
 
 def pretrain_files(save):
@@ -156,6 +79,29 @@ def build_model(model_config, tokenizer, ckpt, resume=None):
     return build_language_model(config), config
 
 
+ACTIVATION_BYTES = 100    # bytes kept for backward per (row, step, unit, layer): measured, mLSTM 1024 units
+BASE_BYTES = 2**29        # the process itself (torch, the corpus)
+SIZE_FLAGS = {"nhid", "emsize", "nlayers", "decoder_layers", "decoder_embed_dim", "decoder_ffn_embed_dim"}
+CPU_COMMAND = "--nhid 512 --batch-size 32 --seq-length 64 (README: Train a language model on your corpus)"
+
+
+def warn_gpu_sized_defaults(config, architecture, device):
+    """One line when a CPU run builds the default model size, the paper's GPU model: its size, the memory
+    it needs, a CPU-sized command and where it saves."""
+    if device.type != "cpu" or config.model.load or SIZE_FLAGS & config.model.given:
+        return
+    with torch.device("meta"):
+        n_params = sum(p.numel() for p in build_language_model(architecture).parameters())
+    width = architecture.get("nhid") or architecture.get("decoder_embed_dim")
+    layers = architecture.get("nlayers") or architecture.get("decoder_layers", 1)
+    rows = config.data.batch_size * config.lm_data.seq_length * width * layers
+    gigabytes = (BASE_BYTES + 16 * n_params + ACTIVATION_BYTES * rows) / 2**30   # weights, grads, Adam
+    log.warning("the default model is the paper's GPU configuration (%s, %d units, %.0fM parameters, batch %d x %d): "
+                "about %.0f GB of memory and minutes per step on a CPU; a CPU-sized run: %s; saving to %s",
+                architecture["model"], width, n_params / 1e6, config.data.batch_size, config.lm_data.seq_length,
+                gigabytes, CPU_COMMAND, config.training.save)
+
+
 def estimate_tokens(texts, tokenizer, sample=1000, seed=0):
     """Approximate token count of a corpus from a random sample of its documents."""
     n = len(texts)
@@ -178,8 +124,7 @@ def pretrain(config):
     """Run pretraining as a `config.PretrainConfig` says; returns a summary dict (also logged)."""
     run, training = config.run, config.training
     check_tensorboard(training.tensorboard)
-    device = choose_device(run.device)
-    env = init_distributed(device)
+    env = init_distributed(choose_device(run.device))
     if is_main(env):
         check_output_paths(training.save, config.model.load, config.data.files())
     set_threads(run.threads)
@@ -188,65 +133,84 @@ def pretrain(config):
     resume = resume_path(training.resume, files)
     ckpt = load_checkpoint(resume, expect_kind="lm") if resume else None
     process_fn = resolve_process_fn(config.data.process_fn, recorded_process_fn(ckpt) if ckpt else LEGACY_DEFAULT)
-    if is_main(env):
-        log.info("text clean-up: %s", process_fn)
-    train, valid, test = load_splits(config.data, run.seed, require_labels=False, process_fn=process_fn)
-    tokenizer = tokenizer_from_dict(ckpt["tokenizer"]) if ckpt else build_tokenizer(config.tokenizer, train.texts)
+    log.info("text clean-up: %s", process_fn)
+    train_docs, valid, test = load_splits(config.data, run.seed, require_labels=False, process_fn=process_fn)
+    tokenizer = tokenizer_from_dict(ckpt["tokenizer"]) if ckpt else build_tokenizer(config.tokenizer, train_docs.texts)
+    if ckpt is None:
+        warn_gpu_sized_defaults(config, config.model.architecture(tokenizer.vocab_size), env.device)
     model, model_config = build_model(config.model, tokenizer, ckpt, resume)
     set_runtime_options(model, config.model.rnn_impl, config.model.compile)
-    if is_main(env):
-        n_params = sum(p.numel() for p in model.parameters())
-        log.info("%s language model, %.2fM parameters, vocabulary %d, %d training documents, %d processes",
-                 model_config["model"], n_params / 1e6, tokenizer.vocab_size, len(train.texts), env.world_size)
-    options = LoopOptions.from_config(config)
-    trainer = LMTrainer(model, tokenizer, train.texts, valid.texts if valid else None, options, env,
-                        config.precision.flags(), training.optimizer())
-    trainer.process_fn = process_fn  # recorded in every checkpoint `save` writes
-    total = iterations_per_epoch(options, estimate_tokens(train.texts, tokenizer), env.world_size) * training.epochs
-    trainer.build_schedule(total, training.lr, training.decay_style, training.warmup, training.constant_decay,
-                           training.stlr_cut_frac)
+    n_params = sum(p.numel() for p in model.parameters())
+    log.info("%s language model, %.2fM parameters, vocabulary %d, %d training documents, %d processes",
+             model_config["model"], n_params / 1e6, tokenizer.vocab_size, len(train_docs.texts), env.world_size)
+    precision = Precision.from_flags(device=env.device, **config.precision.flags())
+    ddp_model = wrap_ddp(model.to(env.device), env)
+    options = StreamOptions.from_config(config)
+    steps = iterations_per_epoch(training.train_iters, options, estimate_tokens(train_docs.texts, tokenizer),
+                                 env.world_size)
+    task = LanguageModelTask(ddp_model, precision, tokenizer, train_docs.texts, valid.texts if valid else None,
+                             options, env, model_config, process_fn, steps)
+    optimizer = build_optimizer(training.optim, model.parameters(), training.lr, training.weight_decay)
+    trainer = Trainer(ddp_model, optimizer, precision, schedule_for(optimizer, training, steps * training.epochs),
+                      training.clip, env.world_size)
+    progress = Progress()
     if ckpt is not None:
-        trainer.restore(ckpt)
-        if is_main(env):
-            log.info("resumed from %s at iteration %d of %d", resume, trainer.progress.iteration, total)
+        trainer.load_state_dict(ckpt)
+        task.restore(ckpt)
+        progress = Progress.from_dict(ckpt["progress"])
+        if progress.epoch is None:      # a version-1 checkpoint: every epoch has `steps` iterations
+            progress.epoch, progress.step_in_epoch = divmod(progress.iteration, steps)
+        log.info("resumed from %s at iteration %d of %d", resume, progress.iteration, steps * training.epochs)
     reporter = Reporter(files["metrics"], is_main(env), training.tensorboard, fresh=ckpt is None)
-    reporter.start_bar(total, trainer.progress.iteration, desc="pretrain", mininterval=2.0)
-    run = PretrainRun(trainer, model_config, options, total, env, reporter, files)
-    with GracefulExit() as graceful:
-        outcome = drive(run, graceful, options.save_iters)
-    reporter.close_bar()
-    summary = _finish(trainer, outcome, test, env, reporter, files)
+    loop = LoopOptions(training.epochs, log_interval=max(1, run.log_interval), save_iters=training.save_iters)
+    with GracefulExit() as stop:
+        outcome = train(task, trainer, progress, reporter, files, stop, loop)
+    summary = finish(task, progress, precision, outcome, stop, test, reporter, files)
     reporter.close()
-    shutdown(env, trainer.ddp_model)
+    shutdown(env, ddp_model)
     return summary
 
 
-def _finish(trainer, outcome, test, env, metrics, paths):
+def schedule_for(optimizer, training, total_iters):
+    """The LambdaLR schedule of a `config.TrainingConfig` over `total_iters` steps (--warmup below 1 is a
+    fraction of them)."""
+    warmup = training.warmup
+    warmup_iters = int(warmup * total_iters) if 0 < warmup < 1 else int(warmup)
+    return build_schedule(optimizer, total_iters, start_lr=training.lr, warmup=warmup_iters,
+                          decay_style=training.decay_style, constant_decay=training.constant_decay,
+                          stlr_cut_frac=training.stlr_cut_frac)
+
+
+def finish(task, progress, precision, outcome, stop, test, reporter, files):
     """Test loss on a finished run, the loss curve, the summary (also logged)."""
-    summary = {"outcome": outcome, "iterations": trainer.progress.iteration,
-               "best_val_loss": trainer.progress.best_val_loss, "checkpoint": paths["last"],
-               "skipped_steps": trainer.precision.skipped_steps}
+    summary = {"outcome": outcome, "iterations": progress.iteration,
+               "best_val_loss": -progress.best_value,
+               "checkpoint": files["last"], "skipped_steps": precision.skipped_steps}
+    if stop.signum:
+        summary["signal"] = stop.signum
     if outcome == "done" and test is not None and len(test.texts) > 0:
-        test_loss = trainer.evaluate(test.texts)
-        summary.update(test_loss=test_loss, test_ppl=math.exp(min(test_loss, 50)), test_bpc=test_loss / LN2)
-        if is_main(env):
-            metrics.write({"step": trainer.progress.iteration, "test_loss": test_loss,
-                           "test_bpc": test_loss / LN2})
-    if is_main(env):
-        with reported_write(paths["curve"], "--save"):
-            _plot_curve(paths)
-        metrics.image("loss_curve", paths["curve"], trainer.progress.iteration)
-        if outcome == "stopped":
-            log.info("stopped by a signal at iteration %d; checkpoint saved to %s (continue with --resume auto)",
-                     trainer.progress.iteration, paths["last"])
-        else:
-            log.info("done: %s", ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
-                                           for k, v in summary.items()))
+        test_row = nats_row("test_", task.evaluate(test.texts))
+        summary.update(test_row)
+        reporter.write({"step": progress.iteration, "test_loss": test_row["test_loss"], "test_bpc": test_row["test_bpc"]})
+    if reporter.enabled and os.path.exists(files["metrics"]):
+        with reported_write(files["curve"], "--save"):
+            _plot_curve(files, bits_unit(task.tokenizer))
+        reporter.image("loss_curve", files["curve"], progress.iteration)
+    if outcome == "interrupted":
+        kept = f"{files['last']} is kept" if os.path.exists(files["last"]) else "no checkpoint had been written yet"
+        log.warning("stopped by %s during a step at iteration %d: the step was abandoned; %s", stop.signal_name,
+                    progress.iteration, kept)
+    elif outcome == "stopped":
+        log.info("stopped by %s at iteration %d; checkpoint saved to %s (continue with --resume auto)",
+                 stop.signal_name, progress.iteration, files["last"])
+    else:
+        log.info("done: %s", ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
+                                       for k, v in summary.items()))
     return summary
 
 
-def _plot_curve(paths):
+def _plot_curve(paths, unit):
     from ..visualize.plots import loss_curve
     rows = read_metrics(paths["metrics"])
     if rows:
-        loss_curve(rows, paths["curve"])
+        loss_curve(rows, paths["curve"], unit=unit)

@@ -13,11 +13,14 @@ Tasks (`--task`):
   accuracy against two 0/1 label columns (equal columns = neutral); with one column, the (low, high)
   split of the score into negative / neutral / positive maximising accuracy against labels 0/1/2;
 - scalar: per column, the best single cut of an unbounded score (e.g. a neuron's value), either direction.
+`--apply FILE` (a `--task binary --save` file) scores the predictions at its thresholds instead of tuning:
+tune on validation predictions, then apply to test ones.
 """
 import json
 import os
 
 import numpy as np
+import pandas as pd
 
 from ..atomic import atomic_open
 from ..data.formats.labels import parse_label_column
@@ -35,7 +38,9 @@ from ..evaluation.thresholds import (
     neutral_thresholds,
     roc_auc,
     scalar_threshold,
+    SortedColumns,
 )
+from ..evaluation.counts import metric_from_counts
 
 PROB_SUFFIX = " prob"
 
@@ -62,25 +67,15 @@ def read_predictions(path):
     frame = read_frame(path, file_format(path))
     columns = [c for c in frame.columns if str(c).endswith(PROB_SUFFIX)] or list(frame.columns)
     values = frame[columns].apply(lambda column: column.astype(str).str.strip())
-    numbers = values.apply(lambda column: _to_numbers(column, path))
+    numbers = values.apply(lambda column: pd.to_numeric(column, errors="coerce")).to_numpy(np.float64)  # (N, L)
+    bad = np.isnan(numbers)
+    if bad.any():
+        column = int(np.flatnonzero(bad.any(axis=0))[0])
+        row = int(np.flatnonzero(bad[:, column])[0])
+        raise UserError(f"--preds-file {path}: column {columns[column]!r} has the non-numeric value "
+                        f"{values.iloc[row, column]!r} in row {row + 1}")
     names = [str(c).removesuffix(PROB_SUFFIX) for c in columns]
-    return as_matrix(numbers.to_numpy(np.float64), f"--preds-file {path}"), names
-
-
-def _to_numbers(column, path):
-    numbers = column.map(lambda cell: _number(cell))
-    if numbers.isna().any():
-        row = int(np.flatnonzero(numbers.isna().to_numpy())[0])
-        raise UserError(f"--preds-file {path}: column {column.name!r} has the non-numeric value "
-                        f"{column.iloc[row]!r} in row {row + 1}")
-    return numbers
-
-
-def _number(cell):
-    try:
-        return float(cell)
-    except ValueError:
-        return np.nan
+    return as_matrix(numbers, f"--preds-file {path}"), names
 
 
 def read_labels(path, label_key="label", non_binary_cols=None, loose_json=False):
@@ -114,6 +109,15 @@ def auc_task(preds, labels, names):
     return {"task": "auc", "columns": names, "auc": aucs, "mean_auc": float(np.mean(aucs))}
 
 
+def binary_results(probs, labels, names, thresholds, per_class, metric, micro):
+    """The results of `--task binary` (and `--apply`): thresholds, per-class metric, average at them and at 0.5."""
+    average = "micro" if micro else "macro"
+    return {"task": "binary", "metric": canonical_metric(metric), "average": average, "columns": names,
+            "thresholds": [float(t) for t in thresholds], "per_class": [float(v) for v in per_class],
+            f"{average}_at_thresholds": evaluate_thresholds(probs, labels, thresholds, metric, micro),
+            f"{average}_at_0.5": evaluate_thresholds(probs, labels, 0.5, metric, micro)}
+
+
 def binary_task(preds, labels, names, metric, micro, tweaks, seed):
     check_columns(preds, labels, "binary")
     probs, labels = check_probs_labels(preds, labels)
@@ -121,11 +125,7 @@ def binary_task(preds, labels, names, metric, micro, tweaks, seed):
     thresholds = found.thresholds
     if tweaks > 0:
         thresholds, _ = global_tweaks(probs, labels, thresholds, n=tweaks, metric=metric, micro=micro, seed=seed)
-    average = "micro" if micro else "macro"
-    return {"task": "binary", "metric": found.metric, "average": average, "columns": names,
-            "thresholds": [float(t) for t in thresholds], "per_class": [float(v) for v in found.per_class],
-            f"{average}_at_thresholds": evaluate_thresholds(probs, labels, thresholds, metric, micro),
-            f"{average}_at_0.5": evaluate_thresholds(probs, labels, 0.5, metric, micro)}
+    return binary_results(probs, labels, names, thresholds, found.per_class, metric, micro)
 
 
 def neutral_task(preds, labels, names):
@@ -146,12 +146,37 @@ def scalar_task(preds, labels, names, metric):
             "thresholds": [c[0] for c in cuts], "values": [c[1] for c in cuts], "signs": [c[2] for c in cuts]}
 
 
+def applied_task(preds, labels, names, path):
+    """`binary_task`'s numbers at the thresholds a `--task binary --save` run wrote to `path` (tuned on
+    other predictions, e.g. validation), with its metric and average."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            saved = json.load(handle)
+        thresholds = np.asarray(saved["thresholds"], dtype=np.float64).ravel()
+        metric, micro = saved["metric"], saved["average"] == "micro"
+    except (ValueError, KeyError, TypeError):
+        raise UserError(f"--apply {path} holds no thresholds: give a file written by threshold.py --task binary "
+                        "--save") from None
+    if thresholds.size != preds.shape[1]:
+        raise UserError(f"--apply {path} has {thresholds.size} threshold(s) but --preds-file has {preds.shape[1]} "
+                        "column(s)")
+    check_columns(preds, labels, "binary")
+    probs, labels = check_probs_labels(preds, labels)
+    per_class = metric_from_counts(metric, **SortedColumns(probs, labels).counts_at(thresholds))  # (L,)
+    return dict(binary_results(probs, labels, names, thresholds, per_class, metric, micro), thresholds_from=path)
+
+
 def run_threshold(task, preds_file, labels_file, metric="f1", micro=False, label_key="label",
-                  non_binary_cols=None, loose_json=False, global_tweaks_n=0, seed=1234):
-    """The results dict of one `--task` on the files."""
+                  non_binary_cols=None, loose_json=False, global_tweaks_n=0, seed=1234, apply=None):
+    """The results dict of one `--task` on the files, or with `apply` (a `--task binary --save` file) the
+    numbers of its thresholds on these files."""
+    if apply:
+        _check_file(apply, "--apply")
     preds, names = read_predictions(preds_file)
     labels = read_labels(labels_file, label_key, non_binary_cols, loose_json)
     check_rows(preds, labels)
+    if apply:
+        return applied_task(preds, labels, names, apply)
     if task == "auc":
         return auc_task(preds, labels, names)
     if task == "binary":
@@ -181,16 +206,14 @@ def format_results(results):
 
 def threshold_main(config):
     """threshold.py's `config.ThresholdConfig` -> results printed (and saved as JSON with --save)."""
-    check_outputs([("--save", config.save)],
-                  [("--preds-file", config.preds_file), ("--labels-file", config.labels_file)])
+    check_outputs([("--save", config.save)], [("--preds-file", config.preds_file),
+                                              ("--labels-file", config.labels_file), ("--apply", config.apply)])
     results = run_threshold(config.task, config.preds_file, config.labels_file, config.metric, config.micro,
                             config.label_key, config.non_binary_cols, config.loose_json, config.global_tweaks,
-                            config.seed)
+                            config.seed, config.apply)
     print(format_results(results))
     if config.save:
-        with reported_write(config.save, "--save"):
-            os.makedirs(os.path.dirname(os.path.abspath(config.save)), exist_ok=True)
-            with atomic_open(config.save, "w", encoding="utf-8") as handle:
-                json.dump(results, handle, indent=2)
+        with reported_write(config.save, "--save"), atomic_open(config.save, "w", encoding="utf-8") as handle:
+            json.dump(results, handle, indent=2)
         print(f"wrote {config.save}")
     return results

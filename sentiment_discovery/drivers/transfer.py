@@ -299,7 +299,7 @@ def _write_outputs(config, splits, reports, indices, signs, pipeline, options, r
         probs_top = probabilities(reports["top"].result, test.features) if "top" in reports else None
         with reported_write(write_results, "--write-results"):
             files["test_results"] = write_test_results(
-                write_results, test.dataset.texts, test.labels, train.label_names, names,
+                write_results, test.dataset.texts, config.data.text_key, test.labels, full.task, train.label_names,
                 probabilities(full, test.features), probs_top, len(indices), test.features, indices, class_names)
     elif write_results:
         log.warning("--write-results %s not written: there is no test split", write_results)

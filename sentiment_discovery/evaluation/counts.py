@@ -1,10 +1,10 @@
 """Metrics of tp/fp/fn/tn counts, element-wise over arrays of counts.
 
-scikit-learn's metrics take label arrays; the threshold searches (thresholds.py,
-finetune/thresholding.py) score hundreds of candidate thresholds per class at once from counts, and
-sklearn has no per-label accuracy or MCC of multi-label data (metrics.py reads those from its confusion
-counts), so these formulas stay here. They agree with sklearn.metrics (tests/test_metrics.py,
-tests/test_evaluation_parity.py); a metric whose denominator is zero is 0 (zero_division=0), never NaN.
+scikit-learn's metrics take label arrays; the threshold searches (thresholds.py) score hundreds of
+candidate thresholds per class at once from counts, and sklearn has no per-label accuracy or MCC of
+multi-label data (metrics.py reads those from its confusion counts): these formulas serve both. They
+agree with sklearn.metrics (tests/test_metrics.py, tests/test_evaluation_parity.py); a metric whose
+denominator is zero is 0 (zero_division=0), never NaN.
 """
 from __future__ import annotations
 

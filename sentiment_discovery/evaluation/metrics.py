@@ -21,13 +21,12 @@ import numpy as np
 
 from ..errors import UserError
 from .counts import scores_from_counts
+from .labels import check_labels, infer_task
 from .names import METRIC_NAMES, canonical_metric
-
-TASKS = ("binary", "multiclass", "multilabel")
 
 
 def _sklearn_metrics():
-    """sklearn.metrics, imported on first use: a run with a bad input fails before sklearn loads (~1 s)."""
+    """sklearn.metrics, imported on first use: a run with a bad input fails before sklearn loads."""
     from sklearn import metrics
     return metrics
 
@@ -43,60 +42,15 @@ def quiet():
 
 # ---------------------------------------------------------------- checking input
 
-def as_label_array(values, what: str) -> np.ndarray:
-    """Turn labels into a numpy array, refusing NaN and non-numeric entries with a UserError."""
-    array = np.asarray(values)
-    if array.dtype.kind not in "biuf":
-        raise UserError(f"{what} must be numeric labels, got dtype {array.dtype}")
-    if array.dtype.kind == "f" and np.isnan(array).any():
-        raise UserError(f"{what} contains NaN at row {int(np.argwhere(np.isnan(array))[0][0])}")
-    if array.ndim not in (1, 2):
-        raise UserError(f"{what} must be 1-D (class ids) or 2-D (multi-label 0/1), got shape {array.shape}")
-    return array
-
-
-def check_pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
-    """Validate that truth and predictions are label arrays of the same shape."""
-    y_true = as_label_array(y_true, "y_true")
-    y_pred = as_label_array(y_pred, "y_pred")
-    if y_true.shape != y_pred.shape:
-        raise UserError(f"y_true has shape {y_true.shape} but y_pred has shape {y_pred.shape}")
-    if y_true.shape[0] == 0:
-        raise UserError("no rows to score (empty label arrays)")
-    return y_true, y_pred
-
-
-def check_binary_values(array: np.ndarray, what: str) -> np.ndarray:
-    """Refuse anything other than 0/1 in a binary or multi-label array."""
-    bad = ~np.isin(array, (0, 1))
-    if bad.any():
-        value = array[bad].flat[0]
-        raise UserError(f"{what} must hold only 0/1 values, found {value!r}")
-    return array.astype(np.int64)
-
-
-def check_class_ids(array: np.ndarray, n_classes: int, what: str) -> np.ndarray:
-    """Refuse non-integer, negative or too large class ids."""
-    if array.dtype.kind == "f" and not np.all(array == np.round(array)):
-        raise UserError(f"{what} must hold integer class ids, found {array[array != np.round(array)][0]!r}")
-    ids = array.astype(np.int64)
-    if ids.min() < 0 or ids.max() >= n_classes:
-        bad = ids[(ids < 0) | (ids >= n_classes)][0]
-        raise UserError(f"{what} holds class id {bad}, outside 0..{n_classes - 1}")
-    return ids
-
-
-def infer_task(y_true) -> str:
-    """'multilabel' for a 2-D array, 'binary' for 1-D 0/1 labels, else 'multiclass'."""
-    y_true = as_label_array(y_true, "y_true")
-    if y_true.ndim == 2:
-        return "multilabel"
-    return "binary" if np.isin(y_true, (0, 1)).all() else "multiclass"
-
-
-def infer_n_classes(y_true: np.ndarray, y_pred: np.ndarray) -> int:
-    """Number of classes implied by the largest id in either array (at least 2)."""
-    return max(2, int(max(y_true.max(), y_pred.max())) + 1)
+def checked_pair(y_true, y_pred, task: str | None = None, n_classes: int | None = None):
+    """(y_true, y_pred, task, n_classes) after `labels.check_labels`: the task is y_true's unless given; a
+    multi-class count not given is the largest id in either array + 1 (at least 2)."""
+    y_true = check_labels(y_true, "y_true", task, n_classes)
+    task = task or infer_task(y_true)
+    y_pred = check_labels(y_pred, "y_pred", task, n_classes, same_shape_as=("y_true", y_true))
+    if task == "multiclass" and n_classes is None:
+        n_classes = max(2, int(max(y_true.max(), y_pred.max())) + 1)
+    return y_true, y_pred, task, n_classes
 
 
 def one_hot(ids, n_classes: int) -> np.ndarray:
@@ -111,19 +65,20 @@ def one_hot(ids, n_classes: int) -> np.ndarray:
 
 def confusion_matrix(y_true, y_pred, n_classes: int | None = None) -> np.ndarray:
     """(K, K) int64 counts; rows are true class ids, columns predicted ids."""
-    y_true, y_pred = check_pair(y_true, y_pred)
-    if y_true.ndim != 1:
+    if np.ndim(y_true) == 2:
         raise UserError("confusion_matrix needs 1-D class ids; use multilabel_confusion for (N, L) targets")
-    n_classes = n_classes or infer_n_classes(y_true, y_pred)
-    t = check_class_ids(y_true, n_classes, "y_true")
-    p = check_class_ids(y_pred, n_classes, "y_pred")
-    return _sklearn_metrics().confusion_matrix(t, p, labels=np.arange(n_classes)).astype(np.int64)
+    y_true, y_pred, _, n_classes = checked_pair(y_true, y_pred, "multiclass", n_classes)
+    return class_confusion(y_true, y_pred, n_classes)
+
+
+def class_confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
+    """sklearn's confusion matrix of checked class ids, (K, K) int64."""
+    return _sklearn_metrics().confusion_matrix(y_true, y_pred, labels=np.arange(n_classes)).astype(np.int64)
 
 
 def multilabel_confusion(y_true, y_pred) -> np.ndarray:
     """(L, 2, 2) per-label [[tn, fp], [fn, tp]] counts (scikit-learn's multilabel_confusion_matrix)."""
-    y_true, y_pred = check_pair(y_true, y_pred)
-    t, p = check_binary_values(y_true, "y_true"), check_binary_values(y_pred, "y_pred")
+    t, p, _, _ = checked_pair(y_true, y_pred, "multilabel" if np.ndim(y_true) == 2 else "binary")
     return confusion_per_label(t.reshape(t.shape[0], -1), p.reshape(p.shape[0], -1))
 
 
@@ -188,51 +143,34 @@ def evaluate(y_true, y_pred, task: str | None = None, n_classes: int | None = No
     Returns {"task", "n", "accuracy", "per_class": {metric: [K or L values]}, "micro": {...},
     "macro": {...}} plus, for binary, "positive" (the scores of class 1, scikit-learn's
     average="binary") and "mcc"; for multi-class, "mcc" (R_K) and "confusion_matrix"."""
-    y_true, y_pred = check_pair(y_true, y_pred)
-    task = task or infer_task(y_true)
-    if task not in TASKS:
-        raise UserError(f"unknown task {task!r}; choose one of: {', '.join(TASKS)}")
+    y_true, y_pred, task, n_classes = checked_pair(y_true, y_pred, task, n_classes)
     if task == "multilabel":
         return evaluate_multilabel(y_true, y_pred)
-    if y_true.ndim != 1:
-        raise UserError(f"task {task!r} needs 1-D labels, got shape {y_true.shape}")
     if task == "binary":
         return evaluate_binary(y_true, y_pred)
     return evaluate_multiclass(y_true, y_pred, n_classes)
 
 
-def evaluate_binary(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
-    """Binary 0/1 labels: both classes per class, plus the positive class's scores."""
-    t = check_binary_values(y_true, "y_true")
-    p = check_binary_values(y_pred, "y_pred")
+def evaluate_binary(t: np.ndarray, p: np.ndarray) -> dict:
+    """Checked 0/1 labels: both classes per class, plus the positive class's scores."""
     report = evaluate_multiclass(t, p, 2)
-    positive = averaged_scores(t[:, None], p[:, None])["micro"]  # one column: class 1's own scores
     report["task"] = "binary"
-    report["positive"] = positive
-    with quiet():
-        report["mcc"] = float(_sklearn_metrics().matthews_corrcoef(t, p))
+    report["positive"] = averaged_scores(t[:, None], p[:, None])["micro"]  # one column: class 1's own scores
     return report
 
 
-def evaluate_multiclass(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int | None) -> dict:
-    """Class ids: one-vs-rest scores per class of the (N, K) indicator matrices; K-class MCC."""
-    cm = confusion_matrix(y_true, y_pred, n_classes)  # validates the ids
-    n_classes = cm.shape[0]
-    t, p = y_true.astype(np.int64), y_pred.astype(np.int64)
+def evaluate_multiclass(t: np.ndarray, p: np.ndarray, n_classes: int) -> dict:
+    """Checked class ids: one-vs-rest scores per class of the (N, K) indicator matrices; K-class MCC."""
     report = {"task": "multiclass", "n": int(t.shape[0]), "accuracy": float(_sklearn_metrics().accuracy_score(t, p))}
     report.update(averaged_scores(one_hot(t, n_classes), one_hot(p, n_classes)))
     with quiet():
         report["mcc"] = float(_sklearn_metrics().matthews_corrcoef(t, p))
-    report["confusion_matrix"] = cm.tolist()
+    report["confusion_matrix"] = class_confusion(t, p, n_classes).tolist()
     return report
 
 
-def evaluate_multilabel(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
-    """(N, L) 0/1 matrices: per-label scores; headline accuracy is exact match."""
-    if y_true.ndim != 2:
-        raise UserError(f"multilabel task needs (N, L) 0/1 labels, got shape {y_true.shape}")
-    t = check_binary_values(y_true, "y_true")
-    p = check_binary_values(y_pred, "y_pred")
+def evaluate_multilabel(t: np.ndarray, p: np.ndarray) -> dict:
+    """Checked (N, L) 0/1 matrices: per-label scores; headline accuracy is exact match."""
     report = {"task": "multilabel", "n": int(t.shape[0]), "accuracy": float(_sklearn_metrics().accuracy_score(t, p))}
     report.update(averaged_scores(t, p))
     return report

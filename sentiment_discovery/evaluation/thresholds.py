@@ -29,7 +29,8 @@ import numpy as np
 
 from ..errors import UserError
 from .counts import averaged_metric, metric_from_counts
-from .metrics import canonical_metric, check_binary_values
+from .labels import check_labels
+from .names import canonical_metric
 
 DEFAULT_GRID = np.linspace(0.0, 1.0, 201)
 TWEAK_STEP = 0.08  # the original's tweak width: threshold + 0.08 * (u - 0.5)
@@ -66,13 +67,17 @@ def as_matrix(values, what: str) -> np.ndarray:
     return array
 
 
+def label_matrix(labels, what: str = "labels", **match) -> np.ndarray:
+    """(N,) or (N, L) 0/1 labels -> (N, L) int64, checked by `labels.check_labels` (`match`: its
+    same_shape_as / same_rows_as)."""
+    labels = np.asarray(labels)
+    return check_labels(labels[:, None] if labels.ndim == 1 else labels, what, "multilabel", **match)
+
+
 def check_probs_labels(probs, labels) -> tuple[np.ndarray, np.ndarray]:
     """probs and 0/1 labels as (N, L) arrays of the same shape."""
     probs = as_matrix(probs, "probabilities")
-    labels = check_binary_values(as_matrix(labels, "labels"), "labels")
-    if probs.shape != labels.shape:
-        raise UserError(f"probabilities have shape {probs.shape} but labels have shape {labels.shape}")
-    return probs, labels
+    return probs, label_matrix(labels, same_shape_as=("probabilities", probs))
 
 
 def as_grid(grid) -> np.ndarray:
@@ -83,104 +88,71 @@ def as_grid(grid) -> np.ndarray:
     return grid
 
 
-# ---------------------------------------------------------------- applying thresholds
-
-def apply_thresholds(probs, thresholds) -> np.ndarray:
-    """0/1 predictions `probs > thresholds`; thresholds a scalar or one per column."""
-    probs_array = np.asarray(probs, dtype=np.float64)
-    thresholds = np.asarray(thresholds, dtype=np.float64)
-    if probs_array.ndim == 2 and thresholds.ndim == 1 and thresholds.shape[0] != probs_array.shape[1]:
-        raise UserError(f"{thresholds.shape[0]} thresholds given for {probs_array.shape[1]} classes")
-    return (probs_array > thresholds).astype(np.int64)
-
-
 # ---------------------------------------------------------------- per-class search
 
-def counts_over_grid(scores: np.ndarray, labels: np.ndarray, grid: np.ndarray) -> dict[str, np.ndarray]:
-    """tp/fp/fn/tn of `scores > t` for every t in the grid, each (G,); one column, O(N log N)."""
-    positive_scores = np.sort(scores[labels == 1])  # (P,)
-    negative_scores = np.sort(scores[labels == 0])  # (Q,)
-    tp = positive_scores.size - np.searchsorted(positive_scores, grid, side="right")  # (G,)
-    fp = negative_scores.size - np.searchsorted(negative_scores, grid, side="right")  # (G,)
-    return {"tp": tp, "fp": fp, "fn": positive_scores.size - tp, "tn": negative_scores.size - fp}
+class SortedColumns:
+    """Each column's positive and negative scores, sorted, to count `score > t` by binary search."""
+
+    def __init__(self, probs: np.ndarray, labels: np.ndarray):
+        self.positive = [np.sort(probs[labels[:, j] == 1, j]) for j in range(probs.shape[1])]
+        self.negative = [np.sort(probs[labels[:, j] == 0, j]) for j in range(probs.shape[1])]
+
+    def counts(self, column: int, thresholds) -> dict:
+        """tp/fp/fn/tn of `probs[:, column] > t` for one threshold, or each (G,) for a grid of them."""
+        positive, negative = self.positive[column], self.negative[column]
+        tp = positive.size - np.searchsorted(positive, thresholds, side="right")
+        fp = negative.size - np.searchsorted(negative, thresholds, side="right")
+        return {"tp": tp, "fp": fp, "fn": positive.size - tp, "tn": negative.size - fp}
+
+    def counts_at(self, thresholds) -> dict[str, np.ndarray]:
+        """Per-column counts, each (L,), of `probs[:, j] > thresholds[j]`."""
+        each = [self.counts(j, t) for j, t in enumerate(np.broadcast_to(thresholds, len(self.positive)))]
+        return {key: np.array([counts[key] for counts in each], dtype=np.int64) for key in ("tp", "fp", "fn", "tn")}
 
 
-def best_on_grid(scores: np.ndarray, labels: np.ndarray, grid: np.ndarray, metric: str):
-    """(threshold, metric value, counts at it) maximising the metric; the first best on ties."""
-    counts = counts_over_grid(scores, labels, grid)
-    values = metric_from_counts(metric, **counts)  # (G,)
+def best_on_grid(columns: SortedColumns, column: int, grid: np.ndarray, metric: str) -> tuple[float, float]:
+    """(threshold, metric value) maximising the metric over the grid; the first best on ties."""
+    values = metric_from_counts(metric, **columns.counts(column, grid))  # (G,)
     best = int(np.argmax(values))
-    return float(grid[best]), float(values[best]), {k: int(v[best]) for k, v in counts.items()}
+    return float(grid[best]), float(values[best])
 
 
 def best_thresholds(probs, labels, metric: str = "f1", grid=None) -> ThresholdResult:
     """Per class, the grid threshold maximising `metric` on (N, L) validation probs and 0/1 labels."""
     probs, labels = check_probs_labels(probs, labels)
     metric, grid = canonical_metric(metric), as_grid(grid)
-    found = [best_on_grid(probs[:, j], labels[:, j], grid, metric) for j in range(probs.shape[1])]
-    thresholds = np.array([threshold for threshold, _, _ in found])
-    per_class = np.array([value for _, value, _ in found])
-    summed = {key: sum(counts[key] for _, _, counts in found) for key in ("tp", "fp", "fn", "tn")}
-    micro = float(metric_from_counts(metric, **summed))
+    columns = SortedColumns(probs, labels)
+    thresholds, per_class = np.array([best_on_grid(columns, j, grid, metric) for j in range(probs.shape[1])]).T
+    micro = averaged_metric(columns.counts_at(thresholds), metric, micro=True)
     return ThresholdResult(thresholds, per_class, micro, float(per_class.mean()), metric)
-
-
-def thresholded_counts(probs: np.ndarray, labels: np.ndarray, thresholds: np.ndarray) -> dict:
-    """Per-class counts (L,) of `probs > thresholds` (sklearn's multilabel_confusion_matrix, without its
-    input checks, which cost more than the count inside a search)."""
-    predicted = probs > thresholds  # (N, L)
-    truth = labels.astype(bool)
-    return {"tp": np.sum(truth & predicted, 0), "fp": np.sum(~truth & predicted, 0),
-            "fn": np.sum(truth & ~predicted, 0), "tn": np.sum(~truth & ~predicted, 0)}
 
 
 def evaluate_thresholds(probs, labels, thresholds, metric: str = "f1", micro: bool = True) -> float:
     """The averaged metric reached by given thresholds."""
     probs, labels = check_probs_labels(probs, labels)
-    counts = thresholded_counts(probs, labels, np.broadcast_to(np.asarray(thresholds, float), probs.shape[1:]))
-    return averaged_metric(counts, canonical_metric(metric), micro)
+    return averaged_metric(SortedColumns(probs, labels).counts_at(thresholds), canonical_metric(metric), micro)
 
 
 def second_pass(probs, labels, thresholds, metric, micro, grid=DEFAULT_GRID) -> np.ndarray:
     """Coordinate ascent: each output's threshold re-chosen for the averaged metric, the others fixed."""
     thresholds = np.array(thresholds, dtype=np.float64)
-    counts = thresholded_counts(probs, labels, thresholds)  # each (L,)
+    columns = SortedColumns(probs, labels)
+    counts = columns.counts_at(thresholds)  # each (L,)
     for column in range(probs.shape[1]):
-        grid_counts = counts_over_grid(probs[:, column], labels[:, column], grid)  # each (G,)
+        grid_counts = columns.counts(column, grid)  # each (G,)
         if micro:
-            summed = {key: grid_counts[key] + counts[key].sum() - counts[key][column] for key in counts}
-            values = metric_from_counts(metric, **summed)  # (G,)
+            values = metric_from_counts(metric, **{key: grid_counts[key] + counts[key].sum() - counts[key][column]
+                                                   for key in counts})  # (G,)
+            current = averaged_metric(counts, metric, micro=True)
         else:
             values = metric_from_counts(metric, **grid_counts)
-        current = _value_at(metric, counts, column, micro)
+            current = float(metric_from_counts(metric, **{key: value[column] for key, value in counts.items()}))
         best = int(np.argmax(values))
         if values[best] > current + 1e-12:
             thresholds[column] = grid[best]
             for key in counts:
                 counts[key][column] = grid_counts[key][best]
     return thresholds
-
-
-def _value_at(metric, counts, column, micro) -> float:
-    """The averaged metric (micro) or one output's metric (macro) of the current counts."""
-    if micro:
-        return float(metric_from_counts(metric, **{key: value.sum() for key, value in counts.items()}))
-    return float(metric_from_counts(metric, **{key: value[column] for key, value in counts.items()}))
-
-
-class SortedColumns:
-    """Each column's positive and negative scores, sorted, to count `score > t` in O(log N) per try."""
-
-    def __init__(self, probs: np.ndarray, labels: np.ndarray):
-        self.positive = [np.sort(probs[labels[:, j] == 1, j]) for j in range(probs.shape[1])]
-        self.negative = [np.sort(probs[labels[:, j] == 0, j]) for j in range(probs.shape[1])]
-
-    def counts(self, column: int, threshold: float) -> dict[str, int]:
-        """tp/fp/fn/tn of `probs[:, column] > threshold`."""
-        positive, negative = self.positive[column], self.negative[column]
-        tp = positive.size - int(np.searchsorted(positive, threshold, side="right"))
-        fp = negative.size - int(np.searchsorted(negative, threshold, side="right"))
-        return {"tp": tp, "fp": fp, "fn": positive.size - tp, "tn": negative.size - fp}
 
 
 def global_tweaks(probs, labels, thresholds, n: int = 1000, metric: str = "f1", micro: bool = True,
@@ -191,9 +163,9 @@ def global_tweaks(probs, labels, thresholds, n: int = 1000, metric: str = "f1", 
     probs, labels = check_probs_labels(probs, labels)
     metric = canonical_metric(metric)
     thresholds = np.array(np.broadcast_to(np.asarray(thresholds, float), probs.shape[1:]), dtype=np.float64)
-    counts = {key: value.astype(np.int64) for key, value in thresholded_counts(probs, labels, thresholds).items()}
-    best = averaged_metric(counts, metric, micro)
     columns = SortedColumns(probs, labels)
+    counts = columns.counts_at(thresholds)  # each (L,)
+    best = averaged_metric(counts, metric, micro)
     rng = np.random.default_rng(seed)
     for _ in range(n if probs.shape[1] > 1 else 0):
         column = int(rng.integers(probs.shape[1]))
@@ -209,43 +181,43 @@ def global_tweaks(probs, labels, thresholds, n: int = 1000, metric: str = "f1", 
 
 # ---------------------------------------------------------------- three-way splits
 
-def dual_predictions(probs, thresholds) -> np.ndarray:
-    """(positive, negative) probability pairs (N, 2) -> class ids 0 neg, 1 neutral, 2 pos."""
-    probs = as_matrix(probs, "probabilities")
-    if probs.shape[1] != 2:
-        raise UserError(f"dual thresholds need 2 columns (positive, negative), got {probs.shape[1]}")
-    positive = probs[:, 0] > thresholds[0]
-    negative = probs[:, 1] > thresholds[1]
-    ids = np.full(probs.shape[0], NEUTRAL, dtype=np.int64)
+def three_way(positive: np.ndarray, negative: np.ndarray) -> np.ndarray:
+    """Class ids from broadcastable 'positive side above its threshold' and 'negative side above' masks:
+    exactly one side gives that side (2 pos, 0 neg), both or neither give 1 neutral."""
+    ids = np.full(np.broadcast_shapes(positive.shape, negative.shape), NEUTRAL, dtype=np.int64)
     ids[positive & ~negative] = POSITIVE
     ids[negative & ~positive] = NEGATIVE
     return ids
 
 
-def dual_labels(labels) -> np.ndarray:
-    """(positive, negative) 0/1 label columns (N, 2) -> ids; equal columns mean neutral."""
-    labels = check_binary_values(as_matrix(labels, "labels"), "labels")
-    if labels.shape[1] != 2:
-        raise UserError(f"dual-threshold labels need 2 columns (positive, negative), got {labels.shape[1]}")
-    return dual_predictions(labels, (0.5, 0.5))
-
-
-def dual_thresholds(probs, labels, grid=None) -> tuple[tuple[float, float], float]:
-    """The (t_positive, t_negative) pair on the grid maximising 3-way accuracy, and that accuracy."""
+def dual_pair(probs) -> np.ndarray:
+    """(positive, negative) probability pairs as a checked (N, 2) float64 array."""
     probs = as_matrix(probs, "probabilities")
     if probs.shape[1] != 2:
         raise UserError(f"dual thresholds need 2 columns (positive, negative), got {probs.shape[1]}")
-    truth = dual_labels(labels)
-    if probs.shape[0] != truth.shape[0]:
-        raise UserError(f"{probs.shape[0]} probability rows but {truth.shape[0]} label rows")
+    return probs
+
+
+def dual_predictions(probs, thresholds) -> np.ndarray:
+    """(positive, negative) probability pairs (N, 2) -> class ids 0 neg, 1 neutral, 2 pos."""
+    probs = dual_pair(probs)
+    return three_way(probs[:, 0] > thresholds[0], probs[:, 1] > thresholds[1])
+
+
+def dual_thresholds(probs, labels, grid=None) -> tuple[tuple[float, float], float]:
+    """The (t_positive, t_negative) pair on the grid maximising 3-way accuracy against (positive, negative)
+    0/1 label columns (equal columns: neutral), and that accuracy."""
+    probs = dual_pair(probs)
+    labels = label_matrix(labels, same_rows_as=("probabilities", probs))
+    if labels.shape[1] != 2:
+        raise UserError(f"dual-threshold labels need 2 columns (positive, negative), got {labels.shape[1]}")
+    truth = three_way(labels[:, 0] == 1, labels[:, 1] == 1)  # (N,)
     grid = as_grid(grid)
     above_positive = probs[:, 0][None, :] > grid[:, None]  # (G, N)
     above_negative = probs[:, 1][None, :] > grid[:, None]  # (G, N)
     best_pair, best_accuracy = (float(grid[0]), float(grid[0])), -1.0
     for i, positive in enumerate(above_positive):
-        predicted = np.full(above_negative.shape, NEUTRAL)  # (G, N) over t_negative
-        predicted[positive[None, :] & ~above_negative] = POSITIVE
-        predicted[above_negative & ~positive[None, :]] = NEGATIVE
+        predicted = three_way(positive[None, :], above_negative)  # (G, N) over t_negative
         accuracies = np.mean(predicted == truth[None, :], axis=1)  # (G,)
         j = int(np.argmax(accuracies))
         if accuracies[j] > best_accuracy:
@@ -254,12 +226,9 @@ def dual_thresholds(probs, labels, grid=None) -> tuple[tuple[float, float], floa
 
 
 def neutral_predictions(scores, low: float, high: float) -> np.ndarray:
-    """Scalar scores -> 0 neg (<= low), 1 neutral, 2 pos (> high)."""
+    """Scalar scores -> 0 neg (<= low), 1 neutral, 2 pos (> high), for low <= high."""
     scores = np.asarray(scores, dtype=np.float64).ravel()
-    ids = np.full(scores.shape[0], NEUTRAL, dtype=np.int64)
-    ids[scores <= low] = NEGATIVE
-    ids[scores > high] = POSITIVE
-    return ids
+    return three_way(scores > high, scores <= low)
 
 
 def neutral_thresholds(scores, labels, grid=None) -> tuple[tuple[float, float], float]:
@@ -268,9 +237,8 @@ def neutral_thresholds(scores, labels, grid=None) -> tuple[tuple[float, float], 
     if scores.shape[1] != 1:
         raise UserError(f"neutral thresholds need one score per row, got {scores.shape[1]} columns")
     scores = scores[:, 0]
-    labels = np.asarray(labels).ravel()
-    if labels.shape[0] != scores.shape[0] or not np.isin(labels, (0, 1, 2)).all():
-        raise UserError("neutral thresholds need one label per score, each 0 (neg), 1 (neutral) or 2 (pos)")
+    labels = check_labels(np.ravel(labels), "neutral-threshold labels (one per score: 0 neg, 1 neutral, 2 pos)",
+                          "multiclass", 3, same_rows_as=("scores", scores))
     grid = as_grid(grid if grid is not None else score_grid(scores))
     # counts of each class at or below every grid value
     at_or_below = [np.searchsorted(np.sort(scores[labels == c]), grid, side="right") for c in range(3)]
@@ -298,14 +266,12 @@ def scalar_threshold(scores, labels, metric: str = "accuracy", grid=None) -> tup
     sign is +1 when high scores mean class 1 and -1 when the score is flipped (the better direction
     is chosen, as a sentiment neuron may be negatively aligned); the threshold is on the score as
     given, with `score * sign > threshold * sign` predicting class 1."""
-    scores = as_matrix(scores, "scores")[:, 0]
-    labels = check_binary_values(as_matrix(labels, "labels")[:, 0], "labels")
-    if labels.shape[0] != scores.shape[0]:
-        raise UserError(f"{scores.shape[0]} scores but {labels.shape[0]} labels")
+    scores = as_matrix(scores, "scores")[:, :1]  # (N, 1)
+    labels = label_matrix(labels, same_rows_as=("scores", scores))[:, :1]  # (N, 1)
     metric = canonical_metric(metric)
-    grid = as_grid(grid if grid is not None else score_grid(scores))
-    up = best_on_grid(scores, labels, grid, metric)
-    down = best_on_grid(-scores, labels, np.sort(-grid), metric)
+    grid = as_grid(grid if grid is not None else score_grid(scores[:, 0]))
+    up = best_on_grid(SortedColumns(scores, labels), 0, grid, metric)
+    down = best_on_grid(SortedColumns(-scores, labels), 0, np.sort(-grid), metric)
     if down[1] > up[1]:
         return -down[0], down[1], -1
     return up[0], up[1], 1
@@ -313,7 +279,7 @@ def scalar_threshold(scores, labels, metric: str = "accuracy", grid=None) -> tup
 
 def roc_auc(probs, labels) -> list[float]:
     """ROC AUC per class; NaN-free: a class with only one label value gets 0.5 (no information)."""
-    from sklearn.metrics import roc_auc_score  # sklearn loads only when AUC is asked for
+    from sklearn.metrics import roc_auc_score  # sklearn loads on first use, after the inputs are checked
     probs, labels = check_probs_labels(probs, labels)
     aucs = []
     for j in range(probs.shape[1]):

@@ -6,7 +6,7 @@ library of drivers/finetune.py (the run behind finetune_classifier.py) and drive
 - losses.py       BCE / softmax cross-entropy with class weights and heads per class, head variance,
                   the auxiliary LM loss over each text's real tokens
 - batching.py     token lists, the epoch's batch order and each rank's rows of a global batch
-- thresholding.py automatic thresholds (per class, second pass, global tweaks, dual) and predictions
+- thresholding.py automatic thresholds (per class, second pass, global tweaks, dual)
 - evaluation.py   probabilities over a split (all ranks together) and the metrics of one evaluation
 - trainer.py      `FinetuneTrainer`: one rank's model, optimizer, precision, schedule and step
 - checkpoints.py  the classifier checkpoint (architecture.md's keys) and the exact-resume checkpoint

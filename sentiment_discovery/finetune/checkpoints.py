@@ -12,7 +12,7 @@ import os
 
 from ..errors import UserError
 from ..checkpoint import load_checkpoint
-from ..training.loop import run_files
+from ..training.checkpoint_files import run_files
 
 RESUME_KEYS = ("classifier_config", "model_state", "tokenizer", "labels", "optimizer", "schedule",
                "precision", "rng", "progress", "task")

@@ -6,13 +6,15 @@ The model-selection number (`selection_value`) for `--report-metric m`:
 - otherwise: the positive class's m for a binary task (scikit-learn's average="binary"), the micro
   (`--micro`) or macro average of m for multi-class and multi-label tasks.
 """
+import warnings
+
 import numpy as np
 import torch
 
 from ..training.collective import all_gather_objects
 from ..inference import empty_text_outputs, progress_bar, run_length_ordered
+from ..evaluation.labels import predict_labels
 from ..evaluation.metrics import METRIC_NAMES, canonical_metric, evaluate
-from .thresholding import predictions
 
 EPSILON = 1e-7
 
@@ -43,18 +45,21 @@ def predict_split(model, token_lists, batch_size, device, context, env, desc="ev
 
 
 def log_loss(probs, truth, kind):
-    """Mean negative log-likelihood of the (head-averaged) probabilities: per output for sigmoid
-    outputs, of the true class for softmax."""
+    """Mean negative log-likelihood (sklearn.metrics.log_loss) of the head-averaged probabilities, clipped to
+    [EPSILON, 1 - EPSILON]: per output for sigmoid outputs, of the true class for softmax."""
+    from sklearn.metrics import log_loss as mean_log_loss
     probs = np.clip(np.asarray(probs, dtype=np.float64), EPSILON, 1.0 - EPSILON)
-    if kind == "multiclass":
-        return float(-np.mean(np.log(probs[np.arange(len(truth)), truth])))
-    truth = np.asarray(truth).reshape(probs.shape)
-    return float(-np.mean(truth * np.log(probs) + (1 - truth) * np.log(1.0 - probs)))
+    with warnings.catch_warnings():  # clipped softmax rows sum to 1 only within K * EPSILON, as intended
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", FutureWarning)  # sklearn 1.9-1.10 rename the probabilities argument
+        if kind == "multiclass":
+            return float(mean_log_loss(truth, probs, labels=np.arange(probs.shape[1])))
+        return float(mean_log_loss(np.asarray(truth).reshape(probs.shape).ravel(), probs.ravel(), labels=[0, 1]))
 
 
 def score_split(probs, truth, spec, thresholds):
     """The metrics report (evaluation.metrics.evaluate) of thresholded / argmax predictions."""
-    predicted = predictions(probs, thresholds, spec.kind)
+    predicted = predict_labels(probs, spec.kind, thresholds)
     return evaluate(truth, predicted, task=spec.kind, n_classes=spec.n_outputs if spec.kind == "multiclass" else None)
 
 

@@ -1,8 +1,8 @@
 """The numbers a finetuning run leaves behind: one JSON line per epoch, the final report (a per-class table
 with micro and macro averages, as text and JSON) for the validation split at the best epoch and for the
-test split, plots (metric curves per epoch; for multi-class the confusion matrix) and a short summary that names the
-number the best epoch was picked on (`selection_words`: for a binary task the F1 of class 1, say, not
-an accuracy).
+test split, plots (training loss per logged step and per epoch, validation metrics per epoch; for
+multi-class the confusion matrix) and a short summary that names the number the best epoch was picked
+on (`selection_words`: for a binary task the F1 of class 1, say, not an accuracy).
 With --tensorboard the confusion matrix also goes to TensorBoard as an image (`mirror_confusion`).
 """
 import json
@@ -14,6 +14,7 @@ import numpy as np
 
 from ..atomic import atomic_open
 from ..evaluation.metrics import canonical_metric, format_report, support_per_class
+from ..training.metrics_log import read_metrics
 from .evaluation import flat_metrics
 
 log = logging.getLogger(__name__)
@@ -79,12 +80,15 @@ def curve_keys(rows, report_metric, micro, kind):
 
 
 def draw_plots(paths, rows, report_metric, micro, kind, confusion=None, label_names=None, split="validation"):
-    """Metric curves per epoch and, for multi-class, the confusion matrix; returns the paths drawn."""
+    """Curves of the per-epoch `rows` and of the per-step training rows in the metrics log (rows without
+    an "epoch") and, for multi-class, the confusion matrix; returns the paths drawn."""
     from ..visualize.plots import confusion_matrix_plot, metric_curves  # matplotlib: loaded only to draw
     drawn = []
     keys = curve_keys(rows, report_metric, micro, kind)
     if keys:
-        drawn.append(metric_curves(rows, paths["curves"], keys=keys))
+        logged = read_metrics(paths["metrics"]) if os.path.exists(paths["metrics"]) else []
+        drawn.append(metric_curves([row for row in logged if "epoch" not in row] + list(rows), paths["curves"],
+                                   keys=keys))
     if confusion is not None:
         drawn.append(confusion_matrix_plot(confusion, label_names, paths["confusion"],
                                            title=f"Confusion matrix ({split})"))

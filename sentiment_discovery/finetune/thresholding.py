@@ -1,4 +1,4 @@
-"""Decision thresholds of a finetuned classifier, tuned on validation probabilities, and its predictions.
+"""Decision thresholds of a finetuned classifier, tuned on validation probabilities.
 
 `tune_thresholds(probs, labels, options)` for sigmoid outputs (binary, multi-label):
 1. without `automatic`, 0.5 for every output;
@@ -10,24 +10,15 @@
 4. `global_tweaks` > 0: random nudges of single thresholds kept when the averaged metric rises;
 5. `dual` (--dual-thresh): the first two outputs are a (positive, negative) pair; their thresholds are
    replaced by the pair maximising 3-way positive/neutral/negative accuracy (evaluation.thresholds).
-Softmax outputs have no thresholds (the prediction is the most probable class): 0.5 is stored for each,
-as run_classifier expects one per label.
+Softmax outputs have no thresholds (the prediction is the most probable class, evaluation.labels.
+predict_labels): 0.5 is stored for each, as run_classifier expects one per label.
 """
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..evaluation.metrics import canonical_metric
-from ..evaluation.thresholds import (
-    apply_thresholds,
-    best_thresholds,
-    dual_labels,
-    dual_predictions,
-    dual_thresholds,
-    evaluate_thresholds,
-    global_tweaks,
-    second_pass,
-)
+from ..evaluation.names import canonical_metric
+from ..evaluation.thresholds import best_thresholds, dual_thresholds, evaluate_thresholds, global_tweaks, second_pass
 
 DEFAULT_THRESHOLD = 0.5
 
@@ -64,18 +55,3 @@ def tune_thresholds(probs, labels, options: ThresholdOptions):
         info["dual_accuracy"] = accuracy
     info["averaged_metric"] = evaluate_thresholds(probs, labels, thresholds, metric, options.micro)
     return thresholds, info
-
-
-def predictions(probs, thresholds, kind):
-    """Predicted labels in the form the metrics read: (N,) 0/1, (N,) class ids or (N, L) 0/1."""
-    probs = np.asarray(probs)
-    if kind == "multiclass":
-        return probs.argmax(axis=1).astype(np.int64)
-    predicted = apply_thresholds(probs, thresholds)
-    return predicted[:, 0] if kind == "binary" else predicted
-
-
-def dual_accuracy(probs, labels, thresholds):
-    """3-way accuracy of the (positive, negative) pair of outputs at the given thresholds."""
-    truth = dual_labels(np.asarray(labels)[:, :2])
-    return float(np.mean(dual_predictions(np.asarray(probs)[:, :2], np.asarray(thresholds)[:2]) == truth))

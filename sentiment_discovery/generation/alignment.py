@@ -10,7 +10,7 @@ import codecs
 
 import numpy as np
 
-PAD_ID = 0
+from ..data.tokenizers.builtin import PAD_ID
 
 
 def char_token_text(ids, values):

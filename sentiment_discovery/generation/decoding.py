@@ -16,12 +16,11 @@ from dataclasses import dataclass
 import torch
 from tqdm import tqdm
 
+from ..data.tokenizers.builtin import PAD_ID
 from ..errors import UserError
 from ..models.kinds import model_kind
 from .neuron import neuron_from_trace, overwrite_neuron, read_neuron
 from .sampling import sample_next
-
-PAD_ID = 0
 
 
 @dataclass
@@ -104,7 +103,8 @@ def generate(model, prime_ids, gen_length, sampling, generator=None, num_samples
     recurrent = model_kind(model).recurrent
     logits, state, values = _read_prompt(model, prime, neuron, steering, record)
     generated = []
-    for step in tqdm(range(gen_length), desc="generate", unit="tok", disable=not progress, leave=False):
+    bar = progress and gen_length > 0  # nothing to sample, no bar
+    for step in tqdm(range(gen_length), desc="generate", unit="tok", disable=not bar, leave=False):
         token = sample_next(_no_padding(logits), sampling, generator)  # (B,)
         generated.append(token)
         if step == gen_length - 1 and not (record and recurrent):

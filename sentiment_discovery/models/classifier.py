@@ -107,32 +107,33 @@ def head_variance_loss(logits, use_softmax=False):
 
 
 class ClassifierModel(nn.Module):
-    """A language model encoder, its features (see featurizer.py) and a head."""
+    """A language model encoder, its features (see featurizer.py) and a head, built from
+    `classifier_config`'s plain data (with a new encoder unless one is given)."""
 
-    def __init__(self, encoder, head, features=None, aux_lm=False, n_outputs=None, heads_per_class=1,
-                 use_softmax=False):
+    def __init__(self, config, encoder=None):
         super().__init__()
-        unknown = set(features or {}) - set(FEATURE_OPTIONS)
-        if unknown:
-            raise UserError(f"unknown feature options {sorted(unknown)}; known: {', '.join(FEATURE_OPTIONS)}")
-        self.encoder = encoder
-        self.head = head
-        self.features = {key: bool((features or {}).get(key, False)) for key in FEATURE_OPTIONS}
-        self.aux_lm = aux_lm
-        self.n_outputs = n_outputs
-        self.heads_per_class = heads_per_class
-        self.use_softmax = use_softmax
-        self.config = None  # set by build_classifier
+        if not isinstance(config, dict):
+            raise UserError(f"classifier config must be a dict, got {type(config).__name__}")
+        _check_classifier_config(config)
+        self.config = config
+        self.encoder = encoder if encoder is not None else build_language_model(config["encoder"])
+        self.features = config["features"]
+        self.n_outputs = config["n_outputs"]
+        self.heads_per_class = config.get("heads_per_class", 1)
+        self.use_softmax = config.get("use_softmax", False)
+        self.head = _head(config, feature_width(self.encoder.config, **self.features),
+                          self.n_outputs * self.heads_per_class)
 
-    def forward(self, tokens, lengths):
-        """tokens (B, T), lengths (B,) -> logits (B, C) | (B, C, K) [, LM logits (B, T', V)]."""
+    def forward(self, tokens, lengths, lm_logits=False):
+        """tokens (B, T), lengths (B,) -> logits (B, C) | (B, C, K); with `lm_logits` also the language
+        model's logits (B, T', V) over the first T' = max(lengths) columns."""
         lengths = check_lengths(tokens, lengths)
         tokens = tokens[:, : int(lengths.max())]
         states, features = encoder_features(self.encoder, tokens, lengths, self.features)  # features (B, F)
         logits = self.head(features)
         if self.heads_per_class > 1:
             logits = logits.view(logits.shape[0], -1, self.heads_per_class)  # (B, C, K)
-        if not self.aux_lm:
+        if not lm_logits:
             return logits
         return logits, model_kind(self.encoder).lm_logits(self.encoder, tokens, states)  # (B, T', V)
 
@@ -143,14 +144,11 @@ class ClassifierModel(nn.Module):
     @torch.no_grad()
     def predict_proba(self, tokens, lengths):
         """Class probabilities (B, C), averaged over heads; no grad, train/eval mode left as is."""
-        logits = self.forward(tokens, lengths)
-        if self.aux_lm:
-            logits = logits[0]
-        return self.probabilities(logits)[0]
+        return self.probabilities(self.forward(tokens, lengths))[0]
 
 
 def classifier_config(encoder_config, n_outputs, head="linear", hidden_layers=None, dropout=0.0,
-                      heads_per_class=1, use_softmax=False, neurons=None, aux_lm=False, **features):
+                      heads_per_class=1, use_softmax=False, neurons=None, **features):
     """Plain-data config of a classifier. `hidden_layers` are the MLP's hidden sizes (the output layer of
     n_outputs·heads_per_class units is added); `neurons` restricts a linear head to those features;
     `features` are featurize()'s options (get_hidden, all_layers, concat_max, concat_min, concat_mean)."""
@@ -161,7 +159,7 @@ def classifier_config(encoder_config, n_outputs, head="linear", hidden_layers=No
         "encoder": dict(encoder_config), "n_outputs": int(n_outputs), "head": head,
         "hidden_layers": [int(size) for size in (hidden_layers or [])], "dropout": float(dropout),
         "heads_per_class": int(heads_per_class), "use_softmax": bool(use_softmax),
-        "neurons": None if neurons is None else [int(n) for n in neurons], "aux_lm": bool(aux_lm),
+        "neurons": None if neurons is None else [int(n) for n in neurons],
         "features": {key: bool(features.get(key, False)) for key in FEATURE_OPTIONS},
     }
 
@@ -177,31 +175,20 @@ def _check_classifier_config(config):
         raise UserError("a classifier needs n_outputs >= 1 and heads_per_class >= 1")
     if config.get("neurons") and config["head"] != "linear":
         raise UserError("neuron selection works with the linear head only")
-    kind = model_kind(config["encoder"])
-    if not kind.generates and config.get("aux_lm"):
-        raise UserError("a pretrained hf encoder is not a language model: no auxiliary LM loss with --model hf")
-    if not kind.takes_feature_options and any(config["features"].values()):
+    if not model_kind(config["encoder"]).takes_feature_options and any(config["features"].values()):
         raise UserError("the feature options (--get-hidden, --all-layers, --concat-*) are for the project's own "
                         "language models; with --model hf choose --hf-pooling cls|mean")
 
 
+def _head(config, in_features, outputs):
+    if config["head"] == "mlp":
+        return MLPHead(in_features, [*config.get("hidden_layers", []), outputs], config.get("dropout", 0.0))
+    head = LinearHead(in_features, outputs)
+    if config.get("neurons"):
+        head.select_neurons(config["neurons"])
+    return head
+
+
 def build_classifier(config, encoder=None):
-    """Rebuild a ClassifierModel from `classifier_config`'s dict (a new encoder unless one is given)."""
-    if not isinstance(config, dict):
-        raise UserError(f"classifier config must be a dict, got {type(config).__name__}")
-    _check_classifier_config(config)
-    encoder = encoder if encoder is not None else build_language_model(config["encoder"])
-    features = config["features"]
-    in_features = feature_width(encoder.config, **features)
-    heads = config.get("heads_per_class", 1)
-    outputs = config["n_outputs"] * heads
-    if config["head"] == "linear":
-        head = LinearHead(in_features, outputs)
-        if config.get("neurons"):
-            head.select_neurons(config["neurons"])
-    else:
-        head = MLPHead(in_features, [*config.get("hidden_layers", []), outputs], config.get("dropout", 0.0))
-    model = ClassifierModel(encoder, head, features, config.get("aux_lm", False), config["n_outputs"], heads,
-                            config.get("use_softmax", False))
-    model.config = config
-    return model
+    """A ClassifierModel from `classifier_config`'s dict (a new encoder unless one is given)."""
+    return ClassifierModel(config, encoder)

@@ -22,7 +22,6 @@ helper also works, as a no-op or identity, when no process group was started."""
 import contextlib
 import gc
 import os
-import signal
 import time
 import uuid
 from dataclasses import dataclass, replace
@@ -114,11 +113,6 @@ def init_distributed(device="cpu"):
     return replace(env, backend=dist.get_backend())
 
 
-def restart_attempt():
-    """Which try of the worker group this is: torchrun's TORCHELASTIC_RESTART_COUNT (0 when not set)."""
-    return _env_int("TORCHELASTIC_RESTART_COUNT", 0)
-
-
 JOIN_KEYS = "sentiment_discovery/join"
 
 
@@ -172,25 +166,6 @@ def _lead_handshake(store, world_size, timeout):
         time.sleep(pause)
         pause = min(pause * 2, 0.2)
     return token
-
-
-FAULT_INJECTION_VARIABLE = "SENTIMENT_DISCOVERY_TEST_KILL_RANK_AT"
-
-
-def fault_injection_point(env, iteration):
-    """TEST-ONLY fault-injection hook: SIGKILL this process at a chosen iteration of the first attempt.
-
-    With SENTIMENT_DISCOVERY_TEST_KILL_RANK_AT=RANK:ITERATION in the environment, the process of that
-    rank kills itself (SIGKILL: no handler, no cleanup, as an OOM kill or a lost node would) when the
-    training loop reaches that iteration, on torchrun's restart attempt 0 only, so the restarted group
-    runs through. It exists so that a test can check elastic restart; unset (always, outside tests)
-    it does nothing."""
-    spec = os.environ.get(FAULT_INJECTION_VARIABLE)
-    if not spec or restart_attempt() != 0:
-        return
-    rank, _, at = spec.partition(":")
-    if env.rank == int(rank) and iteration == int(at):
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def wrap_ddp(model, env, **ddp_kwargs):

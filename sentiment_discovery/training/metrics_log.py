@@ -42,7 +42,10 @@ class MetricsLog:
         self.enabled = enabled
         self.mirror = mirror if enabled else None
         self._file = None
-        if enabled:
+
+    def _open(self):
+        """The file, opened on the first line written (a run that writes nothing leaves no file)."""
+        if self._file is None:
             try:
                 directory = os.path.dirname(self.path)
                 if directory:
@@ -50,17 +53,19 @@ class MetricsLog:
                 self._file = open(self.path, "a", encoding="utf-8")
             except OSError as err:
                 raise UserError(f"cannot open metrics log {self.path}: {describe_os_error(err)}") from None
+        return self._file
 
     def write(self, record=None, **fields):
         """Append one JSON object made of `record` (a dict) updated with `fields`."""
-        if self._file is None:
+        if not self.enabled:
             return
         row = dict(record or {})
         row.update(fields)
         row = _plain(row)
         try:
-            self._file.write(json.dumps(row) + "\n")
-            self._file.flush()
+            handle = self._open()
+            handle.write(json.dumps(row) + "\n")
+            handle.flush()
         except OSError as err:
             raise UserError(f"cannot write metrics log {self.path}: {describe_os_error(err)}") from None
         if self.mirror is not None:

@@ -43,6 +43,7 @@ from ..models.kinds import max_positions
 from ..models.loading import classifier_from_checkpoint
 from ..output_paths import prediction_files, reported_write
 from ..checkpoint import load_checkpoint
+from ..evaluation.labels import predict_labels
 from ..evaluation.metrics import evaluate
 from ..inference import (RunStats, classify_batch, effective_max_len, empty_text_outputs, encode_texts,
                          progress_bar, run_length_ordered)
@@ -81,7 +82,6 @@ def load_classifier(path) -> LoadedClassifier:
     if missing:
         raise UserError(f"{path} is a classifier checkpoint without {', '.join(missing)}")
     model, tokenizer, process_fn = classifier_from_checkpoint(ckpt, path)
-    model.aux_lm = False  # classifying needs the class logits only, not a finetuning run's LM logits
     labels = [str(name) for name in ckpt["labels"]]
     thresholds = np.asarray(ckpt["thresholds"], dtype=np.float64).ravel()
     if len(labels) != model.n_outputs or thresholds.size != model.n_outputs:
@@ -144,7 +144,7 @@ def predicted_class(class_names, preds, probs):
     if probs.shape[1] == 1 and len(names) == 2:
         return names[preds[:, 0].astype(np.int64)]
     if probs.shape[1] == len(names):
-        return names[np.argmax(probs, axis=1)]
+        return names[predict_labels(probs, "multiclass")]
     return None
 
 
@@ -241,7 +241,7 @@ def classify_file(loaded: LoadedClassifier, dataset, files: OutputFiles, batch_s
 
 def write_chunk(files: OutputFiles, loaded: LoadedClassifier, start: int, outputs, texts, text_key):
     probs = outputs[..., 0]  # (n, L)
-    preds = (probs > loaded.thresholds).astype(np.int8)  # (n, L)
+    preds = predict_labels(probs, "multilabel", loaded.thresholds).astype(np.int8)  # (n, L), per-label thresholds
     end = start + probs.shape[0]
     with reported_write(files.final["pred"], "--save-probs"):
         write_arrays(files, start, end, preds, probs, outputs)
@@ -271,7 +271,7 @@ def score_predictions(labels, probs, preds, label_names) -> dict | None:
         if np.isin(labels, (0, 1)).all():
             return evaluate(labels.astype(np.int64), preds[:, 0].astype(np.int64), task="binary")
     elif labels.max() < n_outputs:
-        return evaluate(labels.astype(np.int64), np.argmax(probs, axis=1), task="multiclass",
+        return evaluate(labels.astype(np.int64), predict_labels(probs, "multiclass"), task="multiclass",
                         n_classes=n_outputs)
     shape = "x".join(map(str, labels.shape))
     log.warning("the file's labels (%s) do not fit the classifier's %d output(s) (%s): not scored",

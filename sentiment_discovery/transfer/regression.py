@@ -13,13 +13,12 @@ Targets: binary 0/1 labels (N,), multi-class ids (N,) (one-vs-rest, one binary m
 prediction by the largest probability) or multi-label 0/1 matrices (N, L) (one model per label, one C
 shared by all labels and chosen on the mean per-label validation score, as the original did).
 
-Speed: on 7,000 x 4,096 unstandardised features (shared 2-core CPU) liblinear's L1 solver (newGLMNET)
-took 1.8-21 s per C (small to large C) against saga's 7-24 s (saga also stopped unconverged at large
-C), so liblinear is the default. Features are converted to C-contiguous float64 once (liblinear works
-in float64; converting inside every fit doubled a fit's time); a full 9-C sweep took about 1 minute.
-`n_jobs > 1` fits several (C, column) problems at once in worker processes (each fit holds
-liblinear's own copy of the features, about 16 bytes per value, so memory grows with n_jobs).
-Standardisation is optional (off by default; the original did not standardise).
+liblinear's L1 solver is the default (faster than saga on these features and converged where saga
+stopped early: analysis/measurements.md). Features are converted to C-contiguous float64 once, as
+liblinear works in float64. `n_jobs > 1` fits several (C, column) problems at once in worker processes
+(each fit holds liblinear's own copy of the features, about 16 bytes per value, so memory grows with
+n_jobs). Standardisation (sklearn's StandardScaler, fitted on train) is optional and off by default; the
+original did not standardise.
 """
 from __future__ import annotations
 
@@ -31,9 +30,12 @@ import numpy as np
 from joblib import Parallel, delayed
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
 
 from ..errors import UserError
-from ..evaluation.metrics import canonical_metric, evaluate, infer_task
+from ..evaluation.labels import check_labels, infer_task, predict_labels
+from ..evaluation.metrics import evaluate, one_hot
+from ..evaluation.names import canonical_metric
 
 DEFAULT_CS = 2.0 ** np.arange(-8, 1)
 SOLVERS = ("liblinear", "saga")
@@ -58,8 +60,7 @@ class SweepResult:
     val_per_label: list[float]     # validation metric per target column at the best C
     n_input_features: int          # width of the features the caller passes in
     feature_index: np.ndarray | None = None   # columns used (fit_on_neurons / drop_neurons)
-    scaler_mean: np.ndarray | None = None     # (F_used,) when standardised
-    scaler_scale: np.ndarray | None = None
+    scaler: StandardScaler | None = None      # fitted on the train features when standardised
     n_not_converged: int = 0       # fits that hit max_iter during the sweep
     fit_seconds: float = 0.0
     extra: dict = field(default_factory=dict)
@@ -72,7 +73,7 @@ class SweepResult:
             "n_nonzero": int(self.n_nonzero), "train_score": float(self.train_score),
             "val_score": float(self.val_score), "val_per_label": [float(s) for s in self.val_per_label],
             "n_features": int(self.weights.shape[-1]), "n_input_features": int(self.n_input_features),
-            "standardized": self.scaler_mean is not None, "n_not_converged": int(self.n_not_converged),
+            "standardized": self.scaler is not None, "n_not_converged": int(self.n_not_converged),
             "fit_seconds": round(float(self.fit_seconds), 3),
         }
         if self.feature_index is not None:
@@ -97,38 +98,9 @@ def as_features(x, what: str) -> np.ndarray:
     return array
 
 
-def target_columns(y, task: str, n_classes: int | None, what: str) -> np.ndarray:
-    """Labels as (N, C) 0/1 columns: one for binary, K one-hot for multiclass, L for multilabel."""
-    y = np.asarray(y)
-    if task == "multilabel":
-        return y.astype(np.int64)
-    if task == "binary":
-        return y.astype(np.int64).reshape(-1, 1)
-    ids = y.astype(np.int64)
-    if ids.min() < 0 or ids.max() >= n_classes:
-        raise UserError(f"{what} holds class id {int(ids[(ids < 0) | (ids >= n_classes)][0])}, "
-                        f"outside the training classes 0..{n_classes - 1}")
-    columns = np.zeros((ids.shape[0], n_classes), dtype=np.int64)  # (N, K)
-    columns[np.arange(ids.shape[0]), ids] = 1
-    return columns
-
-
-def check_labels(y, n_rows: int, what: str) -> np.ndarray:
-    """Numeric, NaN-free labels with one row per feature row."""
-    y = np.asarray(y)
-    if y.dtype.kind not in "biuf":
-        raise UserError(f"{what} must be numeric, got dtype {y.dtype}")
-    if y.dtype.kind == "f" and np.isnan(y).any():
-        raise UserError(f"{what} contains NaN at row {int(np.argwhere(np.isnan(y))[0][0])}")
-    if y.shape[0] != n_rows:
-        raise UserError(f"{what} has {y.shape[0]} rows but the features have {n_rows}")
-    if y.ndim == 2 and not np.isin(y, (0, 1)).all():
-        raise UserError(f"{what} is 2-D (multi-label) but holds values other than 0/1")
-    if y.ndim == 1 and not np.all(y == np.round(y)):
-        raise UserError(f"{what} must hold integer class ids or 0/1 labels")
-    if y.ndim not in (1, 2):
-        raise UserError(f"{what} must be (N,) or (N, L), got shape {y.shape}")
-    return y
+def target_columns(y: np.ndarray, task: str, n_classes: int | None) -> np.ndarray:
+    """Checked labels as (N, C) 0/1 columns: one for binary, K one-hot for multiclass, L for multilabel."""
+    return one_hot(y, n_classes) if task == "multiclass" else y.reshape(y.shape[0], -1)
 
 
 def check_train_columns(columns: np.ndarray, task: str) -> None:
@@ -164,7 +136,7 @@ def fit_grid(x, columns, cs, solver, seed, max_iter, n_jobs) -> list[tuple[list,
 
     With n_jobs != 1 all (C, column) fits run in joblib worker processes (the features are shared
     through a memory map). Not threads: liblinear's random generator is global to the process, so
-    concurrent fits in threads gave different weights from run to run."""
+    concurrent fits in threads give different weights from run to run."""
     pairs = [(c, j) for c in cs for j in range(columns.shape[1])]
     if n_jobs == 1:
         fitted = [fit_binary(x, columns[:, j], c, solver, seed, max_iter) for c, j in pairs]
@@ -183,22 +155,13 @@ def column_probabilities(models, x: np.ndarray) -> np.ndarray:
     return np.stack([model.predict_proba(x)[:, 1] for model in models], axis=1)
 
 
-def predictions_from_columns(probs: np.ndarray, task: str) -> np.ndarray:
-    """Column probabilities (N, C) -> labels in the task's own form."""
-    if task == "multiclass":
-        return np.argmax(probs, axis=1)
-    predicted = (probs > 0.5).astype(np.int64)
-    return predicted[:, 0] if task == "binary" else predicted
-
-
-def task_score(y, predicted, task: str, metric: str, n_classes: int | None = None) -> tuple[float, list[float]]:
-    """(headline score, per-column scores) of predictions: multilabel is the mean over labels;
-    multiclass is accuracy, R_K for mcc, else the macro average."""
-    report = evaluate(y, predicted, task=task, n_classes=n_classes)
-    if task == "multilabel":
+def headline_score(report: dict, metric: str) -> tuple[float, list[float]]:
+    """(headline score, per-column scores) of an `evaluate` report: multilabel is the mean over labels;
+    binary the positive class's metric; multiclass is accuracy, R_K for mcc, else the macro average."""
+    if report["task"] == "multilabel":
         per_label = report["per_class"][metric]
         return float(np.mean(per_label)), per_label
-    if task == "binary":
+    if report["task"] == "binary":
         headline = report["accuracy"] if metric == "accuracy" else report["positive"][metric]
         return float(headline), [float(headline)]
     headline = report["accuracy"] if metric == "accuracy" else (
@@ -206,27 +169,10 @@ def task_score(y, predicted, task: str, metric: str, n_classes: int | None = Non
     return float(headline), report["per_class"][metric]
 
 
-def describe_task(train_y: np.ndarray, task: str | None):
-    """(task, n_classes) from the training labels."""
-    task = task or infer_task(train_y)
-    if task not in ("binary", "multiclass", "multilabel"):
-        raise UserError(f"unknown task {task!r}; choose binary, multiclass or multilabel")
-    if task == "binary" and not np.isin(train_y, (0, 1)).all():
-        raise UserError("task 'binary' needs 0/1 labels")
-    if task == "multilabel" and train_y.ndim != 2:
-        raise UserError("task 'multilabel' needs (N, L) 0/1 labels")
-    n_classes = int(train_y.max()) + 1 if task == "multiclass" else None
-    if task == "multiclass" and train_y.min() < 0:
-        raise UserError("class ids must be >= 0")
-    return task, n_classes
-
-
-def standardizer(train_x: np.ndarray):
-    """Mean and scale (std, 1 where constant) of the training features."""
-    mean = train_x.mean(axis=0)
-    scale = train_x.std(axis=0)
-    scale[scale == 0] = 1.0
-    return mean, scale
+def fit_score(models, x, y, task: str, metric: str, n_classes: int | None) -> tuple[float, list[float]]:
+    """headline_score of the models' predictions of x against checked labels y."""
+    predicted = predict_labels(column_probabilities(models, x), task)
+    return headline_score(evaluate(y, predicted, task=task, n_classes=n_classes), metric)
 
 
 def sweep_logistic_regression(train_x, train_y, val_x, val_y, cs=DEFAULT_CS, metric: str = "accuracy",
@@ -255,25 +201,24 @@ def sweep_logistic_regression(train_x, train_y, val_x, val_y, cs=DEFAULT_CS, met
     if feature_index is not None:
         feature_index = checked_feature_index(feature_index, n_input_features)
         train_x, val_x = train_x[:, feature_index], val_x[:, feature_index]
-    train_y = check_labels(train_y, train_x.shape[0], "train labels")
-    val_y = check_labels(val_y, val_x.shape[0], "validation labels")
+    train_y = check_labels(train_y, "train labels", task, same_rows_as=("train features", train_x))
+    task = task or infer_task(train_y)
+    n_classes = int(train_y.max()) + 1 if task == "multiclass" else None
+    val_y = check_labels(val_y, "validation labels", task, n_classes, same_rows_as=("validation features", val_x),
+                         classes_from="training")
     if train_y.shape[1:] != val_y.shape[1:]:
         raise UserError(f"train labels have shape {train_y.shape} but validation labels {val_y.shape}")
-    task, n_classes = describe_task(train_y, task)
-    train_columns = target_columns(train_y, task, n_classes, "train labels")
-    target_columns(val_y, task, n_classes, "validation labels")  # range check
+    train_columns = target_columns(train_y, task, n_classes)
     check_train_columns(train_columns, task)
 
-    mean = scale = None
-    if standardize:
-        mean, scale = standardizer(train_x)
-        train_x, val_x = (train_x - mean) / scale, (val_x - mean) / scale
+    scaler = StandardScaler().fit(train_x) if standardize else None
+    if scaler is not None:
+        train_x, val_x = scaler.transform(train_x), scaler.transform(val_x)
 
     val_scores, not_converged, best_models, best_key, best_c = [], 0, None, None, None
     for c, (models, failures) in zip(cs, fit_grid(train_x, train_columns, cs, solver, seed, max_iter, n_jobs)):
         not_converged += failures
-        predicted = predictions_from_columns(column_probabilities(models, val_x), task)
-        val_scores.append(task_score(val_y, predicted, task, metric, n_classes)[0])
+        val_scores.append(fit_score(models, val_x, val_y, task, metric, n_classes)[0])
         key = (val_scores[-1], any(np.any(model.coef_ != 0) for model in models))
         if best_key is None or key > best_key:
             best_models, best_key, best_c = models, key, float(c)
@@ -282,17 +227,15 @@ def sweep_logistic_regression(train_x, train_y, val_x, val_y, cs=DEFAULT_CS, met
     models = best_models
     weights = np.stack([model.coef_[0] for model in models])  # (C, F)
     intercepts = np.array([model.intercept_[0] for model in models])  # (C,)
-    train_score = task_score(train_y, predictions_from_columns(column_probabilities(models, train_x), task),
-                             task, metric, n_classes)[0]
-    val_score, val_per_label = task_score(
-        val_y, predictions_from_columns(column_probabilities(models, val_x), task), task, metric, n_classes)
+    train_score = fit_score(models, train_x, train_y, task, metric, n_classes)[0]
+    val_score, val_per_label = fit_score(models, val_x, val_y, task, metric, n_classes)
     return SweepResult(
         task=task, metric=metric, cs=[float(c) for c in cs], val_scores=[float(s) for s in val_scores],
         best_c=best_c, models=models, weights=weights[0] if task == "binary" else weights,
         intercepts=intercepts, n_nonzero=int(np.count_nonzero(weights)), train_score=train_score,
         val_score=val_score, val_per_label=[float(s) for s in val_per_label],
-        n_input_features=n_input_features, feature_index=feature_index, scaler_mean=mean,
-        scaler_scale=scale, n_not_converged=not_converged,
+        n_input_features=n_input_features, feature_index=feature_index, scaler=scaler,
+        n_not_converged=not_converged,
         fit_seconds=time.perf_counter() - started)
 
 
@@ -307,44 +250,29 @@ def prepared_features(result: SweepResult, x) -> np.ndarray:
     if x.shape[1] != expected:
         raise UserError(f"features have {x.shape[1]} columns but the model was fitted on "
                         f"{result.n_input_features} (using {expected})")
-    if result.scaler_mean is not None:
-        x = (x - result.scaler_mean) / result.scaler_scale
+    if result.scaler is not None:
+        x = result.scaler.transform(x)
     return x
 
 
-def probabilities(model, x) -> np.ndarray:
-    """Class-1 probabilities: (N,) binary, (N, L) multilabel, (N, K) multiclass (rows sum to 1).
-
-    `model` is a SweepResult, a fitted scikit-learn LogisticRegression, or a list of them."""
-    if isinstance(model, SweepResult):
-        probs = column_probabilities(model.models, prepared_features(model, x))  # (N, C)
-        if model.task == "binary":
-            return probs[:, 0]
-        if model.task == "multiclass":
-            return probs / probs.sum(axis=1, keepdims=True)
-        return probs
-    if isinstance(model, (list, tuple)):
-        return column_probabilities(model, as_features(x, "features"))
-    return model.predict_proba(as_features(x, "features"))[:, 1]
-
-
-def predict(result: SweepResult, x, thresholds=None) -> np.ndarray:
-    """Labels in the task's form; optional per-column thresholds for binary/multilabel (default 0.5)."""
-    probs = probabilities(result, x)
+def probabilities(result: SweepResult, x) -> np.ndarray:
+    """Class-1 probabilities: (N,) binary, (N, L) multilabel, (N, K) multiclass (rows sum to 1)."""
+    probs = column_probabilities(result.models, prepared_features(result, x))  # (N, C)
+    if result.task == "binary":
+        return probs[:, 0]
     if result.task == "multiclass":
-        return np.argmax(probs, axis=1)
-    return (probs > (0.5 if thresholds is None else np.asarray(thresholds))).astype(np.int64)
+        return probs / probs.sum(axis=1, keepdims=True)
+    return probs
 
 
 def score(result: SweepResult, x, y) -> dict:
     """Headline score in the result's metric, accuracy and per-column scores on (x, y) (e.g. test)."""
-    predicted = predict(result, x)
-    y = check_labels(y, predicted.shape[0], "labels")
+    predicted = predict_labels(probabilities(result, x), result.task)
     n_classes = result.weights.shape[0] if result.task == "multiclass" else None
-    if result.task == "multiclass":
-        target_columns(y, "multiclass", n_classes, "labels")  # range check
-    headline, per_label = task_score(y, predicted, result.task, result.metric, n_classes)
+    y = check_labels(y, "labels", result.task, n_classes, same_rows_as=("the features", predicted),
+                     classes_from="training")
     report = evaluate(y, predicted, task=result.task, n_classes=n_classes)
+    headline, per_label = headline_score(report, result.metric)
     return {"metric": result.metric, "score": headline, "accuracy": report["accuracy"],
             "per_label": [float(s) for s in per_label]}
 

@@ -6,9 +6,11 @@
   (binary: one column; multi-label: one per label; multi-class: one one-vs-rest column per class — the
   regression normalises those to sum 1, the checkpoint keeps the plain sigmoids, same argmax);
   It records the process function the features were computed through (`process_fn`);
-- `neuron_<i>_hist.png` per top neuron (its values on the training split by label) and `weights.png`;
-- `results.json` (every number of the run) and, with --write-results, a per-row CSV of the test split
-  whose text column is the input text verbatim (not the processed text), so it joins back to the input.
+- `neuron_<i>_hist.png` per top neuron (its values on the training split by true label) and `weights.png`;
+- `results.json` (every number of the run) and, with --write-results, a per-row CSV of the test split:
+  the true label(s), the probabilities and predictions with all neurons and with the top neurons, each
+  top neuron's value, and the input text verbatim (not the processed text) under the input's own column
+  name, so it joins back to the input.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ import os
 import numpy as np
 import torch
 
-from ..atomic import atomic_open
+from ..atomic import atomic_open, atomic_path
 from ..models.classifier import build_classifier, classifier_config
 from ..checkpoint import classifier_payload, save_checkpoint
 
@@ -83,42 +85,57 @@ def write_plots(results_dir: str, task: str, train_x, train_y, weights, neurons,
             log.info("no neuron histograms for a multi-class task (they split values by a 0/1 label)")
             break
         path = os.path.join(results_dir, f"neuron_{int(neuron)}_hist.png")
-        paths.append(neuron_histogram(train_x[:, int(neuron)], split[0], int(neuron), path, label_names=split[1]))
+        paths.append(neuron_histogram(train_x[:, int(neuron)], split[0], int(neuron), path, label_names=split[1],
+                                      split="training"))
     paths.append(weights_plot(weights, os.path.join(results_dir, "weights.png"), top=max(1, len(neurons))))
     return paths
 
 
-def probability_columns(probs, names, suffix: str) -> dict:
-    """{"<name> prob <suffix>": (N,)} for (N,) or (N, C) probabilities."""
+def as_labels(values, class_names=None):
+    """Labels or predictions as written: class names when known, else integers."""
+    values = np.asarray(values).astype(np.int64)
+    return np.asarray(class_names, dtype=object)[values] if class_names else values
+
+
+def fit_columns(task: str, label_names, probs, which: str, class_names=None) -> dict:
+    """The probability and prediction columns of one fit, e.g. `P(label=1) with all neurons` and
+    `predicted label with all neurons` (binary and multi-label: probability > 0.5, as classifier.pt
+    thresholds it; multi-class: the most probable class)."""
     probs = np.asarray(probs)
-    if probs.ndim == 1:
-        return {f"prob {suffix}": probs}
-    return {f"{name} prob {suffix}": probs[:, j] for j, name in enumerate(names)}
+    if task == "multilabel":
+        columns = {f"P({name}=1) with {which}": probs[:, j] for j, name in enumerate(label_names)}
+        return columns | {f"predicted {name} with {which}": (probs[:, j] > 0.5).astype(np.int64)
+                          for j, name in enumerate(label_names)}
+    label, classes = label_names[0], class_names or range(2 if probs.ndim == 1 else probs.shape[1])
+    if task == "binary":
+        return {f"P({label}={classes[1]}) with {which}": probs,
+                f"predicted {label} with {which}": as_labels(probs > 0.5, class_names)}
+    columns = {f"P({label}={name}) with {which}": probs[:, j] for j, name in enumerate(classes)}
+    return columns | {f"predicted {label} with {which}": as_labels(probs.argmax(axis=1), class_names)}
 
 
-def write_test_results(path: str, texts, labels, label_names, names, probs_all, probs_top, k: int,
-                       test_x, neurons, class_names=None) -> str:
-    """Per test row: the label(s) (as class names when the labels had them), P with all neurons, P
-    with the k top neurons, each top neuron's value, and the text."""
+def write_test_results(path: str, texts, text_key: str, labels, task: str, label_names, probs_all, probs_top,
+                       k: int, test_x, neurons, class_names=None) -> str:
+    """Per test row: `true <label>` (class names when the labels had them), the probabilities and
+    predictions of the fit on all neurons and of the fit on the k top neurons (`fit_columns`), each top
+    neuron's value (`neuron <i> value`), and the text under the input's own column name."""
     import pandas as pd
     columns = {}
     if labels is not None:
         labels = np.asarray(labels)
         if labels.ndim == 2:
-            columns.update({name: labels[:, j] for j, name in enumerate(label_names)})
-        elif class_names:
-            columns[label_names[0]] = np.asarray(class_names, dtype=object)[labels.astype(np.int64)]
+            columns.update({f"true {name}": as_labels(labels[:, j]) for j, name in enumerate(label_names)})
         else:
-            columns[label_names[0]] = labels
-    columns.update(probability_columns(probs_all, names, "all neurons"))
+            columns[f"true {label_names[0]}"] = as_labels(labels, class_names)
+    columns.update(fit_columns(task, label_names, probs_all, "all neurons", class_names))
     if probs_top is not None:
-        columns.update(probability_columns(probs_top, names, f"{k} neuron(s)"))
+        columns.update(fit_columns(task, label_names, probs_top, "top neuron" if k == 1 else f"top {k} neurons",
+                                   class_names))
     for neuron in neurons:
-        columns[f"neuron {int(neuron)}"] = test_x[:, int(neuron)]
-    columns["text"] = list(texts)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    pd.DataFrame(columns).to_csv(path, index=False)
+        columns[f"neuron {int(neuron)} value"] = test_x[:, int(neuron)]
+    columns[text_key] = list(texts)
+    with atomic_path(path) as temp:
+        pd.DataFrame(columns).to_csv(temp, index=False)
     return path
 
 

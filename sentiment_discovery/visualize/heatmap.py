@@ -13,7 +13,6 @@ value on hover (title attribute, the value before clipping).
 from __future__ import annotations
 
 import html
-import os
 import textwrap
 import warnings
 
@@ -24,6 +23,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import colors as mcolors
 
+from ..atomic import atomic_open, atomic_path
 from ..errors import UserError
 
 COLORMAP = "RdYlGn"
@@ -48,8 +48,8 @@ def scale_caption(raw_values, quantity: str = DEFAULT_QUANTITY) -> str:
             f"(colours clipped to [-1, 1]; this text {lo:.2f} to {hi:.2f})")
 
 
-def checked_values(text: str, values, clip: bool = True) -> np.ndarray:
-    """One finite value per character, clipped to [-1, 1] unless clip=False."""
+def checked_values(text: str, values) -> np.ndarray:
+    """One finite value per character (as given: the colour map clips them to [-1, 1])."""
     if not isinstance(text, str):
         raise UserError(f"heatmap text must be a string, got {type(text).__name__}")
     values = np.asarray(values, dtype=np.float64).ravel()
@@ -58,7 +58,7 @@ def checked_values(text: str, values, clip: bool = True) -> np.ndarray:
                         f"{values.shape[0]} values")
     if not np.isfinite(values).all():
         raise UserError("heatmap values contain NaN or infinity")
-    return np.clip(values, -1.0, 1.0) if clip else values
+    return values
 
 
 def layout_rows(text: str, values: np.ndarray, chars_per_row: int) -> list[list[tuple[str, float]]]:
@@ -80,7 +80,7 @@ def layout_rows(text: str, values: np.ndarray, chars_per_row: int) -> list[list[
 
 
 def cell_colors(values) -> np.ndarray:
-    """RGBA colours (…, 4) for values in [-1, 1] on the red-yellow-green map."""
+    """RGBA colours (…, 4) on the red-yellow-green map, values beyond [-1, 1] in the end colours."""
     return plt.get_cmap(COLORMAP)(mcolors.Normalize(-1.0, 1.0)(np.asarray(values)))
 
 
@@ -116,9 +116,8 @@ def text_heatmap_png(text: str, values, path: str, chars_per_row: int = 60, titl
                      quantity: str = DEFAULT_QUANTITY) -> int:
     """Draw the coloured character grid, and a colour bar under it, to a PNG; returns the number of
     character rows drawn. `quantity` names what the values are in the colour bar's label."""
-    raw = checked_values(text, values, clip=False)
-    values = np.clip(raw, -1.0, 1.0)
-    rows = layout_rows(text, values, chars_per_row)
+    raw = checked_values(text, values)
+    rows = layout_rows(text, raw, chars_per_row)
     title_rows = 1.6 if title else 0.0  # height of the title band, in cell rows
     height_rows = max(len(rows), 1) + title_rows
     margin_in = 0.1
@@ -142,10 +141,9 @@ def text_heatmap_png(text: str, values, path: str, chars_per_row: int = 60, titl
             ax.text(column + 0.5, top + 0.5, glyph, ha="center", va="center", family="monospace",
                     fontsize=size, color=ink_for(colour))
     add_colour_bar(fig, band_in, grid_in + band_in, "\n".join(caption))
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), atomic_path(path) as temp:
         warnings.filterwarnings("ignore", message="Glyph .* missing")
-        fig.savefig(path, dpi=DPI)
+        fig.savefig(temp, dpi=DPI, format="png")
     plt.close(fig)
     return len(rows)
 
@@ -172,9 +170,9 @@ def text_heatmap_html(text: str, values, path: str, title: str | None = None,
                       quantity: str = DEFAULT_QUANTITY) -> str:
     """Write the heatmap as an HTML page (one escaped span per character, its value in the title
     attribute, and a legend strip above the text); returns the HTML."""
-    raw = checked_values(text, values, clip=False)
+    raw = checked_values(text, values)
     spans = []
-    for char, value, colour in zip(text, raw, cell_colors(np.clip(raw, -1.0, 1.0))):
+    for char, value, colour in zip(text, raw, cell_colors(raw)):
         shown = html.escape(GLYPHS.get(char, char), quote=True)
         spans.append(f'<span title="{value:.4f}" style="background-color:{hex_color(colour)};'
                      f'color:{ink_for(colour)}">{shown}</span>')
@@ -185,7 +183,6 @@ def text_heatmap_html(text: str, values, path: str, title: str | None = None,
             f"{html.escape(title or 'neuron heatmap')}</title></head>\n<body>\n{heading}{html_legend(raw, quantity)}"
             '<div style="font-family:monospace;white-space:pre-wrap;line-height:1.5">'
             f"{''.join(spans)}</div>\n</body></html>\n")
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as handle:
+    with atomic_open(path, "w", encoding="utf-8") as handle:
         handle.write(page)
     return page
