@@ -133,7 +133,8 @@ def check_checkpoint(payload, path, expect_kind=None):
 
 
 def load_checkpoint(path, expect_kind=None, map_location="cpu"):
-    """Read one of our checkpoints; `expect_kind` ("lm", "classifier" or a tuple of them) is checked."""
+    """Read one of our checkpoints, in the current layout; `expect_kind` ("lm", "classifier" or a tuple of
+    them) is checked."""
     path = os.fspath(path)
     return check_checkpoint(read_torch_file(path, map_location), path, expect_kind)
 

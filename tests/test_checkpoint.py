@@ -290,8 +290,11 @@ def test_a_version_1_language_model_loads_as_before():
 
     raw, up = legacy("lm_stopped_4_of_8.pt")
     assert up["format_version"] == 2 and "lr_lambdas" not in raw["schedule"]
-    for key in ("kind", "model_config", "tokenizer", "process_fn", "iteration", "data_state", "precision"):
+    for key in ("kind", "model_config", "tokenizer", "process_fn", "data_state", "precision"):
         assert up[key] == raw[key], key
+    assert up["progress"] == {"epoch": None, "step_in_epoch": None, "iteration": 4, "best_value": -math.inf,
+                              "best_epoch": 0, "best_keep": {}, "history": [], "running": {}}
+    assert not {"iteration", "best_val_loss", "evaluations"} & set(up)
     assert_same_state(up["model_state"], raw["model_state"])
     assert up["optimizer"]["param_groups"] == raw["optimizer"]["param_groups"]
     for index, state in raw["optimizer"]["state"].items():
@@ -382,6 +385,8 @@ def test_version_1_fp16_states_become_plain_optimizer_and_grad_scaler_states():
     assert raw["precision"]["scaler"] == {"loss_scale": 128.0, "skipped_steps": 0}
     assert up["precision"] == {"mode": "fp16", "scaler": None, "skipped_steps": 0}
     assert "master_params" not in up["optimizer"] and "lr_lambdas" in up["schedule"]
+    assert up["progress"]["best_keep"] == {"thresholds": raw["progress"]["best_thresholds"]}
+    assert "best_thresholds" not in up["progress"] and "best_thresholds" in raw["progress"]
 
 
 def test_version_1_records_added_later_get_their_defaults():
