@@ -5,11 +5,14 @@ crash mid-write leaves the previous file intact. It is read with `torch.load(wei
 loading one never runs code; anything wrong with the file becomes a one-line `UserError`.
 
 Payload layout (analysis/architecture.md, "Checkpoints"): {"format": "sentiment-discovery",
-"format_version": 1, "kind": "lm" | "classifier", "model_config", "model_state", "tokenizer", ... training
-state ...}. `save_checkpoint` refuses values that weights_only loading could not read back (numpy arrays
-and scalars, arbitrary objects), naming where they sit. `rng_state` / `set_rng_state` capture and restore the python, numpy
-and torch (and CUDA) random generators in that checkpoint-safe form.
+"format_version": FORMAT_VERSION, "kind": "lm" | "classifier", ...}; a language model's keys are written by
+training/lm_trainer.py's `payload`, a classifier's by `classifier_payload` below. `save_checkpoint` refuses
+values that weights_only loading could not read back (numpy arrays and scalars, arbitrary objects), naming
+where they sit. `load_checkpoint` (through `check_checkpoint`) returns every older version in the current
+layout (`upgrade`), so the code that reads a payload knows one layout only. `rng_state` / `set_rng_state`
+capture and restore the python, numpy and torch (and CUDA) random generators in that checkpoint-safe form.
 """
+import logging
 import os
 import pickle
 import random
@@ -22,10 +25,15 @@ import numpy as np
 import torch
 
 from .atomic import atomic_open
+from .data.preprocess import PROCESS_FN_KEY
+from .data.tokenizers.builtin import CharTokenizer
 from .errors import UserError
+from .models.kinds import model_kind
+
+log = logging.getLogger(__name__)
 
 FORMAT_NAME = "sentiment-discovery"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 KIND_WORDS = {"lm": "language model", "classifier": "classifier"}
 PLAIN_SCALARS = (str, bytes, int, float, bool, type(None))
 IMPORTER_HINT = ("original sentiment-discovery checkpoints and OpenAI .npy directories "
@@ -101,11 +109,14 @@ def is_checkpoint_payload(contents):
 
 
 def check_checkpoint(payload, path, expect_kind=None):
-    """Check an unpickled payload's marker, version and kind (`expect_kind`: a kind or a tuple of kinds)."""
+    """Check an unpickled payload's marker, version and kind (`expect_kind`: a kind or a tuple of kinds);
+    return it in the current layout (`upgrade`)."""
     if not is_checkpoint_payload(payload):
         raise UserError(f"{path} is not a sentiment-discovery checkpoint (it has no format marker); {IMPORTER_HINT}")
     version = payload.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if not isinstance(version, int) or version < 1:
+        raise UserError(f"{path} has an unknown checkpoint format version {version!r}")
+    if version > FORMAT_VERSION:
         raise UserError(f"{path} has checkpoint format version {version!r}, newer than this program reads "
                         f"({FORMAT_VERSION}); upgrade sentiment-discovery")
     if expect_kind is not None:
@@ -116,17 +127,92 @@ def check_checkpoint(payload, path, expect_kind=None):
             wanted = " or ".join(KIND_WORDS.get(k, k) for k in expected)
             article = "an" if wanted[0] in "aeiou" else "a"
             raise UserError(f"{path} is a {found} checkpoint, but {article} {wanted} is expected")
-    return payload
+    if version < FORMAT_VERSION:
+        log.info("%s: checkpoint format version %d, read as version %d", path, version, FORMAT_VERSION)
+    return upgrade(payload)
 
 
 def load_checkpoint(path, expect_kind=None, map_location="cpu"):
-    """Read one of our checkpoints; `expect_kind` ("lm", "classifier" or a tuple of them) is checked."""
+    """Read one of our checkpoints, in the current layout; `expect_kind` ("lm", "classifier" or a tuple of
+    them) is checked."""
     path = os.fspath(path)
-    return upgrade_progress(check_checkpoint(read_torch_file(path, map_location), path, expect_kind))
+    return check_checkpoint(read_torch_file(path, map_location), path, expect_kind)
 
 
-def upgrade_progress(payload):
-    """A version-1 run position as training/loop.py's Progress: a language model's top-level iteration, best
+def classifier_payload(classifier_config, model_state, tokenizer, labels, thresholds, process_fn, source,
+                       neurons=None, class_names=None):
+    """The payload of a classifier checkpoint (kind "classifier"; analysis/architecture.md section 4).
+
+    classifier_config: what models.classifier.build_classifier takes (the encoder's config included);
+    model_state: the ClassifierModel's state dict; labels, thresholds: one per output column; process_fn:
+    the text clean-up of its encoder (data/preprocess.py); source: "transfer" | "finetune"; neurons: the
+    top neurons {"indices": [...], "signs": [...]} or None; class_names: the names of a single label
+    column's class ids (binary: class 0 then class 1), None when the labels were numbers."""
+    return {
+        "kind": "classifier", "classifier_config": classifier_config, "model_state": model_state,
+        "tokenizer": tokenizer.to_dict(), "labels": [str(name) for name in labels],
+        "thresholds": [float(t) for t in thresholds], "neurons": neurons, "source": source,
+        "class_names": [str(name) for name in class_names] if class_names else None,
+        PROCESS_FN_KEY: process_fn,
+    }
+
+
+# --- older layouts ------------------------------------------------------------------------------
+def upgrade(payload):
+    """A checked payload of any format version in the current layout: each version's step, in turn, on
+    a shallow copy (the caller's dict is left as it was)."""
+    payload = dict(payload)
+    for version in range(payload["format_version"], FORMAT_VERSION):
+        UPGRADE_STEPS[version](payload)
+        payload["format_version"] = version + 1
+    return payload
+
+
+ANNEALING_LR_KEYS = ("iteration", "num_iters", "warmup", "decay_style", "constant_decay", "stlr_cut_frac",
+                     "stlr_ratio", "exp_final_ratio", "min_lr", "base_lrs")
+
+
+def schedule_on_lambdalr(payload):
+    """A schedule state of the hand-written `AnnealingLR` (its plain settings) becomes the LambdaLR state of
+    training/schedules.py's `WarmupDecayLR`: one `LRFactor`'s attributes per parameter group."""
+    old = payload.get("schedule")
+    if old is None or "lr_lambdas" in old:
+        return
+    missing = [key for key in ANNEALING_LR_KEYS if key not in old]
+    if missing:
+        raise UserError(f"LR scheduler state is missing {', '.join(missing)}")
+    factor = {"num_iters": int(old["num_iters"]), "warmup": int(old["warmup"]), "decay_style": old["decay_style"],
+              "constant_decay": None if old["constant_decay"] in (None, 0) else int(old["constant_decay"]),
+              "stlr_cut_frac": old["stlr_cut_frac"], "stlr_ratio": float(old["stlr_ratio"]),
+              "exp_final_ratio": float(old["exp_final_ratio"])}
+    base_lrs = [float(lr) for lr in old["base_lrs"]]
+    floors = [float(old["min_lr"]) / base if base > 0 else 0.0 for base in base_lrs]
+    iteration = int(old["iteration"])
+    payload["schedule"] = {"base_lrs": base_lrs, "last_epoch": iteration, "_step_count": iteration + 1,
+                           "lr_lambdas": [dict(factor, floor=floor) for floor in floors]}
+
+
+def fp16_state_on_grad_scaler(payload):
+    """--fp16 ran on a hand-written FP16Optimizer (fp32 master copies of a half model) and loss scaler; it
+    now runs on fp32 weights, a plain optimizer and torch.amp.GradScaler. The FP16Optimizer state keeps
+    its inner optimizer's state (whose params were the masters, which "model_state" already holds); a
+    dynamic loss scaler's state becomes GradScaler's, a static one's nothing (its scale is --loss-scale)."""
+    optimizer = payload.get("optimizer")
+    if isinstance(optimizer, dict) and "master_params" in optimizer:
+        payload["optimizer"] = optimizer["optimizer"]
+    precision = payload.get("precision")
+    if precision is None or precision["mode"] != "fp16" or precision["scaler"] is None:
+        return
+    scaler = precision["scaler"]
+    dynamic = "scale_window" in scaler
+    payload["precision"] = dict(precision, scaler={
+        "scale": float(scaler["loss_scale"]), "growth_factor": float(scaler["scale_factor"]),
+        "backoff_factor": 1.0 / float(scaler["scale_factor"]), "growth_interval": int(scaler["scale_window"]),
+        "_growth_tracker": int(scaler["clean_steps"])} if dynamic else None)
+
+
+def progress_of_the_loop(payload):
+    """A run position as training/loop.py's Progress: a language model's top-level iteration, best
     validation loss and evaluations (its epoch is not recorded: None), a finetuning run's best thresholds."""
     if "iteration" in payload and "progress" not in payload:
         history = payload.pop("evaluations", [])
@@ -137,8 +223,59 @@ def upgrade_progress(payload):
                                "running": {}}
     progress = payload.get("progress")
     if isinstance(progress, dict) and "best_thresholds" in progress:
-        progress["best_keep"] = {"thresholds": progress.pop("best_thresholds")}
-    return payload
+        progress = dict(progress, best_keep={"thresholds": progress["best_thresholds"]})
+        del progress["best_thresholds"]
+        payload["progress"] = progress
+
+
+def encoder_config_once(payload):
+    """A classifier kept its encoder's config twice ("model_config" and classifier_config["encoder"]) and
+    its feature options twice ("feature_options" and classifier_config["features"]); "classifier_config"
+    keeps both. (A classifier with no "classifier_config" kept it under "model_config".)"""
+    if payload.get("kind") != "classifier":
+        return
+    config = payload.pop("model_config", None)
+    if "classifier_config" not in payload and isinstance(config, dict) and "encoder" in config:
+        payload["classifier_config"] = config
+    payload.pop("feature_options", None)
+
+
+def records_added_later(payload):
+    """Records that files written before they existed lack: a classifier's class names (None: the labels
+    were numbers), the process function (the encoder kind's default, logged) and, for a character model,
+    the tokenizer."""
+    if payload.get("kind") == "classifier":
+        payload.setdefault("class_names", None)
+    encoder = _encoder_config(payload)
+    if encoder is None:
+        return
+    if PROCESS_FN_KEY not in payload:
+        payload[PROCESS_FN_KEY] = model_kind(encoder).default_process_fn
+        log.info("the checkpoint records no process function (written before they were recorded): its text "
+                 "is read with %s; --process-fn overrides", payload[PROCESS_FN_KEY])
+    if payload.get("tokenizer") is None and encoder.get("vocab_size") == CharTokenizer.vocab_size:
+        payload["tokenizer"] = CharTokenizer().to_dict()
+
+
+def _encoder_config(payload):
+    """The config of a payload's language model (a classifier's encoder), or None when it has none."""
+    config = payload.get("model_config")
+    if payload.get("kind") == "classifier":
+        config = (payload.get("classifier_config") or {}).get("encoder")
+    return config if isinstance(config, dict) and "model" in config else None
+
+
+def upgrade_1_to_2(payload):
+    """Version 1 -> 2: schedules on LambdaLR, --fp16 on GradScaler, the run position of the one training
+    loop, a classifier's configs once, the records version 1 added over time."""
+    schedule_on_lambdalr(payload)
+    fp16_state_on_grad_scaler(payload)
+    progress_of_the_loop(payload)
+    encoder_config_once(payload)
+    records_added_later(payload)
+
+
+UPGRADE_STEPS = {1: upgrade_1_to_2}   # version -> the step that makes it version + 1
 
 
 def rng_state():

@@ -370,7 +370,8 @@ class PrecisionConfig:
 @dataclass(frozen=True)
 class TrainingPrecisionConfig(PrecisionConfig):
     """Numeric precision of training; the loss scale applies to --fp16 only."""
-    fp16: bool = option(False, "fp16 model with fp32 master weights and loss scaling (the original's recipe)",
+    fp16: bool = option(False, "the original's recipe: fp16 compute (torch.autocast) with fp32 master weights and "
+                               "loss scaling (--loss-scale, --dynamic-loss-scale)",
                         exclusive="mode")
     amp: bool = option(False, "torch.autocast fp16 with a GradScaler", exclusive="mode")
     loss_scale: float = option(1.0, "static loss scale for --fp16")

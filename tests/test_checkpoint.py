@@ -1,5 +1,7 @@
-"""Tests of checkpoint saving/loading: round trips, atomic writes, plain-data payloads, bad files, RNG state."""
+"""Tests of checkpoint saving/loading: round trips, atomic writes, plain-data payloads, bad files, RNG state,
+and version-1 files (every kind, the legacy files of tests/data included) read through `upgrade` as before."""
 import argparse
+import math
 import os
 import random
 
@@ -11,6 +13,7 @@ from sentiment_discovery.errors import UserError
 from sentiment_discovery.models.transformer import TransformerLM
 from sentiment_discovery import checkpoint as ckpt
 from sentiment_discovery.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from sentiment_discovery.models.classifier import build_classifier, classifier_config
 
 TINY_TRANSFORMER = {"model": "transformer", "vocab_size": 30, "decoder_layers": 1, "decoder_embed_dim": 8,
                     "decoder_ffn_embed_dim": 16, "decoder_attention_heads": 2, "dropout": 0.0,
@@ -28,7 +31,7 @@ def test_model_rebuilt_from_the_checkpoint_alone_gives_the_same_outputs(tmp_path
     tokens = torch.randint(1, 30, (2, 6))
     with torch.no_grad():
         assert torch.equal(model(tokens)[0], rebuilt(tokens)[0])
-    assert payload["format"] == "sentiment-discovery" and payload["format_version"] == 1
+    assert payload["format"] == "sentiment-discovery" and payload["format_version"] == 2
 
 
 PLAIN_VALUES = {
@@ -144,12 +147,15 @@ def test_wrong_kind_is_named(tmp_path):
     assert load_checkpoint(tmp_path / "clf.pt", expect_kind=("lm", "classifier"))["kind"] == "classifier"
 
 
-def test_newer_format_version_is_refused(tmp_path, monkeypatch):
-    monkeypatch.setattr(ckpt, "FORMAT_VERSION", 2)
+def test_newer_and_unknown_format_versions_are_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(ckpt, "FORMAT_VERSION", 3)
     save_checkpoint(tmp_path / "future.pt", {"kind": "lm"})
     monkeypatch.undo()
-    with pytest.raises(UserError, match="format version 2, newer than this program reads"):
+    with pytest.raises(UserError, match="format version 3, newer than this program reads"):
         load_checkpoint(tmp_path / "future.pt")
+    torch.save({"format": "sentiment-discovery", "format_version": 0, "kind": "lm"}, tmp_path / "zero.pt")
+    with pytest.raises(UserError, match="unknown checkpoint format version 0"):
+        load_checkpoint(tmp_path / "zero.pt")
 
 
 def draw_all():
@@ -176,7 +182,7 @@ TINY_RECURRENT = {"model": "mLSTM", "vocab_size": 257, "emsize": 4, "nhid": 6, "
 
 def lm_payload(model, tokenizer):
     return {"kind": "lm", "model_config": model.config, "model_state": model.state_dict(),
-            "tokenizer": tokenizer.to_dict(), "step": 12}
+            "tokenizer": tokenizer.to_dict(), "process_fn": "process_str", "step": 12}
 
 
 def test_load_language_model_rebuilds_a_recurrent_lm_checkpoint(tmp_path):
@@ -220,9 +226,9 @@ def test_load_language_model_takes_the_encoder_of_a_classifier_checkpoint(tmp_pa
 
     torch.manual_seed(3)
     classifier = build_classifier(classifier_config(TINY_RECURRENT, n_outputs=2)).eval()
-    save_checkpoint(tmp_path / "clf.pt", {"kind": "classifier", "model_config": classifier.config,
-                                          "model_state": classifier.state_dict(),
-                                          "tokenizer": CharTokenizer().to_dict()})
+    save_checkpoint(tmp_path / "clf.pt", ckpt.classifier_payload(classifier.config, classifier.state_dict(),
+                                                                 CharTokenizer(), ["a", "b"], [0.5, 0.5],
+                                                                 "process_str", "finetune"))
     encoder, _, info = load_language_model(tmp_path / "clf.pt")
     assert info["kind"] == "classifier" and encoder.config["nhid"] == 6
     tokens = torch.tensor([CharTokenizer().encode("fine")])
@@ -246,3 +252,152 @@ def test_load_language_model_names_mismatches(tmp_path):
     save_checkpoint(tmp_path / "other.pt", {"kind": "optimizer-only"})
     with pytest.raises(UserError, match="is a 'optimizer-only' checkpoint, but a language model or classifier is expected"):
         load_language_model(tmp_path / "other.pt")
+
+
+# ------------------------------------------------ version-1 files through upgrade ---------------------------
+LEGACY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "legacy_checkpoints")
+
+
+def legacy(name):
+    """(the version-1 file's payload as stored, the same file through load_checkpoint)."""
+    path = os.path.join(LEGACY, name)
+    raw = torch.load(path, weights_only=True)
+    assert raw["format_version"] == 1
+    return raw, load_checkpoint(path)
+
+
+def version_1(**payload):
+    return {"format": "sentiment-discovery", "format_version": 1, **payload}
+
+
+def assert_same_state(a, b):
+    assert list(a) == list(b) and all(torch.equal(a[key], b[key]) for key in a)
+
+
+def test_upgrade_leaves_a_current_payload_and_its_input_as_they_are():
+    current = {"format": "sentiment-discovery", "format_version": ckpt.FORMAT_VERSION, "kind": "lm", "x": 1}
+    assert ckpt.upgrade(current) == current
+    old = version_1(kind="classifier", model_config=dict(TINY_RECURRENT), feature_options={})
+    snapshot = dict(old)
+    ckpt.upgrade(old)
+    assert old == snapshot
+
+
+def test_a_version_1_language_model_loads_as_before():
+    from sentiment_discovery.models.loading import load_language_model
+    from test_training_schedules import _optimizer, _step
+    from sentiment_discovery.training.schedules import build_schedule
+
+    raw, up = legacy("lm_stopped_4_of_8.pt")
+    assert up["format_version"] == 2 and "lr_lambdas" not in raw["schedule"]
+    for key in ("kind", "model_config", "tokenizer", "process_fn", "data_state", "precision"):
+        assert up[key] == raw[key], key
+    assert up["progress"] == {"epoch": None, "step_in_epoch": None, "iteration": 4, "best_value": -math.inf,
+                              "best_epoch": 0, "best_keep": {}, "history": [], "running": {}}
+    assert not {"iteration", "best_val_loss", "evaluations"} & set(up)
+    assert_same_state(up["model_state"], raw["model_state"])
+    assert up["optimizer"]["param_groups"] == raw["optimizer"]["param_groups"]
+    for index, state in raw["optimizer"]["state"].items():
+        assert_same_state(up["optimizer"]["state"][index], state)
+    resumed = build_schedule(_optimizer(), num_iters=1)      # AnnealingLR(cosine, 8 iterations) at iteration 4
+    resumed.load_state_dict(up["schedule"])
+    expected = [0.01 * 0.5 * (1 + math.cos(math.pi * min(t, 8) / 8)) for t in range(5, 10)]  # holds at 0
+    assert [_step(resumed) for _ in range(5)] == pytest.approx(expected, abs=1e-12)
+    model, tokenizer, info = load_language_model(os.path.join(LEGACY, "lm_stopped_4_of_8.pt"))
+    assert_same_state(model.state_dict(), raw["model_state"])
+    assert info["process_fn"] == "process_str" and tokenizer.to_dict() == raw["tokenizer"]
+
+
+def test_an_annealing_lr_state_resumes_the_same_curve():
+    """The hand-written AnnealingLR saved plain settings; upgrade maps them onto LambdaLR's factors."""
+    from test_training_schedules import _lrs_at, _optimizer, _step
+    from sentiment_discovery.training.schedules import build_schedule
+
+    old = {"iteration": 3, "num_iters": 10, "warmup": 2, "decay_style": "linear", "constant_decay": None,
+           "stlr_cut_frac": None, "stlr_ratio": 32.0, "exp_final_ratio": 0.01, "min_lr": 0.1, "base_lrs": [1.0]}
+    optimizer = _optimizer(lr=7.0)
+    resumed = build_schedule(optimizer, num_iters=999, decay_style="cosine")
+    resumed.load_state_dict(ckpt.upgrade(version_1(kind="lm", schedule=old))["schedule"])
+    assert resumed.last_epoch == 3 and resumed.factor.decay_style == "linear"
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.875)
+    assert [_step(resumed) for _ in range(7)] == pytest.approx([0.75, 0.625, 0.5, 0.375, 0.25, 0.125, 0.1])
+    fresh = build_schedule(_optimizer(), num_iters=10, warmup=2, decay_style="linear", min_lr=0.1)
+    _lrs_at(fresh, [3])
+    assert [_step(fresh) for _ in range(7)] == pytest.approx([0.75, 0.625, 0.5, 0.375, 0.25, 0.125, 0.1])
+    with pytest.raises(UserError, match="LR scheduler state is missing"):
+        ckpt.upgrade(version_1(kind="lm", schedule={"iteration": 3}))
+
+
+def test_a_version_1_classifier_loads_as_before():
+    """Its encoder config and feature options were stored twice; classifier_config keeps them."""
+    from sentiment_discovery.drivers.generate import classifier_neurons
+    from sentiment_discovery.models.loading import classifier_from_checkpoint, load_language_model
+    from sentiment_discovery.transfer.classify import load_classifier
+
+    path = os.path.join(LEGACY, "clf_best_stopped_13_of_20.pt")
+    raw, up = legacy("clf_best_stopped_13_of_20.pt")
+    assert set(raw) - set(up) == {"model_config", "feature_options"} and set(up) - set(raw) == set()
+    assert up["classifier_config"] == raw["classifier_config"]
+    assert raw["model_config"] == up["classifier_config"]["encoder"]
+    assert raw["feature_options"] == up["classifier_config"]["features"]
+    before = build_classifier(raw["classifier_config"]).eval()
+    before.load_state_dict(raw["model_state"])
+    model, tokenizer, process_fn = classifier_from_checkpoint(up, path)
+    tokens = torch.tensor([tokenizer.encode("\n quite good ! ")])
+    with torch.no_grad():
+        torch.testing.assert_close(model.eval()(tokens, torch.tensor([tokens.shape[1]])),
+                                   before(tokens, torch.tensor([tokens.shape[1]])), rtol=0, atol=0)
+    assert process_fn == raw["process_fn"]
+    encoder, _, info = load_language_model(path)
+    assert info["kind"] == "classifier" and encoder.config == raw["model_config"]
+    assert_same_state(encoder.state_dict(), {k[len("encoder."):]: v for k, v in raw["model_state"].items()
+                                             if k.startswith("encoder.")})
+    loaded = load_classifier(path)
+    assert (loaded.labels, loaded.class_names, loaded.source) == (raw["labels"], None, "finetune")
+    assert classifier_neurons(path) == (None, raw["feature_options"])
+
+
+def test_version_1_fp16_states_become_plain_optimizer_and_grad_scaler_states():
+    """--fp16 of version 1: FP16Optimizer (the inner state + fp32 master params) and a dynamic or static
+    loss scaler; today: a plain optimizer over the fp32 weights (= the masters) and GradScaler."""
+    from sentiment_discovery.models.language_model import build_language_model
+    from sentiment_discovery.training.precision import Precision
+
+    raw, up = legacy("lm_fp16_dynamic_stopped_18_of_24.pt")
+    masters = raw["optimizer"]["master_params"][0]
+    model = build_language_model(up["model_config"])
+    names = [name for name, _ in model.named_parameters()]
+    assert len(names) == len(masters)
+    assert all(torch.equal(up["model_state"][name], master) for name, master in zip(names, masters))
+    assert up["optimizer"]["param_groups"] == raw["optimizer"]["optimizer"]["param_groups"]
+    optimizer = torch.optim.Adam(model.parameters())
+    optimizer.load_state_dict(up["optimizer"])
+    assert optimizer.state[next(model.parameters())]["step"] == 4            # 4 steps taken, 14 skipped
+    assert up["precision"] == {"mode": "fp16", "skipped_steps": 14, "scaler": {
+        "scale": 2.0 ** 18, "growth_factor": 2.0, "backoff_factor": 0.5, "growth_interval": 1000,
+        "_growth_tracker": 4}}
+    precision = Precision("fp16", dynamic_loss_scale=True)
+    precision.load_state_dict(up["precision"])
+    assert (precision.loss_scale, precision.skipped_steps) == (2.0 ** 18, 14)
+    assert precision.scaler.state_dict() == up["precision"]["scaler"]
+
+    raw, up = legacy("clf_fp16_last_stopped_13_of_20.pt")                 # --loss-scale 128 (static)
+    assert raw["precision"]["scaler"] == {"loss_scale": 128.0, "skipped_steps": 0}
+    assert up["precision"] == {"mode": "fp16", "scaler": None, "skipped_steps": 0}
+    assert "master_params" not in up["optimizer"] and "lr_lambdas" in up["schedule"]
+    assert up["progress"]["best_keep"] == {"thresholds": raw["progress"]["best_thresholds"]}
+    assert "best_thresholds" not in up["progress"] and "best_thresholds" in raw["progress"]
+
+
+def test_version_1_records_added_later_get_their_defaults():
+    lm = ckpt.upgrade(version_1(kind="lm", model_config=dict(TINY_RECURRENT), model_state={}))
+    assert lm["process_fn"] == "process_str" and lm["tokenizer"] == {"kind": "char", "vocab_size": 257}
+    hf = {"model": "hf", "hf_config": {}, "pooling": "cls", "hidden_size": 8, "max_positions": 16}
+    clf = ckpt.upgrade(version_1(kind="classifier", model_config=hf, feature_options={},
+                                 classifier_config=classifier_config(hf, n_outputs=1), tokenizer={"kind": "hf"}))
+    assert clf["process_fn"] == "none" and clf["class_names"] is None and "model_config" not in clf
+    assert clf["tokenizer"] == {"kind": "hf"}
+    first = classifier_config(TINY_RECURRENT, n_outputs=2)     # the first layout: under "model_config" only
+    assert ckpt.upgrade(version_1(kind="classifier", model_config=first))["classifier_config"] == first
+    kept = ckpt.upgrade(version_1(kind="lm", model_config=dict(TINY_RECURRENT), process_fn="process_tweet"))
+    assert kept["process_fn"] == "process_tweet"

@@ -23,9 +23,8 @@ from sentiment_discovery.training.metrics_log import read_metrics
 FILLER = ["the", "a", "movie", "plot", "was", "is", "and", "it", "so", "very", "quite"]
 MARKS = ["!", "?", "#"]                                # multi-label: label j is on when MARKS[j] occurs
 CLASS_WORDS = ["awful", "bad", "okay", "good", "great"]  # 5-class: the class is the text's last word
-CONTRACT_KEYS = {"format", "format_version", "kind", "model_config", "classifier_config", "model_state",
-                 "tokenizer", "labels", "thresholds", "neurons", "feature_options", "source", "class_names",
-                 "process_fn"}
+CONTRACT_KEYS = {"format", "format_version", "kind", "classifier_config", "model_state", "tokenizer", "labels",
+                 "thresholds", "neurons", "source", "class_names", "process_fn"}
 
 
 @pytest.fixture(autouse=True)
@@ -41,7 +40,7 @@ def write_tiny_lm(path, seed=0):
     config = recurrent_config(nhid=32, emsize=8)
     model = build_language_model(config)
     save_checkpoint(path, {"kind": "lm", "model_config": config, "model_state": model.state_dict(),
-                           "tokenizer": CharTokenizer().to_dict()})
+                           "tokenizer": CharTokenizer().to_dict(), "process_fn": "process_str"})
     return str(path)
 
 

@@ -57,7 +57,7 @@ def test_language_models_from_scratch_with_aux_lm_loss(task, tmp_path, model):
                          *model)[2:]  # no --load: a fresh language model from the flags
     summary = finetune_classifier.main(argv)
     ckpt = assert_clean_checkpoint(tmp_path / "c.pt")
-    assert summary["task"] == "multiclass" and ckpt["model_config"]["model"] == model[1]
+    assert summary["task"] == "multiclass" and ckpt["classifier_config"]["encoder"]["model"] == model[1]
 
 
 def test_joint_binary_training_with_dual_and_double_thresholds(task, tmp_path):

@@ -84,6 +84,29 @@ def test_a_resume_checkpoint_of_the_old_loop_resumes_to_the_same_result(task, tm
     assert a["thresholds"] == b["thresholds"]
 
 
+def test_an_fp16_resume_checkpoint_of_the_fp16_optimizer_resumes_on_grad_scaler(task, tmp_path):
+    """clf_fp16_last_stopped_13_of_20.pt was written by FP16Optimizer + StaticLossScaler (--loss-scale 128).
+    Resumed, it ends where a run of today's --fp16 ends (the fp16 arithmetic differs: the old one halved
+    the encoder, today autocast computes in half)."""
+    lm, files = task
+    flags = ["--fp16", "--loss-scale", "128"]
+    straight, split = tmp_path / "a" / "clf.pt", tmp_path / "b" / "clf.pt"
+    finetune_classifier.main([*run_flags(lm, files, straight), *flags])
+    split.parent.mkdir()
+    shutil.copy(os.path.join(LEGACY, "clf_fp16_last_stopped_13_of_20.pt"), tmp_path / "b" / "clf_last.pt")
+    shutil.copy(os.path.join(LEGACY, "clf_fp16_best_stopped_13_of_20.pt"), split)
+    resumed = finetune_classifier.main([*run_flags(lm, files, split), *flags, "--resume", "auto"])
+    assert resumed["outcome"] == "done" and resumed["iterations"] == 20
+    a, b = load_checkpoint(str(tmp_path / "a" / "clf_last.pt")), load_checkpoint(str(tmp_path / "b" / "clf_last.pt"))
+    assert a["precision"] == b["precision"] == {"mode": "fp16", "scaler": None, "skipped_steps": 0}
+    for key, tensor in a["model_state"].items():
+        relative = float((b["model_state"][key] - tensor).norm() / tensor.norm().clamp(min=1e-12))
+        assert relative < 1e-2, key
+    rows_a = read_metrics(str(tmp_path / "a" / "clf.metrics.jsonl"))
+    rows_b = read_metrics(str(tmp_path / "b" / "clf.metrics.jsonl"))
+    assert rows_b[-1]["train_loss"] == pytest.approx(rows_a[-1]["train_loss"], abs=1e-2)
+
+
 def test_stopped_at_an_epoch_end_and_resumed_with_save_iters(task, tmp_path, monkeypatch, stop_after):
     """A stop on the epoch's last step ends the epoch first; --save-iters writes the last state in between."""
     lm, files = task

@@ -15,7 +15,7 @@ from sentiment_discovery.generation.decoding import generate as generate_tokens
 from sentiment_discovery.generation.sampling import SamplingOptions
 from sentiment_discovery.models.classifier import build_classifier, classifier_config
 from sentiment_discovery.models.language_model import build_language_model
-from sentiment_discovery.checkpoint import save_checkpoint
+from sentiment_discovery.checkpoint import classifier_payload, save_checkpoint
 from sentiment_discovery.visualize import heatmap
 from test_generate_decoding import (PROMPT, TINY_TRANSFORMER, char_ids, tiny_recurrent,  # shared tiny models
                                     tiny_transformer, trace_values)
@@ -23,19 +23,16 @@ from test_generate_decoding import (PROMPT, TINY_TRANSFORMER, char_ids, tiny_rec
 
 def save_lm(path, model):
     save_checkpoint(path, {"kind": "lm", "model_config": model.config, "model_state": model.state_dict(),
-                           "tokenizer": CharTokenizer().to_dict()})
+                           "tokenizer": CharTokenizer().to_dict(), "process_fn": "process_str"})
     return str(path)
 
 
 def save_classifier(path, encoder, neuron, sign):
-    """A classifier checkpoint with exactly the top-level keys of analysis/architecture.md."""
+    """A classifier checkpoint as transfer.py writes it (checkpoint.classifier_payload)."""
     config = classifier_config(encoder.config, 1, neurons=[neuron])
     classifier = build_classifier(config, encoder=encoder)
-    save_checkpoint(path, {
-        "kind": "classifier", "model_config": encoder.config, "classifier_config": config,
-        "model_state": classifier.state_dict(), "tokenizer": CharTokenizer().to_dict(), "labels": ["positive"],
-        "thresholds": [0.5], "neurons": {"indices": [neuron], "signs": [sign]},
-        "feature_options": config["features"], "source": "transfer"})
+    save_checkpoint(path, classifier_payload(config, classifier.state_dict(), CharTokenizer(), ["positive"], [0.5],
+                                             "process_str", "transfer", {"indices": [neuron], "signs": [sign]}))
     return str(path)
 
 
@@ -183,7 +180,7 @@ def test_data_mode_draws_one_heatmap_per_row(tmp_path, write_file):
     folder = tmp_path / "rows_heatmaps"
     assert sorted(p.name for p in folder.iterdir()) == [
         "neuron_values.json", "row_0000.html", "row_0000.png", "row_0001.html", "row_0001.png"]
-    # the rows go through the model's process function (process_str: this checkpoint records none)
+    # the rows go through the model's process function (process_str: what this checkpoint records)
     assert [r["text"] for r in summary["heatmaps"]] == ["\n great movie ", "\n dull and slow "]
     model = tiny_recurrent()
     raw = trace_values(model, char_ids("\n dull and slow "), "c", 0)[:, 2]
@@ -196,7 +193,7 @@ def test_sentencepiece_transformer_starts_an_empty_prompt_from_bos_and_maps_piec
     model = build_language_model({**TINY_TRANSFORMER, "vocab_size": tokenizer.vocab_size}).eval()
     path = tmp_path / "sp.pt"
     save_checkpoint(path, {"kind": "lm", "model_config": model.config, "model_state": model.state_dict(),
-                           "tokenizer": tokenizer.to_dict()})
+                           "tokenizer": tokenizer.to_dict(), "process_fn": "process_str"})
     summary, _ = run(tmp_path, str(path), "--gen-length", "8", "--temperature", "0", "--visualize",
                      "--neuron", "5")
     bos = tokenizer.processor.bos_id() + 1
@@ -258,7 +255,7 @@ def test_a_missing_model_file_is_a_one_line_error(tmp_path, capsys):
 
 
 def test_prompt_is_fed_as_given_unless_process_fn_is_passed(tmp_path):
-    load = save_lm(tmp_path / "lm.pt", tiny_recurrent())  # records no process function: process_str for --data
+    load = save_lm(tmp_path / "lm.pt", tiny_recurrent())  # records process_str (for --data)
     as_given, _ = run(tmp_path, load, "--text", "a&amp;b", "--gen-length", "0", name="a.txt")
     assert as_given["samples"] == ["a&amp;b"]
     processed, _ = run(tmp_path, load, "--text", "a&amp;b", "--gen-length", "0", "--process-fn", "process_str",

@@ -149,8 +149,8 @@ def test_finetune_learns_and_its_checkpoint_alone_classifies(bert_folder, tmp_pa
     folder = shutil.copytree(bert_folder, tmp_path / "model")
     summary = finetune_classifier.main(finetune_args(str(folder), tmp_path, "--stratified-batches"))
     ckpt = load_checkpoint(tmp_path / "clf.pt", expect_kind="classifier")
-    assert ckpt["model_config"]["model"] == "hf" and ckpt["tokenizer"]["kind"] == "hf"
-    assert ckpt["model_config"]["source"] == str(folder)
+    encoder = ckpt["classifier_config"]["encoder"]
+    assert encoder["model"] == "hf" and ckpt["tokenizer"]["kind"] == "hf" and encoder["source"] == str(folder)
     report = json.loads((tmp_path / "clf_report.json").read_text())
     assert os.path.exists(tmp_path / "clf_confusion.png")
     shutil.rmtree(folder)  # run_classifier must need nothing but the checkpoint
@@ -172,7 +172,8 @@ def test_transfer_with_an_hf_encoder(bert_folder, tmp_path):
                              "--class-names", "negative", "neutral", "positive", "--neurons", "2",
                              "--num-workers", "1", "--save-results", str(tmp_path / "out")])
     ckpt = load_checkpoint(os.path.join(results["results_dir"], "classifier.pt"), expect_kind="classifier")
-    assert ckpt["model_config"]["model"] == "hf" and ckpt["model_config"]["pooling"] == "mean"
+    encoder = ckpt["classifier_config"]["encoder"]
+    assert encoder["model"] == "hf" and encoder["pooling"] == "mean"
     assert np.load(os.path.join(results["results_dir"], "trXt.npy")).shape == (60, 16)
 
 

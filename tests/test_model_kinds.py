@@ -6,6 +6,7 @@ import re
 import pytest
 import torch
 
+from sentiment_discovery.checkpoint import classifier_payload
 from sentiment_discovery.config import ModelConfig
 from sentiment_discovery.data.tokenizers.builtin import CharTokenizer
 from sentiment_discovery.errors import UserError
@@ -79,8 +80,8 @@ def test_transformer_kind_builds_and_is_steered_by_nothing():
 def classifier_checkpoint():
     torch.manual_seed(0)
     model = build_classifier(classifier_config(RECURRENT, n_outputs=2, concat_mean=True))
-    return model, {"kind": "classifier", "classifier_config": model.config, "model_state": model.state_dict(),
-                   "tokenizer": CharTokenizer().to_dict()}
+    return model, classifier_payload(model.config, model.state_dict(), CharTokenizer(), ["a", "b"], [0.5, 0.5],
+                                     "process_str", "finetune")
 
 
 def test_classifier_from_checkpoint_rebuilds_the_same_classifier():
@@ -90,7 +91,7 @@ def test_classifier_from_checkpoint_rebuilds_the_same_classifier():
     lengths = torch.tensor([tokens.shape[1]])
     with torch.no_grad():
         torch.testing.assert_close(rebuilt(tokens, lengths), model(tokens, lengths))
-    assert process_fn == "process_str"  # records none: the recurrent kind's default
+    assert process_fn == "process_str"
     assert classifier_from_checkpoint(dict(ckpt, process_fn="process_tweet"), "clf.pt")[2] == "process_tweet"
 
 

@@ -15,7 +15,7 @@ from sentiment_discovery.cli import run_cli
 from sentiment_discovery.data.preprocess import process_str
 from sentiment_discovery.data.tokenizers.builtin import CharTokenizer
 from sentiment_discovery.models.classifier import build_classifier, classifier_config
-from sentiment_discovery.checkpoint import save_checkpoint
+from sentiment_discovery.checkpoint import classifier_payload, save_checkpoint
 from test_transfer_cli import make_task, transfer_argv
 
 
@@ -117,10 +117,8 @@ def test_multi_head_classifier_writes_std(transferred, tmp_path):
     config = classifier_config({"model": "mLSTM", "vocab_size": 257, "emsize": 8, "nhid": 16, "nlayers": 1},
                                n_outputs=2, heads_per_class=3, concat_mean=True)
     model = build_classifier(config)
-    save_checkpoint(tmp_path / "multi.pt", {
-        "kind": "classifier", "model_config": config["encoder"], "classifier_config": config,
-        "model_state": model.state_dict(), "tokenizer": CharTokenizer().to_dict(), "labels": ["joy", "anger"],
-        "thresholds": [0.4, 0.6], "neurons": None, "feature_options": config["features"], "source": "finetune"})
+    save_checkpoint(tmp_path / "multi.pt", classifier_payload(config, model.state_dict(), CharTokenizer(),
+                                                              ["joy", "anger"], [0.4, 0.6], "process_str", "finetune"))
     results_csv = str(tmp_path / "multi.csv")
     _, preds, probs = classify(str(tmp_path / "multi.pt"), task["test"], tmp_path, "--write-results", results_csv)
     std = np.load(tmp_path / "clf.npy.std.npy")

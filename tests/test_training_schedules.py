@@ -1,7 +1,6 @@
 """Schedules on LambdaLR (training/schedules.py): exact learning rates at chosen iterations for every decay
-style, resume from a saved state, and the mapping of the old AnnealingLR state (old checkpoints)."""
+style and resume from a saved state. (Old AnnealingLR states: checkpoint.upgrade, tests/test_checkpoint.py.)"""
 import math
-import os
 
 import pytest
 import torch
@@ -144,35 +143,3 @@ def test_loading_a_state_for_other_param_groups_is_a_user_error():
     two_groups = _optimizer(groups=lambda m: [{"params": [m.weight]}, {"params": [m.bias]}])
     with pytest.raises(UserError, match="parameter groups"):
         build_schedule(two_groups, num_iters=10).load_state_dict(state)
-
-
-LEGACY = os.path.join(os.path.dirname(__file__), "data", "legacy_checkpoints")
-
-
-def test_an_annealing_lr_state_resumes_the_same_curve():
-    """The hand-written AnnealingLR saved plain settings; they map onto LambdaLR's factors."""
-    old = {"iteration": 3, "num_iters": 10, "warmup": 2, "decay_style": "linear", "constant_decay": None,
-           "stlr_cut_frac": None, "stlr_ratio": 32.0, "exp_final_ratio": 0.01, "min_lr": 0.1, "base_lrs": [1.0]}
-    optimizer = _optimizer(lr=7.0)
-    resumed = build_schedule(optimizer, num_iters=999, decay_style="cosine")
-    resumed.load_state_dict(old)
-    assert resumed.last_epoch == 3 and resumed.factor.decay_style == "linear"
-    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.875)
-    assert [_step(resumed) for _ in range(7)] == pytest.approx([0.75, 0.625, 0.5, 0.375, 0.25, 0.125, 0.1])
-    fresh = build_schedule(_optimizer(), num_iters=10, warmup=2, decay_style="linear", min_lr=0.1)
-    _lrs_at(fresh, [3])
-    assert [_step(fresh) for _ in range(7)] == pytest.approx([0.75, 0.625, 0.5, 0.375, 0.25, 0.125, 0.1])
-
-
-def test_the_schedule_of_a_checkpoint_written_by_annealing_lr_loads():
-    old = torch.load(os.path.join(LEGACY, "lm_stopped_4_of_8.pt"), weights_only=True)["schedule"]
-    assert "lr_lambdas" not in old                       # really the old format
-    resumed = build_schedule(_optimizer(), num_iters=1)
-    resumed.load_state_dict(old)
-    expected = [0.01 * 0.5 * (1 + math.cos(math.pi * min(t, 8) / 8)) for t in range(5, 10)]  # holds at 0
-    assert [_step(resumed) for _ in range(5)] == pytest.approx(expected, abs=1e-12)
-
-
-def test_an_old_state_missing_settings_is_a_user_error():
-    with pytest.raises(UserError, match="missing"):
-        build_schedule(_optimizer(), num_iters=10).load_state_dict({"iteration": 3})

@@ -51,7 +51,7 @@ def write_tiny_lm(path, seed=0):
     config = recurrent_config(nhid=HIDDEN, emsize=8)
     model = build_language_model(config)
     save_checkpoint(path, {"kind": "lm", "model_config": config, "model_state": model.state_dict(),
-                           "tokenizer": CharTokenizer().to_dict()})
+                           "tokenizer": CharTokenizer().to_dict(), "process_fn": "process_str"})
     return str(path)
 
 
@@ -123,7 +123,7 @@ def test_results_directory_contents(first_run, task):
     ckpt = load_checkpoint(f"{folder}/classifier.pt", expect_kind="classifier")
     assert ckpt["labels"] == ["label"] and ckpt["thresholds"] == [0.5] and ckpt["source"] == "transfer"
     assert ckpt["neurons"]["indices"] == [neuron]
-    assert ckpt["model_config"]["nhid"] == HIDDEN and ckpt["classifier_config"]["n_outputs"] == 1
+    assert ckpt["classifier_config"]["encoder"]["nhid"] == HIDDEN and ckpt["classifier_config"]["n_outputs"] == 1
     rows = pd.read_csv(csv_path)
     assert list(rows.columns) == ["true label", "P(label=1) with all neurons", "predicted label with all neurons",
                                   "P(label=1) with top neuron", "predicted label with top neuron",

@@ -23,9 +23,9 @@ The character tokenizer then encodes the UTF-8 bytes, id = byte + 1 (0 is paddin
   9. runs of whitespace collapsed to one space, ends stripped.
 
 Which function a tool applies (`resolve_process_fn`): an explicit `--process-fn` wins (`none` = the raw
-text); otherwise the one recorded in the model's checkpoint (`PROCESS_FN_KEY`); a checkpoint of this
-project written before the record existed gets `LEGACY_DEFAULT` (process_str, the original's default
-and the default pretrain.py always had).
+text); otherwise the one recorded in the model's checkpoint (`PROCESS_FN_KEY`; checkpoint.py's `upgrade`
+gives a checkpoint written before the record existed its encoder kind's default, `LEGACY_DEFAULT` =
+process_str, the original's default and the default pretrain.py always had, or none for an hf encoder).
 """
 import html
 import re
@@ -39,7 +39,7 @@ from ..errors import UserError
 
 PROCESS_FN_KEY = "process_fn"     # checkpoint key: "process_str" | "process_tweet" | "none"
 NONE = "none"
-LEGACY_DEFAULT = "process_str"    # for checkpoints that record nothing (see the module docstring)
+LEGACY_DEFAULT = "process_str"    # for a new model and for checkpoints that record nothing (see above)
 
 TAG = re.compile(r"<[^>]*>")
 HTTPS_URL = re.compile(r"https\S+")
@@ -92,11 +92,9 @@ def get_process_fn(name):
     return PROCESS_FNS[name]
 
 
-def recorded_process_fn(payload: dict, default: str = LEGACY_DEFAULT) -> str:
-    """The process function name a checkpoint payload records, or `default` when it records none."""
-    name = payload.get(PROCESS_FN_KEY) if isinstance(payload, dict) else None
-    if name is None:
-        return default
+def recorded_process_fn(payload: dict) -> str:
+    """The process function name a checkpoint payload records (checked)."""
+    name = payload.get(PROCESS_FN_KEY)
     if name not in PROCESS_FN_CHOICES:
         raise UserError(f"the checkpoint records an unknown process function {name!r} "
                         f"(known: {', '.join(PROCESS_FN_CHOICES)}); pass --process-fn to choose one")

@@ -228,8 +228,6 @@ def run(config):
     if f.freeze_lm:
         model.encoder.requires_grad_(False)
     model = model.to(env.device)
-    if precision.mode == "fp16":
-        model.encoder.half()        # the head reads float32 features
     ddp_model = wrap_ddp(model, env, find_unused_parameters=not settings.aux_lm_weight and not f.freeze_lm)
     reporter = Reporter(paths["metrics"], is_main(env), training.tensorboard, list_names=spec.report_names(),
                         fresh=ckpt is None)
@@ -239,7 +237,7 @@ def run(config):
         raise UserError(f"no training batches: {len(data.train_tokens)} rows for {env.world_size} processes")
     total = steps_per_epoch * training.epochs
     groups = layer_decayed_groups(model.named_parameters(), training.lr, f.layer_lr_decay)
-    optimizer = precision.wrap_optimizer(build_optimizer(training.optim, groups, training.lr, training.weight_decay))
+    optimizer = build_optimizer(training.optim, groups, training.lr, training.weight_decay)
     schedule = build_schedule(optimizer, total, warmup=warmup_iterations(config, steps_per_epoch, total),
                               decay_style=training.decay_style, constant_decay=training.constant_decay,
                               cos_cut_frac=f.cos_cut_frac, stlr_cut_frac=training.stlr_cut_frac)
@@ -273,8 +271,7 @@ def finetune_settings(config, spec, data):
         freeze_lm=f.freeze_lm, class_weights=weights,
         aux_lm_weight=f.aux_lm_loss_weight if f.aux_lm_loss and not f.freeze_lm else 0.0,
         head_variance_weight=f.aux_head_variance_loss_weight, thresholds=threshold_options(config),
-        report_metric=f.report_metric, micro=f.micro, all_metrics=f.all_metrics,
-        feature_options=config.features.options())
+        report_metric=f.report_metric, micro=f.micro, all_metrics=f.all_metrics)
 
 
 def log_start(env, spec, data, model, steps_per_epoch, resume, progress):

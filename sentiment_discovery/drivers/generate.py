@@ -31,7 +31,7 @@ from ..models.kinds import max_positions, model_kind
 from ..models.loading import load_language_model
 from ..output_paths import check_output_folder, check_outputs, reported_write
 from ..runtime import choose_device, set_threads
-from ..checkpoint import is_checkpoint_payload, read_torch_file
+from ..checkpoint import check_checkpoint, is_checkpoint_payload, read_torch_file
 from ..training.tensorboard_log import check_tensorboard, open_tensorboard
 from ..generation.alignment import token_text
 from ..generation.decoding import Steering, generate
@@ -52,11 +52,11 @@ def classifier_neurons(path):
     contents = read_torch_file(path)
     if not is_checkpoint_payload(contents) or contents.get("kind") != "classifier":
         return None, {}
-    neurons = contents.get("neurons")
+    payload = check_checkpoint(contents, path)
+    neurons = payload["neurons"]
     if neurons is not None and not (isinstance(neurons, dict) and isinstance(neurons.get("indices"), list)):
         raise UserError(f"{path}: the stored 'neurons' entry is not {{'indices': [...], 'signs': [...]}}")
-    options = contents.get("feature_options") or (contents.get("classifier_config") or {}).get("features") or {}
-    return neurons, dict(options)
+    return neurons, dict(payload["classifier_config"]["features"])
 
 
 def start_ids(tokenizer):

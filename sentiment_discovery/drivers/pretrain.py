@@ -144,14 +144,13 @@ def run(config):
     log.info("%s language model, %.2fM parameters, vocabulary %d, %d training documents, %d processes",
              model_config["model"], n_params / 1e6, tokenizer.vocab_size, len(train_docs.texts), env.world_size)
     precision = Precision.from_flags(device=env.device, **config.precision.flags())
-    ddp_model = wrap_ddp(precision.prepare_model(model.to(env.device)), env)
+    ddp_model = wrap_ddp(model.to(env.device), env)
     options = StreamOptions.from_config(config)
     steps = iterations_per_epoch(training.train_iters, options, estimate_tokens(train_docs.texts, tokenizer),
                                  env.world_size)
     task = LanguageModelTask(ddp_model, precision, tokenizer, train_docs.texts, valid.texts if valid else None,
                              options, env, model_config, process_fn, steps)
-    optimizer = precision.wrap_optimizer(build_optimizer(training.optim, model.parameters(), training.lr,
-                                                         training.weight_decay))
+    optimizer = build_optimizer(training.optim, model.parameters(), training.lr, training.weight_decay)
     trainer = Trainer(ddp_model, optimizer, precision, schedule_for(optimizer, training, steps * training.epochs),
                       training.clip, env.world_size)
     progress = Progress()

@@ -282,7 +282,7 @@ def write_outputs(config, splits, reports, indices, signs, pipeline, options, re
 
 def _write_outputs(config, splits, reports, indices, signs, pipeline, options, results_dir) -> dict:
     from ..transfer.regression import probabilities
-    from ..transfer.transfer_outputs import (classifier_payload, save_classifier, stored_class_names,
+    from ..transfer.transfer_outputs import (regression_payload, save_classifier, stored_class_names,
                                    write_plots, write_results_json, write_test_results)
     full = reports["all"].result
     train = splits["train"].dataset
@@ -291,7 +291,7 @@ def _write_outputs(config, splits, reports, indices, signs, pipeline, options, r
     class_names = stored_class_names(full.task, train.class_names, n_columns)
     neurons = {"indices": [int(i) for i in indices], "signs": [float(s) for s in signs]} if len(indices) else None
     encoder, tokenizer, process_fn = pipeline
-    files = {"classifier": save_classifier(results_dir, classifier_payload(
+    files = {"classifier": save_classifier(results_dir, regression_payload(
         encoder, tokenizer, full.weights, full.intercepts, names, options, neurons, process_fn, class_names))}
     files["plots"] = write_plots(results_dir, full.task, splits["train"].features, splits["train"].labels,
                                  full.weights, indices, names, class_names)

@@ -1,9 +1,8 @@
 """What a finetuning run writes beside --save, and the two checkpoints it writes (training/loop.py's
 checkpoint convention with --save = the best; README "Checkpoints and resuming").
 
-- `--save` (default classifier.pt): the best classifier so far, a classifier checkpoint with exactly the
-  keys of analysis/architecture.md ("Classifier checkpoints"), `source: "finetune"`; run_classifier.py
-  and generate.py load it.
+- `--save` (default classifier.pt): the best classifier so far, a classifier checkpoint
+  (checkpoint.classifier_payload, `source: "finetune"`); run_classifier.py and generate.py load it.
 - `<stem>_last.pt`: the same keys plus the full training state (optimizer, schedule, precision, RNG,
   progress: epoch, step within the epoch, best value and thresholds, metric history), written at every
   epoch's end, every --save-iters optimizer steps and on SIGTERM/SIGINT; `--resume auto` continues from it.
@@ -31,20 +30,6 @@ def finetune_files(save, model_version_name="classifier"):
 
 def epoch_path(paths, epoch):
     return os.path.join(paths["epochs"], f"e{epoch}.pt")
-
-
-def classifier_payload(model_state, classifier_config, tokenizer, labels, thresholds, feature_options,
-                       class_names=None):
-    """The classifier checkpoint (architecture.md's keys); class_names: the names of a single label
-    column's class ids (binary: class 0 then class 1), None when the labels were numbers."""
-    return {
-        "kind": "classifier", "model_config": dict(classifier_config["encoder"]),
-        "classifier_config": classifier_config, "model_state": model_state,
-        "tokenizer": tokenizer.to_dict(), "labels": [str(name) for name in labels],
-        "thresholds": [float(t) for t in thresholds], "neurons": None,
-        "feature_options": dict(feature_options), "source": "finetune",
-        "class_names": [str(name) for name in class_names] if class_names else None,
-    }
 
 
 def load_resume(path, task):

@@ -13,11 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..data.preprocess import PROCESS_FN_KEY
+from ..checkpoint import classifier_payload
 from ..training.distributed import unwrap_model
 from ..training.loop import Evaluation, fp32_state
 from .batching import epoch_steps, rank_rows, tensor_batch
-from .checkpoints import classifier_payload
 from .validation import DEFAULT_THRESHOLD, ThresholdOptions, selection_value, split_outputs, tune_thresholds
 from .losses import aux_lm_loss, classification_loss, head_variance, predicted_token_count
 from .reports import epoch_message, epoch_row, mirror_confusion
@@ -40,7 +39,6 @@ class FinetuneSettings:
     report_metric: str
     micro: bool
     all_metrics: bool
-    feature_options: dict
 
 
 class ClassifierTask:
@@ -138,10 +136,9 @@ class ClassifierTask:
     # --- checkpoints -------------------------------------------------------------------------------
     def payload(self, progress, resumable):
         bare = self.bare_model
-        payload = classifier_payload(fp32_state(bare), bare.config, self.data.tokenizer,
-                                     self.spec.names, self.thresholds, self.settings.feature_options,
-                                     self.spec.class_names)
-        payload[PROCESS_FN_KEY] = self.data.process_fn
+        payload = classifier_payload(bare.config, fp32_state(bare), self.data.tokenizer, self.spec.names,
+                                     self.thresholds, self.data.process_fn, "finetune",
+                                     class_names=self.spec.class_names)
         if resumable:
             payload["task"] = self.spec.to_dict()
         return payload

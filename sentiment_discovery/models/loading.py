@@ -8,8 +8,8 @@
 and returns (model in eval mode, tokenizer, info dict). Imported character models get `CharTokenizer()`.
 
 info["process_fn"] names the text clean-up the model was trained with (data/preprocess.py): what our
-checkpoint records (a checkpoint written before the record existed: process_str, logged); for imported
-original and OpenAI models the original's (process_str, or what an original checkpoint's pickled args name).
+checkpoint records; for imported original and OpenAI models the original's (process_str, or what an
+original checkpoint's pickled args name).
 `load_text_encoder(model_config, process_flag)` resolves it against --process-fn for transfer and finetuning.
 """
 import logging
@@ -19,7 +19,7 @@ import torch
 
 from ..convert.openai import import_openai, is_openai_directory
 from ..convert.original import import_original, import_original_contents
-from ..data.preprocess import LEGACY_DEFAULT, PROCESS_FN_KEY, recorded_process_fn, resolve_process_fn
+from ..data.preprocess import recorded_process_fn, resolve_process_fn
 from ..data.tokenizers.builtin import CharTokenizer, tokenizer_from_dict
 from ..errors import UserError
 from ..checkpoint import check_checkpoint, is_checkpoint_payload, read_torch_file
@@ -61,15 +61,14 @@ def load_language_model(path, map_location="cpu"):
 
 def model_from_checkpoint(payload, path):
     """Rebuild the language model (a classifier's encoder) and tokenizer of one of our checkpoints."""
-    for key in ("model_config", "model_state"):
+    kind = payload["kind"]
+    config_key = "classifier_config" if kind == "classifier" else "model_config"
+    for key in (config_key, "model_state", "tokenizer"):
         if key not in payload:
             raise UserError(f"checkpoint {path} lacks {key!r} (it has {', '.join(sorted(map(str, payload)))})")
-    config, state = payload["model_config"], payload["model_state"]
-    kind = payload["kind"]
+    config, state = payload[config_key], payload["model_state"]
     if kind == "classifier":
-        # architecture.md: model_config is the LM's config; classifier_config["encoder"] holds it too
-        if isinstance(config, dict) and "encoder" in config:
-            config = config["encoder"]
+        config = config.get("encoder") if isinstance(config, dict) else None
         if not isinstance(config, dict) or "model" not in config:
             raise UserError(f"classifier checkpoint {path} has no encoder config")
         state = {key[len(ENCODER_PREFIX):]: value for key, value in state.items() if key.startswith(ENCODER_PREFIX)}
@@ -81,26 +80,15 @@ def model_from_checkpoint(payload, path):
         raise UserError(f"checkpoint {path}: weights do not fit its model config ({first_line})") from None
     tokenizer = checkpoint_tokenizer(payload, model, path)
     info = {"source": "checkpoint", "path": path, "kind": kind, "model_config": model.config,
-            "process_fn": checkpoint_process_fn(payload, path, model_kind(config).default_process_fn)}
+            "process_fn": recorded_process_fn(payload)}
     if "step" in payload:
         info["step"] = payload["step"]
     return model, tokenizer, info
 
 
-def checkpoint_process_fn(payload, path, default=LEGACY_DEFAULT):
-    """The process function a checkpoint of ours records; when it records none (written before the record
-    existed): `default`, its encoder kind's (process_str, the original's default; none for an hf encoder),
-    logged."""
-    if PROCESS_FN_KEY not in payload:
-        log.info("%s records no process function (written before they were recorded): its text is read "
-                 "with %s; --process-fn overrides", path, default)
-    return recorded_process_fn(payload, default)
-
-
 def classifier_from_checkpoint(ckpt, path):
     """(classifier model, tokenizer, recorded process function) rebuilt from a classifier checkpoint's
-    dict (`classifier_config`, `model_state`, `tokenizer`); `path` names it in errors. The process function
-    is what the checkpoint records, else its encoder kind's default (process_str; none for an hf encoder)."""
+    dict (`classifier_config`, `model_state`, `tokenizer`, `process_fn`); `path` names it in errors."""
     config = ckpt["classifier_config"]
     model = build_classifier(config)
     try:
@@ -108,18 +96,12 @@ def classifier_from_checkpoint(ckpt, path):
     except RuntimeError as err:
         first = str(err).strip().splitlines()[0]
         raise UserError(f"{path}: the stored weights do not fit its classifier config ({first})") from None
-    process_fn = recorded_process_fn(ckpt, model_kind(config["encoder"]).default_process_fn)
-    return model, tokenizer_from_dict(ckpt["tokenizer"]), process_fn
+    return model, tokenizer_from_dict(ckpt["tokenizer"]), recorded_process_fn(ckpt)
 
 
 def checkpoint_tokenizer(payload, model, path):
     """The checkpoint's tokenizer, checked against the model's vocabulary size."""
     vocab_size = model.config.get("vocab_size") or model.vocab_size  # an hf encoder keeps it in its hf_config
-    if payload.get("tokenizer") is None:
-        if vocab_size == CharTokenizer.vocab_size:
-            return CharTokenizer()
-        raise UserError(f"checkpoint {path} stores no tokenizer and its vocabulary ({vocab_size}) is not "
-                        "the character one")
     tokenizer = tokenizer_from_dict(payload["tokenizer"])
     if tokenizer.vocab_size != vocab_size:
         raise UserError(f"checkpoint {path}: tokenizer has {tokenizer.vocab_size} tokens but the model's "

@@ -5,7 +5,7 @@ torchrun (or `python -m multiproc`) starts one process per GPU (or N CPU process
 LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE, MASTER_ADDR and MASTER_PORT. A script does:
 
     env = init_distributed(device)          # no-op (world_size 1) when WORLD_SIZE is unset or 1
-    model = precision.prepare_model(model).to(env.device)
+    model = model.to(env.device)
     model = wrap_ddp(model, env)            # DistributedDataParallel when env.distributed
     ...
     for i, micro_batch in enumerate(micro_batches):       # gradient accumulation

@@ -33,20 +33,16 @@ to-do that returned `start_lr`; here it is a real exponential decay.
 
 Each parameter group's base LR is its own "lr" when the schedule is built, or `start_lr` for all groups
 when that is given. The factors are `LRFactor` objects, so LambdaLR's `state_dict()` carries their
-settings as plain data and `load_state_dict()` restores the schedule exactly as saved. A state written
-by the hand-written `AnnealingLR` of earlier versions (keys `iteration`, `num_iters`, ..., `base_lrs`)
-is mapped onto this one, so old checkpoints resume with the same LR curve."""
+settings as plain data and `load_state_dict()` restores the schedule exactly as saved (checkpoint.py's
+`upgrade` turns `AnnealingLR` states of version-1 checkpoints into this form)."""
 import math
 import warnings
 
-import torch
 from torch.optim.lr_scheduler import LambdaLR
 
 from ..errors import UserError
 
 DECAY_STYLES = ("constant", "linear", "cosine", "exponential", "stlr")
-LEGACY_KEYS = ("iteration", "num_iters", "warmup", "decay_style", "constant_decay", "stlr_cut_frac",
-               "stlr_ratio", "exp_final_ratio", "min_lr", "base_lrs")
 _ORDER_WARNING = r"Detected call of `lr_scheduler.step\(\)` before `optimizer.step\(\)`"
 
 
@@ -151,13 +147,8 @@ def _floor(min_lr, base_lr):
     return float(min_lr) / base_lr if base_lr > 0 else 0.0
 
 
-def torch_optimizer(optimizer):
-    """The `torch.optim.Optimizer` that holds the param groups (inside an FP16Optimizer when wrapped)."""
-    return optimizer if isinstance(optimizer, torch.optim.Optimizer) else optimizer.optimizer
-
-
 class WarmupDecayLR(LambdaLR):
-    """LambdaLR with one `LRFactor` per parameter group; loads its own states and AnnealingLR's."""
+    """LambdaLR with one `LRFactor` per parameter group."""
 
     @property
     def factor(self):
@@ -177,9 +168,7 @@ class WarmupDecayLR(LambdaLR):
             super().step(epoch)
 
     def load_state_dict(self, state_dict):
-        """Restore a `state_dict()` (an AnnealingLR state is mapped first) and set the optimizer's LRs."""
-        if "lr_lambdas" not in state_dict:
-            state_dict = self._from_legacy(state_dict)
+        """Restore a `state_dict()` and set the optimizer's LRs."""
         if len(state_dict["base_lrs"]) != len(self.optimizer.param_groups):
             raise UserError(f"LR scheduler state has {len(state_dict['base_lrs'])} parameter groups, "
                             f"the optimizer has {len(self.optimizer.param_groups)}")
@@ -188,28 +177,15 @@ class WarmupDecayLR(LambdaLR):
         for group, lr in zip(self.optimizer.param_groups, self._last_lr):
             group["lr"] = lr
 
-    def _from_legacy(self, old):
-        missing = [key for key in LEGACY_KEYS if key not in old]
-        if missing:
-            raise UserError(f"LR scheduler state is missing {', '.join(missing)}")
-        settings = {key: old[key] for key in LEGACY_KEYS[1:-2]}
-        base_lrs = [float(lr) for lr in old["base_lrs"]]
-        lambdas = [LRFactor(**settings, floor=_floor(old["min_lr"], base)).__dict__ for base in base_lrs]
-        state = self.state_dict()
-        state.update(base_lrs=base_lrs, last_epoch=int(old["iteration"]), _step_count=int(old["iteration"]) + 1,
-                     lr_lambdas=lambdas)
-        return state
-
 
 def build_schedule(optimizer, num_iters, start_lr=None, warmup=0, decay_style="linear", constant_decay=None,
                    cos_cut_frac=None, stlr_cut_frac=None, stlr_ratio=32.0, exp_final_ratio=0.01, min_lr=0.0):
-    """A `WarmupDecayLR` on `optimizer` (a torch optimizer or an FP16Optimizer); see the module docstring."""
+    """A `WarmupDecayLR` on `optimizer`; see the module docstring."""
     settings = _settings(num_iters, warmup, decay_style, constant_decay, cos_cut_frac, stlr_cut_frac,
                          stlr_ratio, exp_final_ratio)
-    inner = torch_optimizer(optimizer)
-    for group in inner.param_groups:
+    for group in optimizer.param_groups:
         if start_lr is not None:
             group["lr"] = group["initial_lr"] = float(start_lr)
         group.setdefault("initial_lr", group["lr"])
-    factors = [LRFactor(**settings, floor=_floor(min_lr, float(group["initial_lr"]))) for group in inner.param_groups]
-    return WarmupDecayLR(inner, factors)
+    factors = [LRFactor(**settings, floor=_floor(min_lr, float(group["initial_lr"]))) for group in optimizer.param_groups]
+    return WarmupDecayLR(optimizer, factors)

@@ -77,8 +77,8 @@ class LoadedClassifier:
 def load_classifier(path) -> LoadedClassifier:
     """Rebuild the classifier a checkpoint describes; UserError for anything but a classifier."""
     ckpt = load_checkpoint(path, expect_kind="classifier")
-    missing = [key for key in ("classifier_config", "model_state", "tokenizer", "labels", "thresholds")
-               if key not in ckpt]
+    missing = [key for key in ("classifier_config", "model_state", "tokenizer", "labels", "thresholds",
+                               "neurons", "source", "class_names") if key not in ckpt]
     if missing:
         raise UserError(f"{path} is a classifier checkpoint without {', '.join(missing)}")
     model, tokenizer, process_fn = classifier_from_checkpoint(ckpt, path)
@@ -88,9 +88,8 @@ def load_classifier(path) -> LoadedClassifier:
         raise UserError(f"{path} has {model.n_outputs} outputs but {len(labels)} label names and "
                         f"{thresholds.size} thresholds")
     max_len = max_positions(ckpt["classifier_config"]["encoder"])
-    class_names = ckpt.get("class_names")
-    return LoadedClassifier(model, tokenizer, labels, thresholds,
-                            ckpt.get("neurons"), str(ckpt.get("source", "unknown")), max_len,
+    class_names = ckpt["class_names"]
+    return LoadedClassifier(model, tokenizer, labels, thresholds, ckpt["neurons"], str(ckpt["source"]), max_len,
                             [str(name) for name in class_names] if class_names else None, process_fn)
 
 

@@ -1,6 +1,6 @@
 """What a transfer run leaves in its results directory besides the feature caches:
 
-- `classifier.pt`: a classifier checkpoint (kind "classifier", keys as in analysis/architecture.md) whose
+- `classifier.pt`: a classifier checkpoint (checkpoint.classifier_payload, `source: "transfer"`) whose
   linear head over all features carries the logistic regression's weights and intercepts, so that
   run_classifier.py reproduces the regression's probabilities: sigmoid(w . x + b) per output column
   (binary: one column; multi-label: one per label; multi-class: one one-vs-rest column per class — the
@@ -22,9 +22,8 @@ import numpy as np
 import torch
 
 from ..atomic import atomic_open, atomic_path
-from ..data.preprocess import PROCESS_FN_KEY
 from ..models.classifier import build_classifier, classifier_config
-from ..checkpoint import save_checkpoint
+from ..checkpoint import classifier_payload, save_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +40,7 @@ def stored_class_names(task: str, class_names, n_columns: int) -> list[str] | No
     return None
 
 
-def classifier_payload(encoder, tokenizer, weights, intercepts, labels, feature_options: dict,
+def regression_payload(encoder, tokenizer, weights, intercepts, labels, feature_options: dict,
                        neurons: dict | None, process_fn: str, class_names=None) -> dict:
     """The classifier checkpoint of a fitted regression: encoder + linear head (C outputs) over all F
     features, with weight = the regression's (C, F) weights and bias = its (C,) intercepts; it records
@@ -55,13 +54,8 @@ def classifier_payload(encoder, tokenizer, weights, intercepts, labels, feature_
         linear.weight.copy_(torch.from_numpy(weights).to(linear.weight))
         linear.bias.copy_(torch.from_numpy(np.asarray(intercepts, dtype=np.float64)).to(linear.bias))
     state = {key: value.detach().cpu() for key, value in model.state_dict().items()}
-    return {
-        "kind": "classifier", "model_config": dict(encoder.config), "classifier_config": config,
-        "model_state": state, "tokenizer": tokenizer.to_dict(), "labels": list(labels),
-        "thresholds": [0.5] * weights.shape[0], "neurons": neurons,
-        "feature_options": dict(feature_options), "source": "transfer", PROCESS_FN_KEY: process_fn,
-        "class_names": list(class_names) if class_names else None,
-    }
+    return classifier_payload(config, state, tokenizer, labels, [0.5] * weights.shape[0], process_fn, "transfer",
+                              neurons, class_names)
 
 
 def save_classifier(results_dir: str, payload: dict) -> str:
