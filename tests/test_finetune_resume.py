@@ -68,6 +68,7 @@ def test_resume_mid_epoch_equals_an_uninterrupted_run(task, tmp_path, monkeypatc
 LEGACY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "legacy_checkpoints")
 
 
+@pytest.mark.slow
 def test_a_resume_checkpoint_of_the_old_loop_resumes_to_the_same_result(task, tmp_path):
     """clf_last_stopped_13_of_20.pt was written by the code before training/loop.py (AnnealingLR state)."""
     lm, files = task
@@ -84,6 +85,7 @@ def test_a_resume_checkpoint_of_the_old_loop_resumes_to_the_same_result(task, tm
     assert a["thresholds"] == b["thresholds"]
 
 
+@pytest.mark.slow
 def test_stopped_at_an_epoch_end_and_resumed_with_save_iters(task, tmp_path, monkeypatch, stop_after):
     """A stop on the epoch's last step ends the epoch first; --save-iters writes the last state in between."""
     lm, files = task
@@ -101,6 +103,7 @@ def test_stopped_at_an_epoch_end_and_resumed_with_save_iters(task, tmp_path, mon
     assert len(read_metrics(str(tmp_path / "b" / "clf.metrics.jsonl"))) == 2
 
 
+@pytest.mark.slow
 def test_load_finetuned_keeps_training_a_classifier(task, tmp_path):
     lm, files = task
     first = tmp_path / "first.pt"
@@ -161,6 +164,7 @@ def test_hidden_layers_must_end_in_the_number_of_labels(task, tmp_path, capsys, 
     assert not os.path.exists(tmp_path / "c.pt")
 
 
+@pytest.mark.slow
 def test_resume_of_another_task_is_refused(task, tmp_path, capsys):
     lm, files = task
     save = tmp_path / "clf.pt"
