@@ -1,5 +1,6 @@
-"""Shared pytest fixtures: where the bundled data lives, a helper that writes small files, and a
-sidecar cache folder of the test session's own (never the user's ~/.cache)."""
+"""Shared pytest fixtures: where the bundled data lives, a helper that writes small files, and a sidecar
+cache folder of the test session's own (never the user's ~/.cache); and the test tiers: plain `pytest` runs
+the fast one, tests marked `slow` (or `subprocess`, `distributed`) form the other (pyproject.toml)."""
 import contextlib
 import os
 from pathlib import Path
@@ -7,6 +8,14 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """Tests that start other programs or train in several processes belong to the slow tier (before -m selects)."""
+    for item in items:
+        if item.get_closest_marker("subprocess") or item.get_closest_marker("distributed"):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -152,6 +152,7 @@ def _pretrain_flags(corpus, save, *extra):
             "--save", str(save), "--num-workers", "1", "--eval-iters", "1", "--seed", "3", *extra]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("world", ["cpu_without_bf16", "fresh_capabilities"])
 def test_pretrain_bf16_runs_on_either_kind_of_cpu(world, request, tmp_path, caplog):
     request.getfixturevalue(world)

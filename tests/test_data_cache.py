@@ -135,6 +135,7 @@ print(json.dumps([copy, index.index_path, len(index), index[len(index) - 1].deco
 """
 
 
+@pytest.mark.subprocess
 def test_two_processes_build_the_same_sidecars_at_once(tmp_path, own_cache):
     lines = [f"line {i} " + "x" * 40 for i in range(60000)]  # ~3 MB: the builds overlap
     path = write_gz(tmp_path / "big.txt.gz", "\n".join(lines) + "\n")

@@ -87,6 +87,7 @@ def test_plain_text_undecodable_bytes_warn_once(write_file, caplog):
         f"{path}: 3 undecodable byte sequence(s) (not UTF-8) were replaced with U+FFFD"]
 
 
+@pytest.mark.slow
 def test_pretrain_on_a_lazy_plain_text_corpus(tmp_path):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("".join(f"the movie was great fun number {i}.\n" for i in range(60)))
@@ -351,6 +352,7 @@ def write_formats(root):
             "imdb": ["--data", imdb, "--split", "2,1,1"]}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("data_format, task, labels", [
     ("goemotions", "multilabel", EMOTIONS), ("sst5", "multiclass", SST5_NAMES), ("amazon", "binary", ["overall"]),
     ("imdb", "binary", ["label"])])

@@ -28,7 +28,7 @@ def write_corpus(path):
             f.write(json.dumps({"text": "".join(PHRASES[(i + j) % len(PHRASES)] for j in range(3))}) + "\n")
 
 
-@pytest.mark.slow
+@pytest.mark.distributed
 def test_sigkill_of_one_worker_restarts_and_finishes(tmp_path):
     corpus, save = tmp_path / "corpus.json", tmp_path / "run" / "lm.pt"
     write_corpus(corpus)

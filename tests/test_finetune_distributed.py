@@ -26,6 +26,7 @@ def keep_torch_threads():
     torch.set_num_threads(threads)
 
 
+@pytest.mark.distributed
 def test_two_gloo_processes_match_one(tmp_path):
     files = write_splits(tmp_path, multilabel_rows, sizes=(85, 30, 30))  # last global batch of 5: 3 + 2 rows
     lm = write_tiny_lm(tmp_path / "lm.pt")

@@ -40,6 +40,7 @@ def assert_clean_checkpoint(path):
     return ckpt
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", [["--bf16"], ["--fp16", "--dynamic-loss-scale", "--aux-lm-loss"], ["--amp"],
                                   ["--grad-accum", "2", "--clip", "0.5"], ["--freeze-lm", "--warmup-epochs", "0.5"]])
 def test_precision_and_step_modes(task, tmp_path, mode):
@@ -50,6 +51,7 @@ def test_precision_and_step_modes(task, tmp_path, mode):
     assert_clean_checkpoint(tmp_path / "c.pt")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", [TRANSFORMER, ["--model", "GRU", "--nhid", "16", "--emsize", "8"]])
 def test_language_models_from_scratch_with_aux_lm_loss(task, tmp_path, model):
     _, _, five = task
@@ -60,6 +62,7 @@ def test_language_models_from_scratch_with_aux_lm_loss(task, tmp_path, model):
     assert summary["task"] == "multiclass" and ckpt["classifier_config"]["encoder"]["model"] == model[1]
 
 
+@pytest.mark.slow
 def test_joint_binary_training_with_dual_and_double_thresholds(task, tmp_path):
     _, _, five = task
     summary = finetune_classifier.main(finetune_argv(

@@ -68,6 +68,7 @@ def test_resume_mid_epoch_equals_an_uninterrupted_run(task, tmp_path, monkeypatc
 LEGACY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "legacy_checkpoints")
 
 
+@pytest.mark.slow
 def test_a_resume_checkpoint_of_the_old_loop_resumes_to_the_same_result(task, tmp_path):
     """clf_last_stopped_13_of_20.pt was written by the code before training/loop.py (AnnealingLR state)."""
     lm, files = task
@@ -84,6 +85,7 @@ def test_a_resume_checkpoint_of_the_old_loop_resumes_to_the_same_result(task, tm
     assert a["thresholds"] == b["thresholds"]
 
 
+@pytest.mark.slow
 def test_an_fp16_resume_checkpoint_of_the_fp16_optimizer_resumes_on_grad_scaler(task, tmp_path):
     """clf_fp16_last_stopped_13_of_20.pt was written by FP16Optimizer + StaticLossScaler (--loss-scale 128).
     Resumed, it ends where a run of today's --fp16 ends (the fp16 arithmetic differs: the old one halved
@@ -107,6 +109,7 @@ def test_an_fp16_resume_checkpoint_of_the_fp16_optimizer_resumes_on_grad_scaler(
     assert rows_b[-1]["train_loss"] == pytest.approx(rows_a[-1]["train_loss"], abs=1e-2)
 
 
+@pytest.mark.slow
 def test_stopped_at_an_epoch_end_and_resumed_with_save_iters(task, tmp_path, monkeypatch, stop_after):
     """A stop on the epoch's last step ends the epoch first; --save-iters writes the last state in between."""
     lm, files = task
@@ -124,6 +127,7 @@ def test_stopped_at_an_epoch_end_and_resumed_with_save_iters(task, tmp_path, mon
     assert len([row for row in read_metrics(str(tmp_path / "b" / "clf.metrics.jsonl")) if "epoch" in row]) == 2
 
 
+@pytest.mark.slow
 def test_load_finetuned_keeps_training_a_classifier(task, tmp_path):
     lm, files = task
     first = tmp_path / "first.pt"
@@ -184,6 +188,7 @@ def test_hidden_layers_must_end_in_the_number_of_labels(task, tmp_path, capsys, 
     assert not os.path.exists(tmp_path / "c.pt")
 
 
+@pytest.mark.slow
 def test_resume_of_another_task_is_refused(task, tmp_path, capsys):
     lm, files = task
     save = tmp_path / "clf.pt"

@@ -3,22 +3,24 @@ GPU it can only fail for GPU reasons."""
 import json
 import os
 import subprocess
+import sys
 
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ENV = dict(os.environ, PYTHON=sys.executable)  # the script runs this interpreter, not `python` from PATH
 STAGES = ["gpu_tests", "pretrain_fp32", "pretrain_amp", "recurrent_vs_lstm", "torchrun_resume", "transfer",
           "run_classifier"]
 
 
-@pytest.mark.slow
+@pytest.mark.subprocess
 def test_acceptance_script_runs_tiny_on_cpu(tmp_path):
     out = tmp_path / "summary.json"
     # two precision modes keep the test short: the stage code is the same for each (fp16/bf16 pretraining
     # is tested in test_pretrain.py)
     command = ["bash", "bench/gpu_acceptance.sh", "--device", "cpu", "--tiny", "--steps", "4",
                "--modes", "fp32", "amp", "--out", str(out)]
-    done = subprocess.run(command, cwd=REPO, env=dict(os.environ, OMP_NUM_THREADS="1"), capture_output=True,
+    done = subprocess.run(command, cwd=REPO, env=dict(ENV, OMP_NUM_THREADS="1"), capture_output=True,
                           text=True, timeout=400)
     summary = json.loads(out.read_text())
     assert list(summary["stages"]) == STAGES
@@ -31,10 +33,11 @@ def test_acceptance_script_runs_tiny_on_cpu(tmp_path):
     assert stages["run_classifier"]["rows"] == 80 and "all test accuracy" in stages["transfer"]
 
 
+@pytest.mark.subprocess
 def test_cuda_missing_is_one_line(tmp_path):
     import torch
     if torch.cuda.is_available():
         pytest.skip("needs a machine without CUDA")
     done = subprocess.run(["bash", "bench/gpu_acceptance.sh", "--out", str(tmp_path / "s.json")], cwd=REPO,
-                          capture_output=True, text=True, timeout=120)
+                          env=ENV, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1 and "--device cpu" in done.stderr

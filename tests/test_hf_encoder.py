@@ -145,6 +145,7 @@ def finetune_args(bert_folder, tmp_path, *extra):
             "--num-workers", "1", *extra]
 
 
+@pytest.mark.slow
 def test_finetune_learns_and_its_checkpoint_alone_classifies(bert_folder, tmp_path):
     folder = shutil.copytree(bert_folder, tmp_path / "model")
     summary = finetune_classifier.main(finetune_args(str(folder), tmp_path, "--stratified-batches"))
@@ -164,6 +165,7 @@ def test_finetune_learns_and_its_checkpoint_alone_classifies(bert_folder, tmp_pa
     assert accuracy > 0.6, (accuracy, summary, report)  # majority class is ~0.4: the cue words were learnt
 
 
+@pytest.mark.slow
 def test_transfer_with_an_hf_encoder(bert_folder, tmp_path):
     train = three_class_csv(tmp_path / "train.csv", 60, 0)
     valid = three_class_csv(tmp_path / "valid.csv", 20, 1)
@@ -202,6 +204,7 @@ def test_without_transformers_the_error_names_the_extra(monkeypatch, bert_folder
         load_pretrained_hf(bert_folder)
 
 
+@pytest.mark.slow
 def test_generate_refuses_an_hf_classifier(bert_folder, tmp_path):
     finetune_classifier.main(finetune_args(bert_folder, tmp_path, "--epochs", "1"))
     with pytest.raises(UserError, match="not a language model"):
@@ -230,6 +233,7 @@ def test_transfer_results_are_named_after_the_hf_model(bert_folder):
     assert results_stem(folder) == bert_folder  # a folder's results sit beside it, as an LM file's do
 
 
+@pytest.mark.distributed
 def test_two_gloo_processes_finetune_an_hf_encoder_like_one(bert_folder, tmp_path):
     """DDP around the hf encoder (its unused pooler included) steps like one process on the same global batch."""
     import subprocess

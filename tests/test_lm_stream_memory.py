@@ -44,6 +44,7 @@ def peak_allocated(make_stream, n_batches):
         tracemalloc.stop()
 
 
+@pytest.mark.slow
 def test_stream_memory_does_not_grow_with_document_length():
     docs = [long_text(2_000_000), "a short one"]
     config = dict(docs=docs, tokenizer=CharTokenizer(), batch_size=4, seq_length=64, samples_per_shard=2, seed=3)
@@ -68,7 +69,7 @@ def test_resume_deep_inside_a_long_document_is_exact():
         assert all(bool((a[k] == b[k]).all()) for k in a)
 
 
-@pytest.mark.slow
+@pytest.mark.subprocess
 def test_pretrain_on_a_multi_megabyte_document_stays_under_a_memory_ceiling(tmp_path):
     corpus = tmp_path / "one_document.json"
     corpus.write_text(json.dumps({"text": long_text(3_000_000)}) + "\n", encoding="utf-8")

@@ -16,6 +16,7 @@ def make_figures():
     return module
 
 
+@pytest.mark.subprocess
 def test_a_section_is_measured_recorded_and_plotted(make_figures, monkeypatch, tmp_path):
     tiny = ["bench/bench_recurrent.py", "--hidden", "8", "16", "--batch", "2", "--seq", "2", "--iters", "1",
             "--bf16", "--threads", "1"]
@@ -52,6 +53,7 @@ def test_read_metrics_splits_training_rows_from_final_numbers(make_figures, tmp_
     assert metrics["skipped_steps"] == 2 and metrics["val_bpc"] == 3.0 and metrics["test_bpc"] == 3.2
 
 
+@pytest.mark.subprocess
 def test_a_failing_benchmark_stops_with_its_name(make_figures):
     with pytest.raises(SystemExit, match="bench_recurrent.py --hidden x failed"):
         make_figures.run_command(["bench/bench_recurrent.py", "--hidden", "x"])

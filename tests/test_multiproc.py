@@ -93,7 +93,7 @@ WORKER = textwrap.dedent('''
 ''')
 
 
-@pytest.mark.slow
+@pytest.mark.distributed
 def test_launches_two_cpu_processes_that_average_gradients(tmp_path):
     (tmp_path / "worker.py").write_text(WORKER)
     env = {k: v for k, v in os.environ.items() if k not in TORCHRUN_VARS}

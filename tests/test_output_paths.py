@@ -232,6 +232,7 @@ def imported_after_error(script, argv):
     return done.stderr.strip().splitlines()[-1], done.stdout.strip()
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("script", ["transfer", "finetune_classifier"])
 def test_bad_input_is_reported_before_heavy_imports(script, files):
     err, modules = imported_after_error(script, ["--data", "missing.csv"])

@@ -3,6 +3,7 @@ when processes are spawned, as on macOS and Windows."""
 import multiprocessing
 
 import numpy as np
+import pytest
 
 from sentiment_discovery.data.files.lazy import LineIndex
 from sentiment_discovery.transfer.regression import fit_grid
@@ -12,6 +13,7 @@ def _read_all(index):
     return [index[i] for i in range(len(index))]
 
 
+@pytest.mark.subprocess
 def test_lazy_line_index_reads_the_same_in_a_spawned_process(tmp_path):
     path = tmp_path / "rows.jsonl"
     path.write_text("".join(f'{{"text": "row {i}"}}\n' for i in range(50)))
@@ -20,6 +22,7 @@ def test_lazy_line_index_reads_the_same_in_a_spawned_process(tmp_path):
         assert pool.apply(_read_all, (index,)) == _read_all(index)
 
 
+@pytest.mark.subprocess
 def test_regression_fits_in_worker_processes_equal_those_in_process():
     """joblib's default (loky) backend starts workers without fork, like spawn."""
     rng = np.random.default_rng(0)

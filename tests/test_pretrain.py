@@ -59,6 +59,7 @@ def test_tiny_model_learns(corpus, tmp_path, caplog):
     assert (tmp_path / "lm_best.pt").exists() and (tmp_path / "lm_loss.png").stat().st_size > 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", [["--bf16"], ["--fp16", "--dynamic-loss-scale"], ["--fp16", "--loss-scale", "128"],
                                   ["--amp"], ["--model", "LSTM"], ["--model", "GRU"], ["--clip", "0.5"],
                                   ["--grad-accum", "2"]])
@@ -71,6 +72,7 @@ def test_modes_run(corpus, tmp_path, mode):
     assert all(torch.isfinite(v).all() for v in ckpt["model_state"].values() if v.is_floating_point())
 
 
+@pytest.mark.slow
 def test_transformer_trains(corpus, tmp_path):
     save = tmp_path / "lm.pt"
     flags = tiny_flags(corpus, save, "--train-iters", "12", "--model", "transformer", "--decoder-layers", "1",
@@ -99,6 +101,7 @@ def test_resume_equivalence(corpus, tmp_path, monkeypatch, stop_after):
 LEGACY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "legacy_checkpoints")
 
 
+@pytest.mark.slow
 def test_a_checkpoint_of_the_old_loop_resumes_to_the_same_weights(corpus, tmp_path):
     """lm_stopped_4_of_8.pt was written by the code before training/loop.py (AnnealingLR state)."""
     straight, split = tmp_path / "a" / "lm.pt", tmp_path / "b" / "lm.pt"
@@ -136,6 +139,7 @@ def test_an_fp16_checkpoint_of_the_fp16_optimizer_resumes_on_grad_scaler(corpus,
     assert logged_losses(straight)[-6:] == pytest.approx(logged_losses(split), abs=2e-3)
 
 
+@pytest.mark.slow
 def test_resume_auto_takes_the_newest_of_the_save_family(corpus, tmp_path, monkeypatch, stop_after):
     """--save is the last state and <stem>_best the best; both hold a training state, and --resume auto
     continues from whichever was written last (here a best at iteration 3 written after a last at 6)."""
@@ -153,6 +157,7 @@ def test_resume_auto_takes_the_newest_of_the_save_family(corpus, tmp_path, monke
     assert load_checkpoint(str(save))["progress"]["iteration"] == 4
 
 
+@pytest.mark.subprocess
 def test_sigterm_saves_and_resumes(corpus, tmp_path, monkeypatch, stop_after):
     save = tmp_path / "lm.pt"
     flags = tiny_flags(corpus, save, "--train-iters", "100000", "--nhid", "16", "--log-interval", "5")
@@ -174,6 +179,7 @@ def test_sigterm_saves_and_resumes(corpus, tmp_path, monkeypatch, stop_after):
     assert load_checkpoint(str(save))["progress"]["iteration"] == stopped_at + 3
 
 
+@pytest.mark.distributed
 def test_two_gloo_processes_match_one(corpus, tmp_path):
     one, two = tmp_path / "one" / "lm.pt", tmp_path / "two" / "lm.pt"
     common = ["--train-iters", "3", "--clip", "1"]
@@ -189,11 +195,13 @@ def test_two_gloo_processes_match_one(corpus, tmp_path):
         torch.testing.assert_close(b["model_state"][name], tensor, atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_lazy_loose_json(corpus, tmp_path):
     summary = pretrain.main(tiny_flags(corpus, tmp_path / "lm.pt", "--train-iters", "3", "--lazy"))
     assert summary["outcome"] == "done"
 
 
+@pytest.mark.slow
 def test_sentencepiece_end_to_end(corpus, tmp_path, caplog):
     save = tmp_path / "lm.pt"
     flags = tiny_flags(corpus, save, "--train-iters", "3", "--tokenizer-type", "SentencePieceTokenizer",
@@ -217,6 +225,7 @@ def test_bad_data_fails_before_model(tmp_path, capsys, monkeypatch):
     assert len(err) == 1 and "missing.json" in err[0]
 
 
+@pytest.mark.slow
 def test_resume_with_other_world_size_is_refused(corpus, tmp_path, capsys):
     save = tmp_path / "lm.pt"
     pretrain.main(tiny_flags(corpus, save, "--train-iters", "2"))

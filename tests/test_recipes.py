@@ -146,6 +146,7 @@ def test_there_are_recipes():
     assert len(RECIPES) >= 20
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda path: path.name)
 def test_recipe_flags_parse(recipe, recipe_env):
     env = {**recipe_env, **RECIPE_ENV.get(recipe.name, {})}
@@ -154,6 +155,7 @@ def test_recipe_flags_parse(recipe, recipe_env):
     assert parsed >= 1, f"{recipe.name} ran none of {sorted(SCRIPT_CONFIGS)} under the shims"
 
 
+@pytest.mark.subprocess
 def test_a_misspelled_flag_is_caught(tmp_path, recipe_env):
     recipe = tmp_path / "bad.sh"
     recipe.write_text("set -euo pipefail\npython -m multiproc --nproc 2 pretrain.py --lr 1e-3 --nhidd 64\n"
@@ -170,6 +172,7 @@ def test_a_misspelled_flag_is_caught(tmp_path, recipe_env):
 NEEDS_LOAD = [path for path in RECIPES if '[ -e "$LOAD" ]' in path.read_text()]
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("recipe", NEEDS_LOAD, ids=lambda path: path.name)
 def test_recipe_stops_with_a_message_without_a_language_model(recipe, recipe_env, tmp_path):
     env = {**recipe_env, "LOAD": str(tmp_path / "missing.pt")}

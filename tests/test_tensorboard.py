@@ -71,6 +71,7 @@ def finetune_flags(files, save, *extra):
             "--epochs", "2", "--save", str(save), "--seed", "3", "--num-workers", "1", *extra]
 
 
+@pytest.mark.slow
 def test_pretraining_scalars_and_loss_curve(tmp_path):
     board = tmp_path / "tb"
     pretrain.main(pretrain_flags(write_corpus(tmp_path / "corpus.json"), tmp_path / "lm.pt",
@@ -88,6 +89,7 @@ def test_pretraining_scalars_and_loss_curve(tmp_path):
     assert [image.step for image in events.Images("loss_curve")] == [6]
 
 
+@pytest.mark.slow
 def test_resumed_pretraining_continues_the_steps(tmp_path, monkeypatch, stop_after):
     corpus, board = write_corpus(tmp_path / "corpus.json"), tmp_path / "tb"
     flags = pretrain_flags(corpus, tmp_path / "lm.pt", "--tensorboard", str(board))
@@ -101,6 +103,7 @@ def test_resumed_pretraining_continues_the_steps(tmp_path, monkeypatch, stop_aft
     assert [image.step for image in events.Images("loss_curve")] == [3, 6]
 
 
+@pytest.mark.slow
 def test_finetuning_scalars_and_confusion_images(tmp_path):
     board = tmp_path / "tb"
     summary = finetune_classifier.main(finetune_flags(write_tweets_like(tmp_path), tmp_path / "clf.pt",
@@ -122,6 +125,7 @@ def test_finetuning_scalars_and_confusion_images(tmp_path):
     assert all(image.width > 0 and image.height > 0 for image in events.Images("confusion_matrix/test_best_epoch"))
 
 
+@pytest.mark.slow
 def test_generated_samples_and_heatmaps(tmp_path):
     lm = tmp_path / "lm.pt"
     pretrain.main(pretrain_flags(write_corpus(tmp_path / "corpus.json"), lm))
@@ -169,6 +173,7 @@ def test_missing_tensorboard_fails_the_finetuning_cli(tmp_path, monkeypatch, cap
     assert not (tmp_path / "clf.metrics.jsonl").exists()
 
 
+@pytest.mark.slow
 def test_without_the_flag_nothing_is_written(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     pretrain.main(pretrain_flags(write_corpus(tmp_path / "corpus.json"), tmp_path / "lm.pt"))

@@ -140,6 +140,7 @@ PHRASES = ["<b>great</b> fun &amp; joy", "terrible plot \U0001F621 #bad", "i lov
            "boring\tand long \u2014 meh", "fine cast @bob"]
 
 
+@pytest.mark.slow
 def test_the_pretrained_pipeline_follows_the_model(tmp_path):
     corpus = tmp_path / "corpus.csv"
     pd.DataFrame({"text": [" ".join(PHRASES[(i + j) % 5] for j in range(3)) for i in range(40)]}).to_csv(

@@ -144,7 +144,7 @@ def _torchrun_env():
     return env
 
 
-@pytest.mark.slow
+@pytest.mark.distributed
 def test_two_gloo_processes_match_one_process_on_the_global_batch(tmp_path):
     (tmp_path / "worker.py").write_text(WORKER)
     (tmp_path / "ddp_case.py").write_text(CASE)
@@ -184,7 +184,7 @@ RESTART_WORKER = textwrap.dedent('''
 ''')
 
 
-@pytest.mark.slow
+@pytest.mark.distributed
 def test_restarted_group_forms_even_when_rank0_joins_late(tmp_path):
     """torchrun keeps one store across restarts; without a key space per attempt this fails every time."""
     (tmp_path / "worker.py").write_text(RESTART_WORKER)

@@ -155,6 +155,7 @@ def test_printed_report(first_run):
     assert any(line.endswith("train/val/test accuracy w/ all but the top 1 neuron(s)") for line in lines)
 
 
+@pytest.mark.slow
 def test_use_cached_skips_featurizing(first_run, task, monkeypatch, caplog):
     def no_featurizing(*args, **kwargs):
         raise AssertionError("featurized although the cache was current")
@@ -168,6 +169,7 @@ def test_use_cached_skips_featurizing(first_run, task, monkeypatch, caplog):
     assert results["neurons"] == first_run[0]["neurons"]
 
 
+@pytest.mark.slow
 def test_stale_cache_is_featurized_again(task, tmp_path, caplog):
     other = dict(task, test=write_csv(tmp_path / "test.csv", synthetic_rows(20, 9)))
     argv = transfer_argv(other, "--save-results", "stale")
@@ -199,6 +201,7 @@ def test_length_ordered_run_restores_input_order():
     assert seen == [[7, 5], [3, 1]] and stats.n_empty == 1 and stats.n_tokens == 16
 
 
+@pytest.mark.slow
 def test_test_file_without_labels_is_predicted_not_scored(task, tmp_path, capsys):
     unlabelled = write_csv(tmp_path / "unlabelled.csv", synthetic_rows(12, 4), with_labels=False)
     csv_path = str(tmp_path / "rows.csv")
@@ -230,6 +233,7 @@ def test_too_many_neurons(task, capsys):
     assert f"--neurons {HIDDEN + 1}" in err and str(HIDDEN) in err
 
 
+@pytest.mark.slow
 def test_a_second_run_into_a_used_folder_is_refused_unless_asked(first_run, task, capsys):
     folder = first_run[0]["results_dir"]
     before = os.path.getmtime(os.path.join(folder, "results.json"))
@@ -242,6 +246,7 @@ def test_a_second_run_into_a_used_folder_is_refused_unless_asked(first_run, task
     assert replaced["fits"]["all"]["scores"] == cached["fits"]["all"]["scores"]
 
 
+@pytest.mark.slow
 def test_classifier_checkpoint_as_the_language_model(first_run, task, caplog):
     classifier = os.path.join(first_run[0]["results_dir"], "classifier.pt")
     with caplog.at_level(logging.INFO):
@@ -251,6 +256,7 @@ def test_classifier_checkpoint_as_the_language_model(first_run, task, caplog):
     assert len(results["neurons"]["indices"]) == 2
 
 
+@pytest.mark.slow
 def test_multi_label_fits_one_model_per_label(task, tmp_path):
     files = {}
     for split in ("train", "valid", "test"):
@@ -273,6 +279,7 @@ def test_multi_label_fits_one_model_per_label(task, tmp_path):
                            "predicted about_film with all neurons"]
 
 
+@pytest.mark.slow
 def test_output_dir_says_where_results_go_and_overridden_sizes_are_explained(task, tmp_path, caplog):
     """--output-dir DIR/--save-results NAME -> DIR/NAME; --nhid that the checkpoint overrides is one log line."""
     out = tmp_path / "elsewhere"

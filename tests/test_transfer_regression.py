@@ -60,6 +60,7 @@ def test_mcc_metric_and_standardisation():
     assert R.top_neurons(result.weights, 1)[1].tolist() == [1]
 
 
+@pytest.mark.subprocess
 def test_multilabel_one_model_per_label():
     rng = np.random.default_rng(3)
     x = rng.normal(0, 1, (400, 16))

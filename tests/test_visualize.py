@@ -30,6 +30,7 @@ def test_neuron_histogram_and_weights_plot(tmp_path):
         P.neuron_histogram(features[:, 3], labels[:10], 3, str(tmp_path / "bad.png"))
 
 
+@pytest.mark.slow
 def test_loss_and_metric_curves_from_jsonl(tmp_path):
     rows = [{"step": s, "loss": 3.0 / (s + 1), "lr": 1e-3, "loss_scale": 1024.0} for s in range(0, 100, 10)]
     rows += [{"step": 50, "epoch": 1, "val_loss": 0.2}, {"step": 100, "epoch": 2, "val_loss": 0.15}]

@@ -105,6 +105,7 @@ def classify_rows(classifier, data, folder):
     return summary, pd.read_csv(rows_path)
 
 
+@pytest.mark.slow
 def test_transfer_reads_words_and_run_classifier_writes_them(words, tmp_path, caplog):
     rows_path = str(tmp_path / "transfer_rows.csv")
     with caplog.at_level(logging.INFO, logger="sentiment_discovery"):
@@ -149,6 +150,7 @@ def three_class_rows(n, seed):
     return pd.DataFrame(rows)
 
 
+@pytest.mark.slow
 def test_finetune_reads_words_and_run_classifier_writes_them(words, tmp_path, caplog):
     files = {}
     for name, n, seed in (("train", 96, 1), ("val", 30, 2), ("test", 30, 3)):
@@ -167,6 +169,7 @@ def test_finetune_reads_words_and_run_classifier_writes_them(words, tmp_path, ca
     assert {"negative pred", "neutral prob", "positive prob"} <= set(rows.columns)
 
 
+@pytest.mark.slow
 def test_class_names_flag_unchanged(words, tmp_path):
     """--class-names still maps names in the order given (here the reverse of sorted)."""
     results = transfer.main(transfer_argv(words, "--class-names", "positive", "negative",
@@ -176,6 +179,7 @@ def test_class_names_flag_unchanged(words, tmp_path):
         0.0 if name == "positive" else 1.0 for name in pd.read_csv(words["train"])["label"]]
 
 
+@pytest.mark.slow
 def test_binary_finetune_summary_names_its_metric_and_classes(words, tmp_path, capsys):
     save = tmp_path / "bin.pt"
     summary = finetune_classifier.main([
