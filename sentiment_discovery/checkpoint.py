@@ -6,7 +6,7 @@ loading one never runs code; anything wrong with the file becomes a one-line `Us
 
 Payload layout (analysis/architecture.md, "Checkpoints"): {"format": "sentiment-discovery",
 "format_version": FORMAT_VERSION, "kind": "lm" | "classifier", ...}; a language model's keys are written by
-training/lm_trainer.py's `payload`, a classifier's by `classifier_payload` below. `save_checkpoint` refuses
+training/language_model_task.py's `payload`, a classifier's by `classifier_payload` below. `save_checkpoint` refuses
 values that weights_only loading could not read back (numpy arrays and scalars, arbitrary objects), naming
 where they sit. `load_checkpoint` (through `check_checkpoint`) returns every older version in the current
 layout (`upgrade`), so the code that reads a payload knows one layout only. `rng_state` / `set_rng_state`

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from sentiment_discovery.data.formats.readers import TextDataset
 from sentiment_discovery.errors import UserError
-from sentiment_discovery.finetune.batching import epoch_steps, rank_rows
+from sentiment_discovery.finetune.classifier_task import epoch_steps, rank_rows
 from sentiment_discovery.drivers.finetune import set_output_bias
 from sentiment_discovery.finetune.losses import (
     aux_lm_loss,

@@ -17,7 +17,7 @@ import os
 import numpy as np
 import torch
 
-from ..data.preprocess import LEGACY_DEFAULT, NONE, apply_process_fn, resolve_process_fn
+from ..data.preprocess import LEGACY_DEFAULT, apply_process_fn, resolve_process_fn
 from ..data.tokenizers.builtin import make_tokenizer
 from ..errors import UserError
 from ..models.classifier import build_classifier, classifier_config
@@ -32,14 +32,13 @@ from ..training.distributed import broadcast_object, init_distributed, is_main, 
 from ..training.loop import LoopOptions, Progress, Trainer, train
 from ..training.optim import build_optimizer, layer_decayed_groups
 from ..training.precision import Precision
-from ..training.reporter import Reporter
+from ..training.loop import Reporter
 from ..training.schedules import build_schedule
 from ..training.signals import GracefulExit
 from ..training.tensorboard_log import check_tensorboard
 from ..inference import effective_max_len
-from ..finetune.batching import drop_tokenless, encode_split
 from ..finetune.checkpoints import epoch_path, finetune_files, load_resume
-from ..finetune.classifier_task import ClassifierTask, FinetuneSettings
+from ..finetune.classifier_task import ClassifierTask, FinetuneData, FinetuneSettings
 from ..finetune.losses import balanced_class_weights, prior_logits
 from ..finetune.reports import draw_plots, labelled_report, print_summary, selection_words, write_report
 from ..finetune.outputs import output_spec
@@ -149,26 +148,6 @@ def build_model(config, spec, train, resume_ckpt):
     return model, tokenizer, process_fn
 
 
-# ---------------------------------------------------------------------------------------------
-# the data of a run
-
-
-class RunData:
-    """Token lists, loss targets and metric labels of the splits (texts through `process_fn`)."""
-
-    def __init__(self, spec, tokenizer, max_len, train, valid, test, process_fn=NONE):
-        self.process_fn, self.tokenizer = process_fn, tokenizer
-        self.train_tokens, self.train_targets = drop_tokenless(
-            encode_split(train, tokenizer, max_len, "train", process_fn), spec.targets(train), "train")
-        self.valid = self._eval_split(spec, tokenizer, max_len, valid, "validation")
-        self.test = self._eval_split(spec, tokenizer, max_len, test, "test")
-
-    def _eval_split(self, spec, tokenizer, max_len, split, what):
-        if split is None:
-            return None
-        return {"tokens": encode_split(split, tokenizer, max_len, what, self.process_fn), "truth": spec.truth(split)}
-
-
 def model_max_len(config, model):
     return effective_max_len(config.features.max_seq_len, max_positions(model.encoder))
 
@@ -222,7 +201,7 @@ def run(config):
     ckpt = load_resume(resume, spec) if resume else None
     model, tokenizer, process_fn = build_model(config, spec, train_set, ckpt)
     log.info("text clean-up: %s", process_fn)
-    data = RunData(spec, tokenizer, model_max_len(config, model), train_set, valid, labelled(test), process_fn)
+    data = FinetuneData(spec, tokenizer, model_max_len(config, model), train_set, valid, labelled(test), process_fn)
     settings = finetune_settings(config, spec, data)
     precision = Precision.from_flags(device=env.device, **config.precision.flags())
     if f.freeze_lm:

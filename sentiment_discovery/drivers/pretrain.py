@@ -35,7 +35,7 @@ from ..training.loop import LoopOptions, Progress, Trainer, train
 from ..training.metrics_log import read_metrics
 from ..training.optim import build_optimizer
 from ..training.precision import Precision
-from ..training.reporter import Reporter
+from ..training.loop import Reporter
 from ..training.schedules import build_schedule
 from ..training.signals import GracefulExit
 from ..training.tensorboard_log import check_tensorboard

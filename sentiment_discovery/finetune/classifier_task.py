@@ -1,25 +1,30 @@
 """Classifier finetuning as a task of training/loop.py (Kant et al. 2018, arXiv 1812.01207).
 
-Every rank tokenizes the whole split and computes the same global batch order for an epoch (batching.py:
-bucketed by length, optionally stratified, a pure function of the seed and the epoch, so a resumed run
-needs only the epoch and the step), then runs its slice of each global batch. The loss of a batch is
+Every rank tokenizes the whole split (`FinetuneData`) and computes the same global batch order for an epoch
+(`epoch_steps`: bucketed by length, optionally stratified, a pure function of the seed and the epoch, so a
+resumed run needs only the epoch and the step), then runs its slice of each global batch. The loss of a batch is
 classification loss - variance weight * head variance + LM weight * aux LM loss, each a sum over this
 rank's rows divided by the global batch's count times the world size (losses.py), so N processes step
 exactly like one on the same global batch. Each epoch ends with a validation pass that tunes the
-thresholds (thresholding.py) and scores the report metric that picks the best epoch.
+thresholds (validation.py) and scores the report metric that picks the best epoch.
 """
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from ..checkpoint import classifier_payload
+from ..data.batches.classification import make_batches, pad_batch
+from ..data.preprocess import NONE
+from ..inference import encode_texts
 from ..training.distributed import unwrap_model
 from ..training.loop import Evaluation, fp32_state
-from .batching import epoch_steps, rank_rows, tensor_batch
-from .validation import DEFAULT_THRESHOLD, ThresholdOptions, selection_value, split_outputs, tune_thresholds
 from .losses import aux_lm_loss, classification_loss, head_variance, predicted_token_count
-from .reports import epoch_message, epoch_row, mirror_confusion
+from .validation import (DEFAULT_THRESHOLD, ThresholdOptions, epoch_message, epoch_row, mirror_confusion,
+                         selection_value, split_outputs, tune_thresholds)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,64 @@ class FinetuneSettings:
     report_metric: str
     micro: bool
     all_metrics: bool
+
+
+class FinetuneData:
+    """Token lists, loss targets and metric labels of the splits (texts through `process_fn`)."""
+
+    def __init__(self, spec, tokenizer, max_len, train, valid, test, process_fn=NONE):
+        self.process_fn, self.tokenizer = process_fn, tokenizer
+        self.train_tokens, self.train_targets = drop_tokenless(
+            encode_split(train, tokenizer, max_len, "train", process_fn), spec.targets(train), "train")
+        self.valid = self._eval_split(spec, tokenizer, max_len, valid, "validation")
+        self.test = self._eval_split(spec, tokenizer, max_len, test, "test")
+
+    def _eval_split(self, spec, tokenizer, max_len, split, what):
+        if split is None:
+            return None
+        return {"tokens": encode_split(split, tokenizer, max_len, what, self.process_fn), "truth": spec.truth(split)}
+
+
+def encode_split(dataset, tokenizer, max_len, what, process_fn=None):
+    """Token id arrays of a split's texts after the process function `process_fn` (a name or None), cut to
+    max_len (the count logged)."""
+    token_lists, n_truncated, _ = encode_texts(dataset.texts, tokenizer, max_len, process_fn)
+    if n_truncated:
+        log.info("%s: %d of %d texts cut to %d tokens", what, n_truncated, len(token_lists), max_len)
+    return token_lists
+
+
+def drop_tokenless(token_lists, targets, what):
+    """Training rows without tokens carry no signal: drop them (with a warning)."""
+    keep = np.array([ids.size > 0 for ids in token_lists], dtype=bool)
+    if keep.all():
+        return token_lists, targets
+    log.warning("%s: dropped %d text(s) without tokens", what, int((~keep).sum()))
+    return [ids for ids, k in zip(token_lists, keep) if k], targets[keep]
+
+
+def epoch_steps(token_lists, targets, global_batch, epoch, seed, stratified, grad_accum, world_size,
+                max_steps=0):
+    """The optimizer steps of one epoch: a list of steps, each a list of global batches (row index lists).
+
+    Global batches smaller than the world size (each rank needs a row) are left out."""
+    batches = make_batches(token_lists, targets, global_batch, bucket=True, stratified=stratified,
+                           seed=seed * 1009 + epoch, shuffle=True)
+    batches = [batch for batch in batches if len(batch) >= world_size]
+    steps = [batches[i:i + grad_accum] for i in range(0, len(batches), grad_accum)]
+    return steps[:max_steps] if max_steps > 0 else steps
+
+
+def rank_rows(global_rows, rank, world_size):
+    """This rank's contiguous share of a global batch's rows."""
+    return np.array_split(np.asarray(global_rows, dtype=np.int64), world_size)[rank]
+
+
+def tensor_batch(token_lists, targets, rows, device):
+    """tokens (B, T) int64, lengths (B,) int64 and targets (B,) or (B, C) of the given rows, on device."""
+    tokens, lengths = pad_batch([token_lists[i] for i in rows])
+    batch_targets = torch.from_numpy(np.ascontiguousarray(targets[np.asarray(rows)]))
+    return tokens.to(device), lengths.to(device), batch_targets.to(device)
 
 
 class ClassifierTask:

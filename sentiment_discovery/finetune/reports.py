@@ -8,46 +8,14 @@ With --tensorboard the confusion matrix also goes to TensorBoard as an image (`m
 import json
 import logging
 import os
-import tempfile
 
 import numpy as np
 
 from ..atomic import atomic_open
 from ..evaluation.metrics import canonical_metric, format_report, support_per_class
 from ..training.metrics_log import read_metrics
-from .validation import flat_metrics
 
 log = logging.getLogger(__name__)
-
-
-def epoch_row(epoch, iteration, train_parts, lr, val, thresholds):
-    """The JSON line of one finished epoch: training losses, learning rate, validation metrics."""
-    row = {"epoch": epoch, "step": iteration, "lr": lr}
-    row.update({f"train_{key}": value for key, value in train_parts.items()})
-    if val is not None:
-        row["val_loss"] = val["loss"]
-        row.update(flat_metrics(val["report"], "val"))
-        row["thresholds"] = [float(t) for t in thresholds]
-        row.update({f"val_{key}": value for key, value in val["info"].items()})
-    return row
-
-
-def epoch_message(row, report_metric, micro, all_metrics, kind):
-    """One log line for an epoch: the losses and the report metric (or every metric)."""
-    parts = [f"epoch {row['epoch']}", f"train loss {row['train_loss']:.4f}"]
-    if "val_loss" not in row:
-        return ", ".join(parts)
-    parts.append(f"val loss {row['val_loss']:.4f}")
-    metrics = ("accuracy", "precision", "recall", "f1", "jaccard", "mcc") if all_metrics else (report_metric,)
-    average = "micro" if micro else "macro"
-    for metric in map(canonical_metric, metrics):
-        if metric == "accuracy":
-            parts.append(f"val accuracy {row['val_accuracy']:.4f}")
-        elif kind == "binary":
-            parts.append(f"val {metric} {row[f'val_{metric}']:.4f}")
-        else:
-            parts.append(f"val {average} {metric} {row[f'val_{metric}_{average}']:.4f}")
-    return ", ".join(parts)
 
 
 def labelled_report(report, truth, spec):
@@ -93,17 +61,6 @@ def draw_plots(paths, rows, report_metric, micro, kind, confusion=None, label_na
         drawn.append(confusion_matrix_plot(confusion, label_names, paths["confusion"],
                                            title=f"Confusion matrix ({split})"))
     return drawn
-
-
-def mirror_confusion(metrics, report, label_names, step, split):
-    """A multi-class report's confusion matrix as an image in the metrics log's TensorBoard mirror, if any."""
-    if metrics.mirror is None or "confusion_matrix" not in report:
-        return
-    from ..visualize.plots import confusion_matrix_plot
-    with tempfile.TemporaryDirectory() as folder:
-        path = confusion_matrix_plot(report["confusion_matrix"], label_names, os.path.join(folder, "confusion.png"),
-                                     title=f"Confusion matrix ({split}, step {step})")
-        metrics.image(f"confusion_matrix/{split}", path, step)
 
 
 METRIC_WORDS = {"f1": "F1", "mcc": "MCC", "jaccard": "Jaccard"}
