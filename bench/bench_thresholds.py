@@ -15,14 +15,9 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.getcwd())
-try:  # the layout since issue 18
-    from sentiment_discovery.evaluation.metrics import evaluate
-    from sentiment_discovery.evaluation.threshold_search import best_thresholds, global_tweaks, second_pass
-except ImportError:  # the layout before it
-    from sentiment_discovery.transfer.metrics import evaluate
-    from sentiment_discovery.transfer.thresholds import best_thresholds, global_tweaks
-    from sentiment_discovery.finetune.validation import second_pass
-from sentiment_discovery.finetune.validation import ThresholdOptions, tune_thresholds
+from sentiment_discovery.evaluation.metrics import metrics_report  # noqa: E402
+from sentiment_discovery.evaluation.threshold_search import best_thresholds, global_tweaks, second_pass  # noqa: E402
+from sentiment_discovery.finetune.validation import ThresholdOptions, tune_thresholds  # noqa: E402
 
 
 def data(rows, labels, seed=0):
@@ -54,7 +49,7 @@ def main():
         "second_pass": lambda: second_pass(probs, truth, start, "f1", True),
         "global_tweaks_1000": lambda: global_tweaks(probs, truth, start, n=1000, metric="f1", micro=True),
         "tune_thresholds": lambda: tune_thresholds(probs, truth, ThresholdOptions(True, "f1", True, True, 1000)),
-        "evaluate_multilabel": lambda: evaluate(truth, (probs > start).astype(np.int64)),
+        "evaluate_multilabel": lambda: metrics_report(truth, (probs > start).astype(np.int64)),
     }
     for name, step in steps.items():
         print(json.dumps({"tree": os.getcwd(), "step": name, "rows": args.rows, "labels": args.labels,

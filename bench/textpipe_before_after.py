@@ -1,6 +1,6 @@
-"""Issue 16 before/after: features of an original sentiment-discovery checkpoint (a random mLSTM, 64 units,
+"""The text pipeline before/after: features of an original sentiment-discovery checkpoint (a random mLSTM, 64 units,
 built like tests/test_convert.py) through `transfer.py` of two checkouts, against the reference of
-tests/test_textpipe.py (the issue's process function + the original's cell equations over the bytes, read at
+tests/test_textpipe.py (the original's process function + the original's cell equations over the bytes, read at
 the last token). Prints one JSON line: max abs difference per checkout, row set and process function.
 
     python bench/textpipe_before_after.py --old /path/to/old/checkout --new . --out /tmp/tp_measure

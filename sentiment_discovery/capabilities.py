@@ -2,8 +2,7 @@
 
 CPUs differ: oneDNN's packed ("reordered") linear kernels run float32 everywhere it is built, but their
 bfloat16 path needs AVX-512 (bw/vl/dq) or AVX-NE-CONVERT, and on a CPU without those torch computes
-bfloat16 by converting element by element, tens of times slower than float32 (measured on an AVX2 CPU:
-a 32×1024 @ 1024×4096 product at 13 GFLOP/s in float32, 0.4 GFLOP/s in bfloat16; see analysis/fp16.md).
+bfloat16 by converting element by element, tens of times slower than float32 (analysis/fp16.md).
 So nothing here assumes: each capability is a tiny real operation, tried once, its answer memoised.
 
 - `packed_product(device, dtype)`: oneDNN's packed `x @ W.T` (private `torch.ops.mkldnn` ops, used only

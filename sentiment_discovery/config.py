@@ -176,7 +176,7 @@ class TransformerModelConfig(LanguageModelConfig):
 
 @dataclass(frozen=True)
 class PretrainModelConfig(TransformerModelConfig):
-    """pretrain.py's model: --compile was measured there."""
+    """pretrain.py's model: also --compile."""
     compile: bool = option(False, "wrap the model in torch.compile (slow start; measure before relying on it)",
                            group=EXECUTION)
 

@@ -1,4 +1,4 @@
-"""process_str / process_tweet reproduce the original's clean-up (issue 16): a table of inputs and the
+"""process_str / process_tweet reproduce the original's clean-up: a table of inputs and the
 outputs its described steps give, the bytes the character tokenizer then sees, and how the process
 function is picked (flag > checkpoint record > documented default)."""
 import pytest

@@ -1,4 +1,4 @@
-"""Output paths get the care inputs get (issue 15): every script refuses, before any long work, an output it
+"""Output paths get the care inputs get: every script refuses, before any long work, an output it
 cannot write (read-only folder, a parent that is a file), a folder given as an output file, and an output
 that is one of its own inputs (which stays byte for byte unchanged) -- one `error:` line, exit 2, no
 traceback. Also: late write failures become one line, run_classifier warns about very long rows, and a bad

@@ -1,4 +1,4 @@
-"""Text reaches the model as in the original (issue 16), end to end through the real CLIs:
+"""Text reaches the model as in the original, end to end through the real CLIs:
 
 - transfer.py --load <an original sentiment-discovery checkpoint> on raw, messy CSV rows gives the features
   of an independent reference: the issue's process function written out here + the original's cell
@@ -39,7 +39,7 @@ MESSY = [
 
 # ---------------------------------------------------------------- the reference, written from the issue
 def reference_str(text):
-    """Issue 16's process_str: tag -> space, unidecode, unescape, whitespace split/join, '\\n ' + t + ' '."""
+    """process_str: tag -> space, unidecode, unescape, whitespace split/join, '\\n ' + t + ' '."""
     out, depth = [], False
     for i, char in enumerate(text):  # '<' up to the nearest '>' is a tag, when a '>' follows
         if not depth and char == "<" and ">" in text[i:]:
@@ -54,7 +54,7 @@ def reference_str(text):
 
 
 def reference_tweet(text):
-    """Issue 16's process_tweet, step by step."""
+    """process_tweet, step by step."""
     words = []
     for word in text.split(" "):
         words.append("xxxx" if word.startswith("https") and len(word) > 5 else word)

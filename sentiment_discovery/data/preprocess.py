@@ -1,5 +1,5 @@
 """Text clean-up before tokenizing: the original sentiment-discovery's `--process-fn` choices, reproduced
-step by step (issue 16), and how a tool picks the one a model was trained with.
+step by step, and how a tool picks the one a model was trained with.
 
 `process_str(text)` (the original's default; used for character and sentencepiece models alike):
   1. every HTML tag, `<` up to the nearest `>` (across line breaks), becomes one space;

@@ -1,9 +1,9 @@
 """Weights prepared once for the many small products of a recurrent time loop, and a cache for them.
 
 A recurrent layer multiplies a (B, H) state by the same (G·H, H) matrix at every step. How that matrix is
-laid out decides the speed: on this project's CPU `torch.mm`/`F.linear` run a 32×4096 @ 4096×16384 product
-at ≈ 60–70 GFLOP/s, while oneDNN with the weight reordered ("packed") once into its blocked layout runs the
-same product at ≈ 180 GFLOP/s in float32 and ≈ 340 GFLOP/s in bfloat16 (see bench/bench_recurrent.py).
+laid out decides the speed: oneDNN with the weight reordered ("packed") once into its blocked layout runs
+that product several times faster than `torch.mm`/`F.linear` on the plain weight (bench/bench_recurrent.py;
+the figures are in analysis/measurements.md).
 `PreparedWeight` picks that packed layout where `capabilities.packed_product` found it to work (CPU,
 float32 everywhere oneDNN is built; bfloat16 only with AVX-512 or AVX-NE-CONVERT) and falls back to a
 contiguous transposed copy with the public `torch.mm` elsewhere (CUDA, float64, bfloat16 on AVX2 CPUs).

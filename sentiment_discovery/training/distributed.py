@@ -16,8 +16,8 @@ LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE, MASTER_ADDR and MASTER_PORT. A script 
     model = shutdown(env, model)            # returns the bare module; the process group is gone
 
 Backend: nccl when the device is CUDA (each process takes cuda:LOCAL_RANK), gloo otherwise.
-`shutdown` follows what passed 10 runs in 10 on gloo where a plain teardown aborted 2 in 10: it drops
-the DDP wrapper's reducer, collects garbage, waits at a barrier, then destroys the process group. Every
+`shutdown` drops the DDP wrapper's reducer, collects garbage, waits at a barrier, then destroys the process
+group: a plain teardown with a live DDP module can abort a gloo run (analysis/scale.md). Every
 helper also works, as a no-op or identity, when no process group was started."""
 import contextlib
 import gc

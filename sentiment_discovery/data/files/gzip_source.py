@@ -13,9 +13,8 @@ concurrent processes (e.g. distributed ranks) wait for one copy instead of writi
 
 Disk cost: the sidecar is the full uncompressed size (text reviews compress 3-5x, so a 10 GB
 .json.gz needs 30-50 GB free in the cache folder), plus the lazy index (8 bytes per line). Delete the
-cache folder's files to get the space back; they are rebuilt when needed.
-Measured (bench/bench_gzip_reader.py, 2 shared CPU cores): 0.37 GB .gz -> 1.0 GB, 1.27M reviews:
-first lazy read 37 s (decompress + index about 21 s, rating pass 16 s), peak RSS 124 MB.
+cache folder's files to get the space back; they are rebuilt when needed (bench/bench_gzip_reader.py measures
+the first lazy read; analysis/measurements.md).
 """
 import gzip
 import json

@@ -31,7 +31,7 @@ from . import cache
 INDEX_SUFFIX = ".lazyidx"
 INDEX_VERSION = 1
 HEADER_LEN = 4  # version, file size, file mtime (ns), number of lines
-CHUNK_BYTES = 1 << 20  # small enough to stay in cache: ~5x faster than 64 MB chunks
+CHUNK_BYTES = 1 << 20  # a read small enough to stay in the CPU cache
 NEWLINE = 10
 CARRIAGE_RETURN = 13
 
