@@ -139,20 +139,11 @@ def load_classifier(path) -> LoadedClassifier:
 
 # ---------------------------------------------------------------- outputs on disk
 
-def output_paths(save_probs: str, multi_head: bool) -> dict:
-    """Where predictions, probabilities and (multi-head) stds go, from --save-probs: as the original,
-    `clf_results.npy`, `clf_results.npy.prob.npy`, `clf_results.npy.std.npy`."""
-    return prediction_files(save_probs, multi_head)
-
-
 class ArrayFile:
     """An (N, L) .npy file filled block by block with `os.pwrite` (no memory map: memory stays flat)."""
 
     def __init__(self, path: str, shape: tuple, dtype, fresh: bool):
         header = np.lib.format.open_memmap(path, mode="w+" if fresh else "r+", dtype=dtype, shape=shape if fresh else None)
-        if header.shape != shape or header.dtype != dtype:
-            raise JobError(f"{path} holds a {header.dtype} array of shape {header.shape}, not {shape}: start afresh "
-                           "without --resume")
         self.dtype, self.offset, self.row_bytes = header.dtype, header.offset, header.strides[0]
         del header
         self.fd = os.open(path, os.O_RDWR)
@@ -253,7 +244,7 @@ def predicted_class(class_names, preds, probs):
 
 
 def results_frame(labels, preds, probs, texts, text_key, class_names=None):
-    """The --write-results rows of one chunk (a pandas DataFrame): `<label> pred`, `<label> prob` per
+    """The --write-results rows of one block (a pandas DataFrame): `<label> pred`, `<label> prob` per
     label, `predicted class` when the class names are known, then the text."""
     import pandas as pd
     columns = {}
@@ -516,7 +507,7 @@ def classify_to_files(load, data, read_options: dict, save_probs="clf_results.np
         read_options = dict(read_options, known_class_names=loaded.class_names or [])
     dataset = read_input(data, read_options)
     max_len = effective_max_len(max_seq_len, loaded.max_len)
-    paths = output_paths(save_probs, loaded.model.heads_per_class > 1)
+    paths = prediction_files(save_probs, loaded.model.heads_per_class > 1)
     final = dict(paths, **({"csv": write_results} if write_results else {}))
     flags = {"--process-fn": loaded.process_fn, "--max-seq-len": max_len, "--batch-size": batch_size,
              "precision": precision, "device": env.device.type,
