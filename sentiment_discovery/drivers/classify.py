@@ -3,8 +3,6 @@ process or on every rank of a torchrun job, and the summary rank 0 prints (count
 accuracy / F1 when the file has labels)."""
 from __future__ import annotations
 
-import logging
-
 from ..cli import EXIT_USER_ERROR
 from ..runtime import choose_device, set_threads
 from ..training.distributed import init_distributed, is_main, shutdown
@@ -50,8 +48,6 @@ def run_classifier(config) -> dict | None:
     torchrun job; rank 0 prints and returns the summary (the other ranks return None)."""
     set_threads(config.run.threads)
     env = init_distributed(choose_device(config.run.device))
-    if not is_main(env):
-        logging.getLogger().setLevel(logging.WARNING)
     options, p = config.classify, config.precision
     try:
         summary = classify_to_files(

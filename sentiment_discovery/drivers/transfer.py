@@ -247,8 +247,6 @@ def run(config) -> dict | None:
     run, transfer, neurons = config.run, config.transfer, config.classifier.neurons
     set_threads(run.threads)
     env = init_distributed(choose_device(run.device))
-    if not is_main(env):
-        logging.getLogger().setLevel(logging.WARNING)
     results_dir = results_directory(results_stem(config.model), transfer.save_results, transfer.output_dir)
     check_output_paths(config, results_dir)
     # a classifier checkpoint contributes its encoder

@@ -7,16 +7,15 @@ thresholds, neuron selection and the process function of its encoder come with i
 before process functions were recorded: process_str, none for an hf encoder). --process-fn overrides it.
 The input is read raw and each text put through the process function when it is tokenized, so the
 --write-results CSV carries the input text verbatim. The input is read with `keep_empty=True` (and lazily with
---lazy), so row i of every output is row i of the input. An empty or blank text still reaches the model as
-the process function's padding (process_str: '\n  '); a text left without tokens (--process-fn none) is
+--lazy), so row i of every output is row i of the input. An empty or blank row still reaches the model as
+the process function's padding (process_str: '\n  '); a text without tokens (--process-fn none) is
 classified from zero features (the state before any token). The summary counts both.
 
-Blocks: the rows are cut into blocks of CHUNK_BATCHES x batch size rows, in input order; a block is read,
+Blocks: the rows are cut, in input order, into blocks of CHUNK_BATCHES x batch size rows, each read,
 tokenized and classified in length order (`inference.run_length_ordered`) by one process. Under torchrun
-(or `python -m multiproc`) block b goes to rank b mod world size, so a rank reads only its own rows (with
---lazy only those records), and a block's numbers do not depend on which process computed it. After each
-round of blocks rank 0 gathers them (`all_gather_objects`) and writes them in input order: the outputs are
-one process's. Memory stays flat in the number of rows: a rank holds a block at a time, rank 0 a round.
+block b goes to rank b mod world size (a rank reads only its rows, with --lazy only those records); after
+each round rank 0 gathers the blocks and writes them in input order, so the outputs are one process's.
+A rank holds one block at a time, rank 0 one round: memory is flat in the number of rows.
 
 Outputs (with `save_probs` = clf_results.npy):
 - clf_results.npy       thresholded predictions (N, L) int8, `prob > threshold` per label;
@@ -25,19 +24,16 @@ Outputs (with `save_probs` = clf_results.npy):
 - --write-results CSV   `<label> pred` / `<label> prob` columns, `predicted class` (the class name of
                         a binary or multi-class prediction, when the checkpoint stores class names:
                         labels given as words or --class-names), and the text.
-Rank 0 writes them block by block (`os.pwrite`, no memory map) into a work folder of the cache folder
-(`data/files/cache.work_folder`), and after each block records, atomically, how far it got and what the
-run depends on (`progress.json`). When every row is written they are moved to their names
-(`atomic.commit`; copied first across file systems) and the work folder is removed: nothing ever sits
-half-written under an output's name.
+Rank 0 writes them block by block into a work folder of the cache folder (`data/files/cache.work_folder`)
+and after each block records there, atomically, how far it got and what the run depends on
+(`progress.json`). Complete, they are moved to their names (`atomic.commit`; copied first across file
+systems): nothing half-written ever sits under an output's name.
 
-Resuming (`resume="auto"`, --resume auto) continues an unfinished run of the same --save-probs from its last
-recorded block, with any number of processes, when it depends on the same things: the input files and
-the classifier file (real path, size, mtime), the row count, and the flags that change outputs
-(--process-fn, --max-seq-len, --batch-size, precision, device type, how the input is read,
---write-results); otherwise one line names what changed. Without it a run starts afresh (an earlier run's
-progress is removed). SIGTERM (torchrun stopping the job after a process died) raises `JobStopped`; rank 0
-reports it in one line and the work folder keeps the progress.
+`resume="auto"` (--resume auto) continues an unfinished run of the same --save-probs from its last recorded
+block, with any number of processes, if it depends on the same input files and classifier file (real path,
+size, mtime), row count and output-changing flags; otherwise one line names what changed. Without it a run
+starts afresh. SIGTERM (torchrun stopping the job after a process died) or a lost process group raises a
+`JobError`, which rank 0 reports in one line; the progress stays for --resume auto.
 
 When the input has labels (matching the checkpoint's label count) accuracy and F1 are reported; word
 labels are read as the checkpoint's class names.
@@ -48,6 +44,7 @@ count and the flag to use: the recurrence runs once per token, so a 1 MB row alo
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import json
 import logging
@@ -56,14 +53,14 @@ import shutil
 import signal
 import threading
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from .. import atomic
 from ..checkpoint import load_checkpoint
-from ..data.files.cache import file_stamp, work_folder
+from ..data.files.cache import work_folder
 from ..data.formats.readers import read_dataset
 from ..data.preprocess import LEGACY_DEFAULT, get_process_fn, resolve_process_fn
 from ..errors import UserError
@@ -76,6 +73,7 @@ from ..models.loading import classifier_from_checkpoint
 from ..output_paths import prediction_files, reported_write
 from ..training.collective import all_gather_objects
 from ..training.distributed import DistEnv, broadcast_object
+from .feature_cache import model_stamp as file_identity  # absolute path, size, mtime
 from .featurize import prepare_for_inference
 
 log = logging.getLogger(__name__)
@@ -86,20 +84,13 @@ LONG_ROW_TOKENS = 10_000
 CHUNK_BATCHES = 50  # rows per block = CHUNK_BATCHES x batch size
 NO_LABEL_COLUMN = "\0no label column"  # a key no file has: reads a file without its labels (never shown)
 PROGRESS_FILE = "progress.json"
-RUN_STATS = {field.name for field in fields(RunStats)}
 WORK_NAMES = {"pred": "pred.npy", "prob": "prob.npy", "std": "std.npy", "csv": "results.csv"}
+STOPPED = ("nothing was written under the output names; the work so far is kept: rerun the same command "
+           "with --resume auto to continue")
 
 
 class JobError(UserError):
     """A UserError every process of the run raises together: rank 0 reports it, the others exit quietly."""
-
-
-class JobStopped(JobError):
-    """This process was stopped (SIGTERM) or lost the other processes of the job."""
-
-
-STOPPED = ("nothing was written under the output names; the work so far is kept: rerun the same command "
-           "with --resume auto to continue")
 
 
 @dataclass
@@ -139,32 +130,18 @@ def load_classifier(path) -> LoadedClassifier:
 
 # ---------------------------------------------------------------- outputs on disk
 
-class ArrayFile:
-    """An (N, L) .npy file filled block by block with `os.pwrite` (no memory map: memory stays flat)."""
-
-    def __init__(self, path: str, shape: tuple, dtype, fresh: bool):
-        header = np.lib.format.open_memmap(path, mode="w+" if fresh else "r+", dtype=dtype, shape=shape if fresh else None)
-        self.dtype, self.offset, self.row_bytes = header.dtype, header.offset, header.strides[0]
-        del header
-        self.fd = os.open(path, os.O_RDWR)
-
-    def write(self, start: int, rows) -> None:
-        os.pwrite(self.fd, np.ascontiguousarray(rows, dtype=self.dtype).tobytes(),
-                  self.offset + start * self.row_bytes)
-
-
 class OutputFiles:
-    """Rank 0's outputs while they are written: the arrays and the CSV in the work folder, the progress record
-    beside them, the counts so far; `commit` moves them to their names (`final`: key -> path)."""
+    """Rank 0's outputs while they are written: (N, L) .npy arrays and the CSV in the work `folder`, the
+    progress record beside them, the counts so far; `commit` moves them to their names (`final`)."""
 
     def __init__(self, folder: str, final: dict, shape: tuple, identity: dict, progress: dict | None):
         self.folder, self.final, self.identity = folder, final, identity
         self.work = {key: os.path.join(folder, WORK_NAMES[key]) for key in final}
-        self.arrays = {key: ArrayFile(self.work[key], shape, np.int8 if key == "pred" else np.float32,
-                                      progress is None) for key in final if key != "csv"}
+        self.arrays = [key for key in final if key != "csv"]
+        for key in self.arrays if progress is None else ():
+            np.lib.format.open_memmap(self.work[key], "w+", np.int8 if key == "pred" else np.float32, shape)
         self.rows_done = progress["rows_done"] if progress else 0
-        self.stats = RunStats(**{k: v for k, v in progress["stats"].items() if k in RUN_STATS}) if progress \
-            else RunStats()
+        self.stats = RunStats(**progress["stats"]) if progress else RunStats()
         self.started, self.earlier_seconds = time.perf_counter(), self.stats.seconds
         self.csv = None
         if "csv" in final:
@@ -173,61 +150,47 @@ class OutputFiles:
             self.csv = open(self.work["csv"], "a" if progress else "w", encoding="utf-8", newline="")
 
     def write(self, block, loaded: LoadedClassifier, text_key: str) -> None:
-        """Write one block's rows (`Block`), then record the progress."""
+        """Write one `Block`'s rows (each array mapped only for that: memory stays flat), then record."""
         probs = block.outputs[..., 0]  # (n, L)
         preds = predict_labels(probs, "multilabel", loaded.thresholds).astype(np.int8)  # (n, L), per-label thresholds
+        rows = {"pred": preds, "prob": probs, "std": block.outputs[..., 1]}
         with reported_write(self.final["pred"], "--save-probs"):
-            self.arrays["pred"].write(block.start, preds)
-            self.arrays["prob"].write(block.start, probs)
-            if "std" in self.arrays:
-                self.arrays["std"].write(block.start, block.outputs[..., 1])
+            for key in self.arrays:
+                array = np.lib.format.open_memmap(self.work[key], mode="r+")
+                array[block.start:block.start + len(probs)] = rows[key]
+                array.flush()
         if self.csv is not None:
             with reported_write(self.final["csv"], "--write-results"):
                 frame = results_frame(loaded.labels, preds, probs, block.texts, text_key, loaded.class_names)
                 frame.to_csv(self.csv, header=block.start == 0, index=False)
+                self.csv.flush()
+                os.fsync(self.csv.fileno())
         self.stats.add(block.stats)
         self.stats.seconds = self.earlier_seconds + time.perf_counter() - self.started  # wall clock, all runs
         self.rows_done = block.start + len(probs)
-        self.record()
-
-    def record(self) -> None:
-        """Flush every file to disk, then write progress.json (atomically)."""
-        with reported_write(self.final["pred"], "--save-probs"):
-            for array in self.arrays.values():
-                os.fsync(array.fd)
-            if self.csv is not None:
-                self.csv.flush()
-                os.fsync(self.csv.fileno())
-            progress = {"identity": self.identity, "rows_done": self.rows_done, "stats": self.stats.to_dict(),
-                        "csv_bytes": os.fstat(self.csv.fileno()).st_size if self.csv is not None else 0}
-            with atomic.atomic_open(os.path.join(self.folder, PROGRESS_FILE), "w", encoding="utf-8") as handle:
-                json.dump(progress, handle)
-
-    def close(self) -> None:
-        for array in self.arrays.values():
-            os.close(array.fd)
-        self.arrays.clear()
-        if self.csv is not None:
-            self.csv.close()
+        progress = {"identity": self.identity, "rows_done": self.rows_done, "stats": dataclasses.asdict(self.stats),
+                    "csv_bytes": os.fstat(self.csv.fileno()).st_size if self.csv is not None else 0}
+        with reported_write(self.final["pred"], "--save-probs"), \
+                atomic.atomic_open(os.path.join(self.folder, PROGRESS_FILE), "w", encoding="utf-8") as handle:
+            json.dump(progress, handle)
 
     def commit(self) -> None:
         """Move the complete files to their names (atomically) and remove the work folder."""
         self.close()
         for key, path in self.final.items():
             with reported_write(path, "--write-results" if key == "csv" else "--save-probs"):
-                move_into_place(self.work[key], path)
+                try:
+                    atomic.commit(self.work[key], path)
+                except OSError as err:  # another file system: copied beside the target, then renamed
+                    if err.errno != errno.EXDEV:
+                        raise
+                    with atomic.atomic_path(path) as temp:
+                        shutil.copyfile(self.work[key], temp)
         shutil.rmtree(self.folder, ignore_errors=True)
 
-
-def move_into_place(source: str, target: str) -> None:
-    """`source` renamed to `target` atomically; across file systems copied beside `target` first."""
-    try:
-        atomic.commit(source, target)
-    except OSError as err:
-        if err.errno != errno.EXDEV:
-            raise
-        with atomic.atomic_path(target) as temp:
-            shutil.copyfile(source, temp)
+    def close(self) -> None:
+        if self.csv is not None:
+            self.csv.close()
 
 
 def predicted_class(class_names, preds, probs):
@@ -260,12 +223,6 @@ def results_frame(labels, preds, probs, texts, text_key, class_names=None):
 
 # ---------------------------------------------------------------- resuming
 
-def file_identity(path: str) -> dict:
-    real = os.path.realpath(path)
-    size, mtime_ns = file_stamp(real)
-    return {"path": real, "size": size, "mtime_ns": mtime_ns}
-
-
 def run_identity(load: str, data, n_rows: int, flags: dict) -> dict:
     """What a run's outputs depend on, as plain data (compared when resuming)."""
     return json.loads(json.dumps({"data": [file_identity(path) for path in data], "rows": n_rows,
@@ -284,25 +241,16 @@ def identity_change(recorded: dict, current: dict) -> str | None:
     return ", ".join(changed) or None
 
 
-def read_progress(folder: str) -> dict | None:
-    """The progress record in `folder`, or None when there is none (or it is unreadable)."""
-    path = os.path.join(folder, PROGRESS_FILE)
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as err:
-        log.warning("progress record %s is unreadable (%s): starting afresh", path, err)
-        return None
-
-
 def resume_point(folder: str, identity: dict, resume, save_probs: str) -> dict | None:
     """Rank 0: the progress to continue from (`resume` "auto" and a record of the same run), or None after
     emptying the work folder for a fresh start; JobError when the recorded run differs from this one."""
-    progress = read_progress(folder)
+    path = os.path.join(folder, PROGRESS_FILE)
+    progress = None
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as handle:
+            progress = json.load(handle)
     if progress is not None and resume:
-        change = identity_change(progress.get("identity", {}), identity)
+        change = identity_change(progress["identity"], identity)
         if change:
             raise JobError(f"--resume auto: the unfinished run of --save-probs {save_probs} differs: {change}; "
                            "run without --resume to start afresh")
@@ -316,15 +264,14 @@ def resume_point(folder: str, identity: dict, resume, save_probs: str) -> dict |
 
 
 def open_outputs(final: dict, shape: tuple, identity: dict, resume, save_probs: str, env: DistEnv):
-    """(rank 0's OutputFiles or None elsewhere, the first block's row), agreed by every rank; a refused
+    """(rank 0's OutputFiles, None elsewhere; the first row to classify), agreed by every rank; a refused
     resume raises the same JobError on every rank."""
     files, outcome = None, None
     if env.rank == 0:
         try:
             with reported_write(save_probs, "--save-probs"):
                 folder = work_folder(final["pred"])
-                progress = resume_point(folder, identity, resume, save_probs)
-                files = OutputFiles(folder, final, shape, identity, progress)
+                files = OutputFiles(folder, final, shape, identity, resume_point(folder, identity, resume, save_probs))
             outcome = files.rows_done
         except JobError as err:
             outcome = err
@@ -421,19 +368,17 @@ def classify_block(loaded: LoadedClassifier, dataset, start: int, settings: Bloc
 
 @contextlib.contextmanager
 def stop_on_sigterm():
-    """Inside the block SIGTERM raises JobStopped (main thread only; elsewhere nothing changes)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
+    """Inside the block SIGTERM raises JobError (in the main thread; elsewhere nothing changes)."""
     def stop(signum, frame):
-        raise JobStopped(f"stopped by SIGTERM (under torchrun: another process of the job failed); {STOPPED}")
+        raise JobError(f"stopped by SIGTERM (under torchrun: another process of the job failed); {STOPPED}")
 
-    previous = signal.signal(signal.SIGTERM, stop)
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, stop) if main else None
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if main:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def gather_round(block):
@@ -441,7 +386,7 @@ def gather_round(block):
     try:
         return all_gather_objects(block)
     except torch.distributed.DistError as err:
-        raise JobStopped(f"lost another process of the job ({str(err).splitlines()[0]}); {STOPPED}") from None
+        raise JobError(f"lost another process of the job ({str(err).splitlines()[0]}); {STOPPED}") from None
 
 
 def classify_rows(loaded: LoadedClassifier, dataset, settings: BlockSettings, files: OutputFiles | None,
@@ -490,8 +435,8 @@ def score_predictions(labels, probs, preds, label_names) -> dict | None:
 def classify_to_files(load, data, read_options: dict, save_probs="clf_results.npy", write_results=None,
                       batch_size=64, max_seq_len=None, precision="fp32", progress=True, process_fn=None,
                       resume=None, env: DistEnv = DistEnv()) -> dict | None:
-    """Classify every text of `data` with the classifier checkpoint `load` (see the module docstring), on
-    `env.device`; with a torchrun `env` every rank calls it. `process_fn`: a process function name overriding
+    """Classify every text of `data` with the classifier checkpoint `load` (see the module docstring) on
+    `env.device`; in a torchrun job every rank calls it. `process_fn`: a process function name overriding
     the checkpoint's (None: the checkpoint's); `resume`: "auto" continues an unfinished run.
 
     Returns, on rank 0, a summary: output paths, counts and speed, and the scores when the file has labels
@@ -512,10 +457,11 @@ def classify_to_files(load, data, read_options: dict, save_probs="clf_results.np
     flags = {"--process-fn": loaded.process_fn, "--max-seq-len": max_len, "--batch-size": batch_size,
              "precision": precision, "device": env.device.type,
              "--write-results": os.path.abspath(write_results) if write_results else None,
-             **{f"reading ({name})": value for name, value in read_options.items() if name != "lazy"}}
+             **{"--" + name.replace("_", "-"): value for name, value in read_options.items()
+                if name not in ("lazy", "known_class_names")}}
     identity = run_identity(load, data, len(dataset.texts), flags)
-    shape = (len(dataset.texts), len(loaded.labels))
-    files, first_row = open_outputs(final, shape, identity, resume, save_probs, env)
+    files, first_row = open_outputs(final, (len(dataset.texts), len(loaded.labels)), identity, resume, save_probs,
+                                    env)
     settings = BlockSettings(CHUNK_BATCHES * batch_size, batch_size, max_len, env.device, context,
                              keep_texts=bool(write_results))
     try:
@@ -526,15 +472,10 @@ def classify_to_files(load, data, read_options: dict, save_probs="clf_results.np
             files.close()
     if files is None:
         return None
-    return finish(files, first_row, dataset, loaded, paths, max_len)
-
-
-def finish(files: OutputFiles, first_row: int, dataset, loaded: LoadedClassifier, paths: dict, max_len) -> dict:
-    """Rank 0: commit the outputs and summarize the run (scores when the file has labels)."""
     files.commit()
-    padding = get_process_fn(loaded.process_fn)("") if loaded.process_fn != "none" else ""
+    clean = get_process_fn(loaded.process_fn)
     summary = {"paths": files.final, "stats": files.stats.to_dict(), "labels": loaded.labels, "max_len": max_len,
-               "process_fn": loaded.process_fn, "padding": padding, "resumed_rows": first_row}
+               "process_fn": loaded.process_fn, "padding": clean("") if clean else "", "resumed_rows": first_row}
     if dataset.labels is not None:
         probs = np.load(paths["prob"], mmap_mode="r")
         preds = np.load(paths["pred"], mmap_mode="r")
