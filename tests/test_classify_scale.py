@@ -116,7 +116,7 @@ def launch(script_and_args, nproc=2, launcher="torchrun"):
 
 def dying_script(tmp_path, target, rank, call):
     """A wrapper of run_classifier.py whose process of `rank` SIGKILLs itself at the `call`-th call of
-    `classify.<target>` (dotted: "OutputFiles.record" before recording block `call`'s progress)."""
+    `classify.<target>` (e.g. "OutputFiles.write": before writing block `call`)."""
     path = tmp_path / "dying_run_classifier.py"
     path.write_text(textwrap.dedent(f"""
         import os, signal
@@ -180,11 +180,14 @@ def test_dead_rank_is_one_line_and_no_outputs_then_resume_finishes(inputs, refer
 # ---------------------------------------------------------------- resuming
 
 @pytest.mark.slow
-@pytest.mark.parametrize("call", [2, 3])  # block 2 written but not recorded; block 3 (of 4) likewise
-def test_kill_9_then_resume_gives_the_same_outputs(inputs, reference, tmp_path, call):
+@pytest.mark.parametrize("target,call", [
+    ("atomic.atomic_open", 2),      # block 2's rows and CSV lines written, its progress not yet recorded
+    ("OutputFiles.write", 3),       # blocks 1-2 recorded, block 3 (of 4) about to be written
+])
+def test_kill_9_then_resume_gives_the_same_outputs(inputs, reference, tmp_path, target, call):
     out = tmp_path / "killed"
     out.mkdir()
-    script = dying_script(tmp_path, "OutputFiles.record", rank=0, call=call)
+    script = dying_script(tmp_path, target, rank=0, call=call)
     done = subprocess.run([sys.executable, script, *argv(inputs, out), "--num-workers", "1"], cwd=REPO,
                           env=clean_env(), capture_output=True, text=True, timeout=300)
     assert done.returncode == -9 and output_names(out) == []
