@@ -12,14 +12,16 @@ lazily (lazy reading needs one record per line).
     python bench/bench_classify_sharded.py --load clf.pt --rows 200000 --nproc 2 --lazy --skip-single
     python bench/bench_classify_sharded.py --tiny 64 --rows 20000       # a random 64-unit classifier
 
-One JSON line per run, then one with the ratio (N processes over one). Both runs share the machine with
-whatever else runs on it: the ratio is the figure to compare, not the absolute rates.
+One JSON line per run, then one with the ratio (N processes over one; with --repeats the runs alternate and
+the medians are reported). The runs share the machine with whatever else runs on it: the ratio is the
+figure to compare, not the absolute rates.
 """
 import argparse
 import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -48,6 +50,7 @@ def parse_args(argv=None):
                         help="torch threads of the one-process run on CPU (the sharded run: 1 per process)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lazy", action="store_true", help="JSON lines read with --lazy instead of a CSV")
+    parser.add_argument("--repeats", type=int, default=1, help="pairs of runs, alternating (medians reported)")
     parser.add_argument("--skip-single", action="store_true", help="only the sharded run")
     parser.add_argument("--skip-sharded", action="store_true", help="only the one-process run")
     parser.add_argument("--work", default=None, help="folder for the input and outputs (default: a temp folder)")
@@ -134,32 +137,39 @@ def gpu_count():
 
 
 def run(args):
-    """The measurements as a list of JSON rows (also printed)."""
+    """The measurements as a list of JSON rows (also printed): --repeats pairs of runs, one process then N
+    processes, and with both a summary row (median chars/s of each, median of the pairs' ratios)."""
     work = args.work or tempfile.mkdtemp(prefix="bench_classify_sharded_")
     os.makedirs(work, exist_ok=True)
     load = args.load or tiny_classifier(work, args.tiny)
     data, n_chars = write_input(work, args.rows, args.lazy)
-    nproc = args.nproc or (gpu_count() if args.device.startswith("cuda") else 0) or 2
+    cpu = not args.device.startswith("cuda")
+    nproc = args.nproc or (0 if cpu else gpu_count()) or 2
     env = {k: v for k, v in os.environ.items() if k not in TORCHRUN_VARS}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [REPO, env.get("PYTHONPATH")]))
-    rows = []
-    if not args.skip_single:
-        cpu = not args.device.startswith("cuda")
-        name = f"1 process x {args.single_threads} thread(s)" if cpu else "1 process"
-        rows.append(measure(args, name, [sys.executable], load, data, os.path.join(work, "single"), env,
-                            ["--threads", str(args.single_threads)] if cpu else []))
-    if not args.skip_sharded:
-        sharded = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(nproc)]
-        rows.append(measure(args, f"{nproc} processes" + (" x 1 thread" if not args.device.startswith("cuda") else ""),
-                            sharded, load, data, os.path.join(work, "sharded"),
-                            dict(env, OMP_NUM_THREADS="1")))
-    if len(rows) == 2:
+    single_name = f"1 process x {args.single_threads} thread(s)" if cpu else "1 process"
+    sharded = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(nproc)]
+    rows, pairs = [], []
+    for _ in range(args.repeats):
+        pair = []
+        if not args.skip_single:
+            pair.append(measure(args, single_name, [sys.executable], load, data, os.path.join(work, "single"), env,
+                                ["--threads", str(args.single_threads)] if cpu else []))
+        if not args.skip_sharded:
+            pair.append(measure(args, f"{nproc} processes" + (" x 1 thread" if cpu else ""), sharded, load, data,
+                                os.path.join(work, "sharded"), dict(env, OMP_NUM_THREADS="1")))
+        rows += pair
+        pairs.append(pair)
+    if len(pairs[0]) == 2:
         diff = float(np.max(np.abs(np.load(os.path.join(work, "single", "probs.npy.prob.npy"))
                                    - np.load(os.path.join(work, "sharded", "probs.npy.prob.npy")))))
-        ratio = {"bench": "classify_sharded", "ratio": f"{nproc} processes / 1 process",
-                 "chars_per_s_ratio": round(rows[1]["chars_per_s"] / max(rows[0]["chars_per_s"], 1), 3),
-                 "wall_ratio": round(rows[0]["wall_s"] / rows[1]["wall_s"], 3), "max_abs_prob_diff": diff,
-                 "input_chars": n_chars}
+        ratio = {"bench": "classify_sharded", "ratio": f"{nproc} processes / 1 process", "pairs": len(pairs),
+                 "single_chars_per_s": statistics.median(p[0]["chars_per_s"] for p in pairs),
+                 "sharded_chars_per_s": statistics.median(p[1]["chars_per_s"] for p in pairs),
+                 "chars_per_s_ratio": round(statistics.median(p[1]["chars_per_s"] / max(p[0]["chars_per_s"], 1)
+                                                              for p in pairs), 3),
+                 "wall_ratio": round(statistics.median(p[0]["wall_s"] / p[1]["wall_s"] for p in pairs), 3),
+                 "max_abs_prob_diff": diff, "input_chars": n_chars}
         print(json.dumps(ratio), flush=True)
         rows.append(ratio)
     return rows

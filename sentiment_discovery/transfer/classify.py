@@ -12,10 +12,10 @@ the process function's padding (process_str: '\n  '); a text without tokens (--p
 classified from zero features (the state before any token). The summary counts both.
 
 Blocks: the rows are cut, in input order, into blocks of CHUNK_BATCHES x batch size rows, each read,
-tokenized and classified in length order (`inference.run_length_ordered`) by one process. Under torchrun
-block b goes to rank b mod world size (a rank reads only its rows, with --lazy only those records); after
-each round rank 0 gathers the blocks and writes them in input order, so the outputs are one process's.
-A rank holds one block at a time, rank 0 one round: memory is flat in the number of rows.
+tokenized and classified in length order (`inference.run_length_ordered`) by one process: under torchrun
+block b goes to rank b mod world size (with --lazy a rank reads only its records), and rank 0 gathers each
+round of blocks and writes them in input order, so the outputs are one process's. A rank holds one block
+at a time (rank 0 one round): memory is flat in the number of rows.
 
 Outputs (with `save_probs` = clf_results.npy):
 - clf_results.npy       thresholded predictions (N, L) int8, `prob > threshold` per label;
@@ -24,16 +24,13 @@ Outputs (with `save_probs` = clf_results.npy):
 - --write-results CSV   `<label> pred` / `<label> prob` columns, `predicted class` (the class name of
                         a binary or multi-class prediction, when the checkpoint stores class names:
                         labels given as words or --class-names), and the text.
-Rank 0 writes them block by block into a work folder of the cache folder (`data/files/cache.work_folder`)
-and after each block records there, atomically, how far it got and what the run depends on
-(`progress.json`). Complete, they are moved to their names (`atomic.commit`; copied first across file
-systems): nothing half-written ever sits under an output's name.
-
-`resume="auto"` (--resume auto) continues an unfinished run of the same --save-probs from its last recorded
-block, with any number of processes, if it depends on the same input files and classifier file (real path,
-size, mtime), row count and output-changing flags; otherwise one line names what changed. Without it a run
-starts afresh. SIGTERM (torchrun stopping the job after a process died) or a lost process group raises a
-`JobError`, which rank 0 reports in one line; the progress stays for --resume auto.
+They are written block by block into a work folder of the cache folder (`cache.work_folder`), each block
+followed by an atomic `progress.json` (rows done, counts, what the run depends on), and moved to their
+names when complete (`atomic.commit`). `resume="auto"` continues an unfinished run of the same
+--save-probs from its last block, with any number of processes, if the input and classifier files (path,
+size, mtime), the row count and the output-changing flags are the same (else one line names the change).
+SIGTERM (torchrun stopping the job after a process died) or a lost process group raises a `JobError`,
+reported by rank 0 in one line; the progress stays.
 
 When the input has labels (matching the checkpoint's label count) accuracy and F1 are reported; word
 labels are read as the checkpoint's class names.
@@ -297,11 +294,10 @@ def read_input(paths, options: dict):
         return dataset
 
 
-def count_long_rows(texts, tokenizer, limit: int | None = None) -> int:
-    """How many texts have more than `limit` (default LONG_ROW_TOKENS) tokens (only texts over limit/4
-    characters are encoded: a character is at most 4 UTF-8 bytes, no tokenizer gives more tokens than bytes)."""
-    limit = LONG_ROW_TOKENS if limit is None else limit
-    return sum(len(tokenizer.encode(text)) > limit for text in texts if len(text) > limit // 4)
+def count_long_rows(texts, tokenizer) -> int:
+    """How many texts have more than LONG_ROW_TOKENS tokens (only texts over a quarter of that in characters
+    are encoded: a character is at most 4 UTF-8 bytes, no tokenizer gives more tokens than bytes)."""
+    return sum(len(tokenizer.encode(text)) > LONG_ROW_TOKENS for text in texts if len(text) > LONG_ROW_TOKENS // 4)
 
 
 def warn_long_rows(n_long: int, where: str) -> None:

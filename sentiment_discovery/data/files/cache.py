@@ -12,9 +12,7 @@ is of the source's real absolute path, so two files of the same name never share
 hash (8 hex digits) is of the source's size and mtime in ns, what decides staleness. A changed source
 therefore gets a new name, and `remove_other_versions` deletes the entries of its earlier versions once
 the new one is written. Each sidecar also records the stamp inside and is checked on reading.
-
-`work_folder(output)` is a folder, `<output file name>.<path hash>.work`, for the unfinished work of a run
-that writes `output` (run_classifier's outputs and progress until they are complete).
+`work_folder(output)` (`<output file name>.<path hash>.work`) holds a run's unfinished outputs.
 """
 import errno
 import hashlib
