@@ -84,18 +84,15 @@ def write_input(folder, n_rows, lazy):
 def tiny_classifier(folder, hidden):
     sys.path.insert(0, REPO)
     import torch
-    from sentiment_discovery.checkpoint import save_checkpoint
+    from sentiment_discovery.checkpoint import classifier_payload, save_checkpoint
     from sentiment_discovery.data.tokenizers.builtin import CharTokenizer
     from sentiment_discovery.models.classifier import build_classifier, classifier_config
     torch.manual_seed(0)
     config = classifier_config({"model": "mLSTM", "vocab_size": 257, "emsize": 64, "nhid": hidden, "nlayers": 1},
                                n_outputs=1)
     path = os.path.join(folder, f"tiny{hidden}.pt")
-    save_checkpoint(path, {
-        "kind": "classifier", "model_config": config["encoder"], "classifier_config": config,
-        "model_state": build_classifier(config).state_dict(), "tokenizer": CharTokenizer().to_dict(),
-        "labels": ["label"], "thresholds": [0.5], "neurons": None, "feature_options": config["features"],
-        "source": "bench"})
+    save_checkpoint(path, classifier_payload(config, build_classifier(config).state_dict(), CharTokenizer(), ["label"],
+                                             [0.5], "process_str", "bench"))
     return path
 
 

@@ -17,7 +17,7 @@ import torch
 
 import run_classifier
 import transfer
-from sentiment_discovery.checkpoint import save_checkpoint
+from sentiment_discovery.checkpoint import classifier_payload, save_checkpoint
 from sentiment_discovery.cli import run_cli
 from sentiment_discovery.data.files.cache import work_folder
 from sentiment_discovery.data.tokenizers.builtin import CharTokenizer
@@ -53,10 +53,8 @@ def inputs(tmp_path_factory):
     config = classifier_config({"model": "mLSTM", "vocab_size": 257, "emsize": 8, "nhid": 16, "nlayers": 1},
                                n_outputs=1)
     model = build_classifier(config)
-    save_checkpoint(folder / "clf.pt", {
-        "kind": "classifier", "model_config": config["encoder"], "classifier_config": config,
-        "model_state": model.state_dict(), "tokenizer": CharTokenizer().to_dict(), "labels": ["label"],
-        "thresholds": [0.5], "neurons": None, "feature_options": config["features"], "source": "test"})
+    save_checkpoint(folder / "clf.pt", classifier_payload(config, model.state_dict(), CharTokenizer(), ["label"],
+                                                          [0.5], "process_str", "test"))
     rows = input_rows()
     pd.DataFrame(rows, columns=["label", "sentence"]).to_csv(folder / "rows.csv", index=False)
     with open(folder / "rows.json", "w", encoding="utf-8") as handle:
@@ -143,7 +141,7 @@ def output_names(out):
 
 # ---------------------------------------------------------------- several processes
 
-@pytest.mark.slow
+@pytest.mark.distributed
 @pytest.mark.parametrize("data,launcher", [("csv", "torchrun"), ("json", "multiproc")])
 def test_two_processes_give_one_process_outputs(inputs, reference, tmp_path, data, launcher):
     ref_out, ref_summary = reference
@@ -160,7 +158,7 @@ def test_two_processes_give_one_process_outputs(inputs, reference, tmp_path, dat
     assert output_names(out) == ["clf.npy", "clf.npy.prob.npy", "rows.csv"]
 
 
-@pytest.mark.slow
+@pytest.mark.distributed
 def test_dead_rank_is_one_line_and_no_outputs_then_resume_finishes(inputs, reference, tmp_path):
     out = tmp_path / "dead"
     out.mkdir()
@@ -179,7 +177,7 @@ def test_dead_rank_is_one_line_and_no_outputs_then_resume_finishes(inputs, refer
 
 # ---------------------------------------------------------------- resuming
 
-@pytest.mark.slow
+@pytest.mark.subprocess
 @pytest.mark.parametrize("target,call", [
     ("atomic.atomic_open", 2),      # block 2's rows and CSV lines written, its progress not yet recorded
     ("OutputFiles.write", 3),       # blocks 1-2 recorded, block 3 (of 4) about to be written
@@ -283,7 +281,7 @@ def test_blank_rows_are_counted_and_said_how_they_were_classified(reference, cap
 
 # ---------------------------------------------------------------- transfer.py's featurizing
 
-@pytest.mark.slow
+@pytest.mark.distributed
 def test_two_process_featurizing_gives_one_process_features(tmp_path):
     task = make_task(tmp_path)
     one = transfer.main(transfer_argv(task, "--output-dir", str(tmp_path / "one"), "--batch-size", "8"))

@@ -381,7 +381,7 @@ def gather_round(block):
     """Every rank's block of this round (None past the last block), on every rank."""
     try:
         return all_gather_objects(block)
-    except torch.distributed.DistError as err:
+    except RuntimeError as err:  # gloo: "Connection closed by peer" (a torch.distributed.DistError on nccl)
         raise JobError(f"lost another process of the job ({str(err).splitlines()[0]}); {STOPPED}") from None
 
 
