@@ -144,7 +144,7 @@ class OutputFiles:
         if "csv" in final:
             if progress:
                 os.truncate(self.work["csv"], progress["csv_bytes"])  # drop a block appended but not recorded
-            self.csv = open(self.work["csv"], "a" if progress else "w", encoding="utf-8", newline="")
+            self.csv = open(self.work["csv"], "a" if progress else "w", encoding="utf-8", newline="")  # noqa: SIM115
 
     def write(self, block, loaded: LoadedClassifier, text_key: str) -> None:
         """Write one `Block`'s rows (each array mapped only for that: memory stays flat), then record."""
@@ -430,7 +430,7 @@ def score_predictions(labels, probs, preds, label_names) -> dict | None:
 
 def classify_to_files(load, data, read_options: dict, save_probs="clf_results.npy", write_results=None,
                       batch_size=64, max_seq_len=None, precision="fp32", progress=True, process_fn=None,
-                      resume=None, env: DistEnv = DistEnv()) -> dict | None:
+                      resume=None, env: DistEnv | None = None) -> dict | None:
     """Classify every text of `data` with the classifier checkpoint `load` (see the module docstring) on
     `env.device`; in a torchrun job every rank calls it. `process_fn`: a process function name overriding
     the checkpoint's (None: the checkpoint's); `resume`: "auto" continues an unfinished run.
@@ -439,6 +439,7 @@ def classify_to_files(load, data, read_options: dict, save_probs="clf_results.np
     (None on the other ranks)."""
     if not data:
         raise UserError("nothing to classify: pass --data FILE")
+    env = env or DistEnv()
     loaded = load_classifier(load)
     loaded.process_fn = resolve_process_fn(process_fn, loaded.process_fn)
     loaded.model, context = prepare_for_inference(loaded.model, precision, env.device)
