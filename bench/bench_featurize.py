@@ -1,5 +1,5 @@
 """Featurizing throughput of run_classifier.py's path (tokenize, length-ordered batches, mLSTM encoder,
-head, outputs written to .npy memmaps) on the SST test sentences, in characters per second.
+head, outputs written block by block into .npy files) on the SST test sentences, in characters per second.
 
 Each configuration (hidden size x precision) is run with the fast recurrent path and with the plain
 reference cell (`rnn.impl = "reference"`) on the same texts in the same process, so the speedup is a
@@ -25,7 +25,9 @@ from sentiment_discovery.data.formats.readers import read_dataset  # noqa: E402
 from sentiment_discovery.data.tokenizers.builtin import CharTokenizer  # noqa: E402
 from sentiment_discovery.models.classifier import build_classifier, classifier_config  # noqa: E402
 from sentiment_discovery.models.language_model import recurrent_config  # noqa: E402
-from sentiment_discovery.transfer.classify import LoadedClassifier, OutputFiles, classify_file  # noqa: E402
+from sentiment_discovery.training.distributed import DistEnv  # noqa: E402
+from sentiment_discovery.transfer.classify import (CHUNK_BATCHES, BlockSettings, LoadedClassifier,  # noqa: E402
+                                                   OutputFiles, classify_rows)
 from sentiment_discovery.transfer.featurize import prepare_for_inference  # noqa: E402
 
 SST_TEST = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "binary_sst",
@@ -54,18 +56,21 @@ def random_classifier(hidden, emsize, seed=0):
 
 
 def time_classify(model, impl, precision, dataset, batch_size):
-    """(seconds, stats) of one classify_file run with the encoder's recurrent implementation `impl`."""
+    """(seconds, stats) of one classify_rows run with the encoder's recurrent implementation `impl`."""
     model.encoder.rnn.impl = impl
     model, context = prepare_for_inference(model, precision, "cpu")
     loaded = LoadedClassifier(model, CharTokenizer(), ["label"], np.array([0.5]), None, "bench", None)
+    settings = BlockSettings(CHUNK_BATCHES * batch_size, batch_size, None, torch.device("cpu"), context, False)
     with tempfile.TemporaryDirectory() as folder:
-        files = OutputFiles({"pred": os.path.join(folder, "p.npy"), "prob": os.path.join(folder, "p.prob.npy")},
-                            len(dataset.texts), 1)
+        work = os.path.join(folder, "work")
+        os.makedirs(work)
+        final = {"pred": os.path.join(folder, "p.npy"), "prob": os.path.join(folder, "p.prob.npy")}
+        files = OutputFiles(work, final, (len(dataset.texts), 1), {}, None)
         started = time.perf_counter()
-        stats = classify_file(loaded, dataset, files, batch_size, None, "cpu", context, "sentence", progress=False)
+        classify_rows(loaded, dataset, settings, files, 0, "sentence", DistEnv(), progress=False)
         seconds = time.perf_counter() - started
         files.commit()
-    return seconds, stats
+    return seconds, files.stats
 
 
 def measure(hidden, precision, dataset, args):

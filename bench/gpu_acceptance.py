@@ -12,7 +12,10 @@ Stages (each records ok/failed, its seconds and its numbers; a failure never sto
   torchrun_resume      torchrun --nproc-per-node 1 --max-restarts 1 pretrain.py --resume auto, the worker
                        SIGKILLed (test-only hook) after its first checkpoint: must restart, resume, finish
   transfer             transfer.py on binary SST with the fp32 LM: accuracy and seconds
-  run_classifier       run_classifier.py with transfer's classifier on SST test: rows/s
+  run_classifier       run_classifier.py with transfer's classifier on SST test: rows/s; then
+                       bench/bench_classify_sharded.py on repeated SST rows: one process against torchrun
+                       with one process per GPU (2 gloo processes on CPU): chars/s of each, their ratio, and
+                       the largest difference of the probabilities (must be <= 1e-5)
 
 The summary JSON (--out, default runs/gpu_acceptance.json) is rewritten after every stage, so a crash
 still leaves the stages before it. Exit status 0 only when every stage is ok."""
@@ -230,7 +233,20 @@ def stage_run_classifier(args, data):
     seconds = time.perf_counter() - start
     import numpy as np
     rows = int(np.load(probs).shape[0])
-    return {"rows": rows, "rows_per_s": round(rows / seconds, 1)}
+    return {"rows": rows, "rows_per_s": round(rows / seconds, 1), **sharded_run_classifier(args, data)}
+
+
+def sharded_run_classifier(args, data):
+    """bench_classify_sharded.py with transfer's classifier: 1 process against N (torchrun)."""
+    import bench_classify_sharded
+    flags = ["--load", data["classifier"], "--device", args.device, "--rows", "300" if args.tiny else "20000",
+             "--work", os.path.join(data["work"], "classify_sharded")]
+    _, sharded, ratio = bench_classify_sharded.run(bench_classify_sharded.parse_args(flags))
+    if ratio["max_abs_prob_diff"] > 1e-5:
+        raise RuntimeError(f"sharded probabilities differ from one process's by {ratio['max_abs_prob_diff']}")
+    return {"sharded_run": sharded["run"], "single_chars_per_s": ratio["single_chars_per_s"],
+            "sharded_chars_per_s": ratio["sharded_chars_per_s"], "sharded_over_single": ratio["chars_per_s_ratio"],
+            "sharded_max_abs_prob_diff": ratio["max_abs_prob_diff"]}
 
 
 # ---- data --------------------------------------------------------------------------------------------

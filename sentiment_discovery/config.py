@@ -499,6 +499,9 @@ class ClassifyOptions:
     write_results: str | None = option(None, "also write a CSV with '<label> pred' / '<label> prob' columns and the "
                                              "text")
     max_seq_len: int | None = max_seq_len_option()
+    resume: str | None = option(None, "'auto': continue an unfinished run of the same --save-probs from its last "
+                                      "finished block (refused when the input, the classifier or an "
+                                      "output-changing flag differs)", choices=["auto"])
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ resolves it from --process-fn and the checkpoint), are tokenized and cut to `max
 padding, run through `compute(tokens (B, T), lengths (B,))` with no grad under the caller's precision
 context, and the rows of each result are written back at the texts' original positions, so row i of
 the output is text i (`run_length_ordered`). A tqdm bar counts texts (`progress_bar`, rate texts/s).
+Under torchrun the batches are dealt round-robin to the ranks (`share=(rank, world_size)`): each rank fills
+the rows of its batches, so that summing the ranks' arrays gives, batch for batch, one process's numbers.
 
 A text with no tokens (an empty string) is not given to the model: its row comes from `empty_rows`
 (for a classifier, `empty_text_outputs`: the head applied to zero features, i.e. the recurrent state
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
@@ -30,23 +32,24 @@ from .models.kinds import feature_width
 
 @dataclass
 class RunStats:
-    """What a length-ordered run saw: texts, tokens, characters, cut and empty texts, seconds."""
+    """What a length-ordered run saw: texts, tokens, characters, cut texts, texts without tokens (empty),
+    blank texts (empty or whitespace only, yet given tokens by the process function's padding), seconds."""
     n_texts: int = 0
     n_tokens: int = 0
     n_chars: int = 0
     n_truncated: int = 0
     n_empty: int = 0
+    n_blank: int = 0
     seconds: float = 0.0
 
     def add(self, other: "RunStats") -> None:
-        for name in ("n_texts", "n_tokens", "n_chars", "n_truncated", "n_empty", "seconds"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for field in fields(self):
+            setattr(self, field.name, getattr(self, field.name) + getattr(other, field.name))
 
     def to_dict(self) -> dict:
-        return {"n_texts": self.n_texts, "n_tokens": self.n_tokens, "n_chars": self.n_chars,
-                "n_truncated": self.n_truncated, "n_empty": self.n_empty,
-                "seconds": round(self.seconds, 3),
-                "chars_per_s": round(self.n_chars / self.seconds, 1) if self.seconds > 0 else None}
+        counts = {field.name: getattr(self, field.name) for field in fields(self)}
+        return dict(counts, seconds=round(self.seconds, 3),
+                    chars_per_s=round(self.n_chars / self.seconds, 1) if self.seconds > 0 else None)
 
 def encode_texts(texts, tokenizer, max_seq_len=None, process=None) -> tuple[list[np.ndarray], int, int]:
     """Token ids of each text (int64 arrays) after the process function `process` (a name or None),
@@ -76,15 +79,21 @@ def length_ordered_batches(lengths, batch_size: int) -> list[np.ndarray]:
     return [order[start:start + batch_size] for start in range(0, order.size, batch_size)]
 
 def run_length_ordered(token_lists, compute, out, batch_size: int, device, context=None,
-                       bar: tqdm | None = None, empty_rows=None) -> RunStats:
-    """Fill `out[i]` (an (N, ...) array, e.g. a memmap) with `compute` of text i's tokens.
+                       bar: tqdm | None = None, empty_rows=None, share=(0, 1)) -> RunStats:
+    """Fill `out[i]` (an (N, ...) array) with `compute` of text i's tokens: all rows, or with
+    `share=(rank, world_size)` the rows of every world_size-th batch from the rank-th (rank 0 also fills
+    the empty texts' rows); the stats count the rows filled here.
 
     compute(tokens (B, T) int64 on device, lengths (B,)) -> (B, ...) tensor or array.
     empty_rows(n) -> (n, ...) rows for texts without tokens (required when there are any)."""
     started = time.perf_counter()
+    rank, world_size = share
     lengths = np.array([ids.size for ids in token_lists], dtype=np.int64)  # (N,)
-    stats = RunStats(n_texts=len(token_lists), n_tokens=int(lengths.sum()))
-    empty = np.flatnonzero(lengths == 0)
+    empty = np.flatnonzero(lengths == 0) if rank == 0 else np.zeros(0, np.int64)
+    filled = np.flatnonzero(lengths > 0)
+    batches = length_ordered_batches(lengths[filled], batch_size)[rank::world_size]
+    mine = np.concatenate([empty, *(filled[batch] for batch in batches)])
+    stats = RunStats(n_texts=mine.size, n_tokens=int(lengths[mine].sum()))
     if empty.size:
         if empty_rows is None:
             raise UserError(f"{empty.size} text(s) have no tokens; drop empty texts first")
@@ -92,9 +101,8 @@ def run_length_ordered(token_lists, compute, out, batch_size: int, device, conte
         stats.n_empty = int(empty.size)
         if bar is not None:
             bar.update(int(empty.size))
-    filled = np.flatnonzero(lengths > 0)
     with torch.no_grad(), (context or contextlib.nullcontext()):
-        for batch in length_ordered_batches(lengths[filled], batch_size):
+        for batch in batches:
             rows = filled[batch]
             tokens, batch_lengths = pad_batch([token_lists[i] for i in rows])  # (B, T), (B,)
             result = compute(tokens.to(device), batch_lengths.to(device))

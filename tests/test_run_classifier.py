@@ -59,6 +59,9 @@ def test_rows_follow_the_input_with_an_empty_text(transferred, tmp_path, capsys)
     results_csv = str(tmp_path / "rows.csv")
     summary, preds, probs = classify(classifier, data, tmp_path, "--write-results", results_csv)
     assert probs.shape == (60, 1) and summary["stats"]["n_empty"] == 0  # process_str makes "" "\n  "
+    assert summary["stats"]["n_blank"] == 1
+    assert ("1 empty or blank text(s) were classified from the text pipeline's padding alone (process_str reads "
+            "an empty text as '\\n  ')") in capsys.readouterr().out
     others = np.arange(60) != 7
     np.testing.assert_allclose(probs[others, 0], transfer_probs[others], atol=1e-5)
     rows = pd.read_csv(results_csv, keep_default_na=False)

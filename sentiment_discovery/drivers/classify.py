@@ -1,9 +1,12 @@
-"""The run behind run_classifier.py: `config.ClassifyConfig` -> `transfer.classify.classify_to_files`, and the
-summary it prints (counts, speed, output paths, and accuracy / F1 when the file has labels)."""
+"""The run behind run_classifier.py: `config.ClassifyConfig` -> `transfer.classify.classify_to_files` on one
+process or on every rank of a torchrun job, and the summary rank 0 prints (counts, speed, output paths, and
+accuracy / F1 when the file has labels)."""
 from __future__ import annotations
 
+from ..cli import EXIT_USER_ERROR
 from ..runtime import choose_device, set_threads
-from ..transfer.classify import classify_to_files
+from ..training.distributed import init_distributed, is_main, shutdown
+from ..transfer.classify import JobError, classify_to_files
 from ..transfer.featurize import precision_mode
 
 
@@ -24,8 +27,14 @@ def print_summary(summary: dict) -> None:
     seconds = max(stats["seconds"], 1e-9)
     print(f"classified {stats['n_texts']} texts in {stats['seconds']:.1f}s "
           f"({stats['n_texts'] / seconds:.1f} texts/s, {stats['n_chars'] / seconds:.0f} chars/s)")
+    if summary["resumed_rows"]:
+        print(f"resumed: rows 1-{summary['resumed_rows']} were classified by an earlier, unfinished run")
     if stats["n_truncated"]:
         print(f"{stats['n_truncated']} text(s) longer than {summary['max_len']} tokens were truncated")
+    if stats["n_blank"]:
+        how = (f"the text pipeline's padding alone ({summary['process_fn']} reads an empty text as "
+               f"{summary['padding']!r})" if summary["padding"] else "their whitespace alone")
+        print(f"{stats['n_blank']} empty or blank text(s) were classified from {how}")
     if stats["n_empty"]:
         print(f"{stats['n_empty']} empty text(s) were classified from zero features")
     for key, path in summary["paths"].items():
@@ -34,14 +43,23 @@ def print_summary(summary: dict) -> None:
         print(summary_line(summary["scores"]))
 
 
-def run_classifier(config) -> dict:
-    """run_classifier.py's `config.ClassifyConfig` -> `classify_to_files`; prints and returns the summary."""
+def run_classifier(config) -> dict | None:
+    """run_classifier.py's `config.ClassifyConfig` -> `classify_to_files`, on this process's share of a
+    torchrun job; rank 0 prints and returns the summary (the other ranks return None)."""
     set_threads(config.run.threads)
+    env = init_distributed(choose_device(config.run.device))
     options, p = config.classify, config.precision
-    summary = classify_to_files(
-        options.load, config.data.data, config.data.reader_options(), save_probs=options.save_probs,
-        write_results=options.write_results, batch_size=config.data.batch_size, max_seq_len=options.max_seq_len,
-        precision=precision_mode(p.fp16, p.amp, p.bf16), device=choose_device(config.run.device),
-        process_fn=config.data.process_fn)
-    print_summary(summary)
+    try:
+        summary = classify_to_files(
+            options.load, config.data.data, config.data.reader_options(), save_probs=options.save_probs,
+            write_results=options.write_results, batch_size=config.data.batch_size,
+            max_seq_len=options.max_seq_len, precision=precision_mode(p.fp16, p.amp, p.bf16),
+            process_fn=config.data.process_fn, resume=options.resume, env=env)
+    except JobError:
+        if is_main(env):
+            raise
+        raise SystemExit(EXIT_USER_ERROR) from None  # rank 0 says why, in one line
+    shutdown(env)
+    if summary is not None:
+        print_summary(summary)
     return summary

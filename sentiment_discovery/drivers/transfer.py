@@ -31,6 +31,7 @@ from ..models.kinds import feature_width, max_positions, model_kind
 from ..models.loading import load_text_encoder
 from ..output_paths import check_output_folder, check_unused_folder, check_outputs, reported_write
 from ..runtime import choose_device, load_splits, set_runtime_options, set_threads
+from ..training.distributed import broadcast_object, init_distributed, is_main, shutdown
 from ..transfer import feature_cache
 from ..transfer.featurize import featurize_texts, precision_mode, prepare_for_inference
 from ..transfer.transfer_outputs import CLASSIFIER_FILE, RESULTS_FILE
@@ -103,24 +104,29 @@ def check_neuron_count(k: int, width: int) -> None:
 # ---------------------------------------------------------------- features
 
 def split_features(split: Split, model, tokenizer, options: dict, width: int, settings: dict) -> None:
-    """Fill `split.features`: from the cache when allowed and current, else by featurizing (then cached)."""
+    """Fill `split.features`: from the cache when allowed and current (rank 0 decides, and only rank 0
+    reads it), else by featurizing, every rank its share of the batches (then rank 0 caches them)."""
+    env = settings["env"]
     wanted = feature_cache.split_description(settings["stamp"], options, settings["max_len"], split.dataset,
                                              settings["process_fn"])
     if settings["use_cached"]:
-        split.features = feature_cache.load_cached(settings["results_dir"], split.name, wanted, width)
-        if split.features is not None:
+        cached = feature_cache.load_cached(settings["results_dir"], split.name, wanted, width) if is_main(env) else None
+        if broadcast_object(cached is not None):
+            split.features = cached
             return
     log.info("featurizing %s: %d texts", split.name, len(split.dataset.texts))
     features, stats = featurize_texts(model, tokenizer, split.dataset.texts, options, width,
                                       batch_size=settings["batch_size"], max_seq_len=settings["max_len"],
-                                      device=settings["device"], context=settings["context"],
-                                      desc=f"featurize {split.name}", process=settings["process_fn"])
+                                      device=env.device, context=settings["context"],
+                                      desc=f"featurize {split.name}", process=settings["process_fn"],
+                                      share=(env.rank, env.world_size))
     if stats.n_truncated:
         log.info("%s: %d text(s) longer than %s tokens were truncated", split.name, stats.n_truncated,
                  settings["max_len"])
     split.features, split.featurized = features, stats.to_dict()
-    with reported_write(settings["results_dir"], "--save-results"):
-        feature_cache.save_split(settings["results_dir"], split.name, features, split.labels, wanted)
+    if is_main(env):
+        with reported_write(settings["results_dir"], "--save-results"):
+            feature_cache.save_split(settings["results_dir"], split.name, features, split.labels, wanted)
 
 
 # ---------------------------------------------------------------- regression
@@ -234,12 +240,13 @@ def check_output_paths(config, results_dir: str) -> None:
     check_outputs([*named, ("--write-results", config.transfer.write_results)], inputs)
 
 
-def run(config) -> dict:
+def run(config) -> dict | None:
     """Everything transfer.py does (a `config.TransferConfig`); returns the results dict also written to
-    results.json."""
+    results.json. Under torchrun every rank featurizes its share of each split; rank 0 alone then fits,
+    reports and writes (the other ranks return None)."""
     run, transfer, neurons = config.run, config.transfer, config.classifier.neurons
     set_threads(run.threads)
-    device = choose_device(run.device)
+    env = init_distributed(choose_device(run.device))
     results_dir = results_directory(results_stem(config.model), transfer.save_results, transfer.output_dir)
     check_output_paths(config, results_dir)
     # a classifier checkpoint contributes its encoder
@@ -255,13 +262,16 @@ def run(config) -> dict:
     p = config.precision
     mode = precision_mode(p.fp16, p.amp, p.bf16)
     encoder = copy.deepcopy(model) if mode == "fp16" else model  # fp32 weights for the checkpoint
-    model, context = prepare_for_inference(model, mode, device)
+    model, context = prepare_for_inference(model, mode, env.device)
     max_len = effective_max_len(config.features.max_seq_len, max_positions(model))
     settings = {"results_dir": results_dir, "use_cached": transfer.use_cached,
                 "stamp": model_stamp(config.model), "max_len": max_len, "batch_size": config.data.eval_batch,
-                "device": device, "context": context, "process_fn": process_fn}
+                "env": env, "context": context, "process_fn": process_fn}
     for split in splits.values():
         split_features(split, model, tokenizer, options, width, settings)
+    shutdown(env)
+    if not is_main(env):
+        return None
 
     sweep_options = {"metric": "mcc" if transfer.mcc else "accuracy", "seed": run.seed}
     reports, indices, signs = fit_all(splits, neurons, transfer.drop_neurons, sweep_options)

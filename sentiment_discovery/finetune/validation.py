@@ -1,5 +1,5 @@
-"""Validating a finetuned classifier on a split: probabilities (every rank classifies its share of the rows,
-then all ranks gather the whole (N, C) array), decision thresholds tuned on them, predictions and the
+"""Validating a finetuned classifier on a split: probabilities (every rank classifies its share of the batches,
+then all ranks sum the whole (N, C) array), decision thresholds tuned on them, predictions and the
 metrics report.
 
 The model-selection number (`selection_value`) for `--report-metric m`:
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..training.collective import all_gather_objects
+from ..training.collective import sum_over_ranks
 from ..inference import empty_text_outputs, progress_bar, run_length_ordered
 from ..evaluation.labels import predict_labels
 from ..evaluation.metrics import METRIC_NAMES, canonical_metric, metrics_report
@@ -47,20 +47,19 @@ def mean_probabilities(model, tokens, lengths):
 
 
 def predict_split(model, token_lists, batch_size, device, context, env, desc="evaluate"):
-    """(N, C) float32 probabilities of every text; row i is text i. Call on every rank."""
-    n_rows, n_outputs = len(token_lists), model.n_outputs
-    mine = np.array_split(np.arange(n_rows), env.world_size)[env.rank]
-    out = np.zeros((mine.size, n_outputs), dtype=np.float32)  # (n_mine, C)
+    """(N, C) float32 probabilities of every text; row i is text i. Call on every rank: each computes its
+    share of the length-ordered batches, and the sum over ranks is one process's numbers."""
+    out = np.zeros((len(token_lists), model.n_outputs), dtype=np.float32)  # (N, C)
     was_training = model.training
     model.eval()
     try:
-        with progress_bar(n_rows, desc, enabled=env.rank == 0) as bar:
-            run_length_ordered([token_lists[i] for i in mine], lambda t, l: mean_probabilities(model, t, l), out,
-                               batch_size, device, context, bar,
-                               empty_rows=lambda n: empty_text_outputs(model, n)[..., 0])
+        with progress_bar(len(token_lists), desc, enabled=env.rank == 0) as bar:
+            run_length_ordered(token_lists, lambda t, l: mean_probabilities(model, t, l), out, batch_size, device,
+                               context, bar, empty_rows=lambda n: empty_text_outputs(model, n)[..., 0],
+                               share=(env.rank, env.world_size))
     finally:
         model.train(was_training)
-    return np.concatenate(all_gather_objects(out), axis=0)
+    return sum_over_ranks(out)
 
 
 def log_loss(probs, truth, kind):

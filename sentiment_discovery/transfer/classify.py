@@ -1,5 +1,5 @@
 """Classifying a file with a saved classifier (the library of run_classifier.py, whose driver is
-drivers/classify.py): every text of the file, in constant memory.
+drivers/classify.py): every text of the file, in constant memory, on one process or several, resumable.
 
 The classifier checkpoint (kind "classifier", from transfer.py or finetune_classifier.py) holds
 everything: `models.loading.classifier_from_checkpoint` rebuilds the model, the tokenizer, label names,
@@ -7,11 +7,15 @@ thresholds, neuron selection and the process function of its encoder come with i
 before process functions were recorded: process_str, none for an hf encoder). --process-fn overrides it.
 The input is read raw and each text put through the process function when it is tokenized, so the
 --write-results CSV carries the input text verbatim. The input is read with `keep_empty=True` (and lazily with
---lazy), so row i of every output is row i of the input; an empty text is classified from zero features
-(the state before any token).
+--lazy), so row i of every output is row i of the input. An empty or blank row still reaches the model as
+the process function's padding (process_str: '\n  '); a text without tokens (--process-fn none) is
+classified from zero features (the state before any token). The summary counts both.
 
-Memory stays constant in the number of texts: records are read `chunk_size` at a time, tokenized,
-classified in length order, and written into preallocated `.npy` memmaps (and appended to the CSV).
+Blocks: the rows are cut, in input order, into blocks of CHUNK_BATCHES x batch size rows, each read,
+tokenized and classified in length order (`inference.run_length_ordered`) by one process: under torchrun
+block b goes to rank b mod world size (with --lazy a rank reads only its records), and rank 0 gathers each
+round of blocks and writes them in input order, so the outputs are one process's. A rank holds one block
+at a time (rank 0 one round): memory is flat in the number of rows.
 
 Outputs (with `save_probs` = clf_results.npy):
 - clf_results.npy       thresholded predictions (N, L) int8, `prob > threshold` per label;
@@ -20,7 +24,14 @@ Outputs (with `save_probs` = clf_results.npy):
 - --write-results CSV   `<label> pred` / `<label> prob` columns, `predicted class` (the class name of
                         a binary or multi-class prediction, when the checkpoint stores class names:
                         labels given as words or --class-names), and the text.
-They are written under temporary names and renamed when the run completes.
+They are written block by block into a work folder of the cache folder (`cache.work_folder`), each block
+followed by an atomic `progress.json` (rows done, counts, what the run depends on), and moved to their
+names when complete (`atomic.commit`). `resume="auto"` continues an unfinished run of the same
+--save-probs from its last block, with any number of processes, if the input and classifier files (path,
+size, mtime), the row count and the output-changing flags are the same (else one line names the change).
+SIGTERM (torchrun stopping the job after a process died) or a lost process group raises a `JobError`,
+reported by rank 0 in one line; the progress stays.
+
 When the input has labels (matching the checkpoint's label count) accuracy and F1 are reported; word
 labels are read as the checkpoint's class names.
 
@@ -29,24 +40,37 @@ count and the flag to use: the recurrence runs once per token, so a 1 MB row alo
 """
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import errno
+import json
 import logging
+import os
+import shutil
+import signal
+import threading
+import time
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from .. import atomic
-from ..data.preprocess import LEGACY_DEFAULT, resolve_process_fn
-from ..data.formats.readers import read_dataset
-from ..errors import UserError
-from ..models.kinds import max_positions
-from ..models.loading import classifier_from_checkpoint
-from ..output_paths import prediction_files, reported_write
 from ..checkpoint import load_checkpoint
+from ..data.files.cache import work_folder
+from ..data.formats.readers import read_dataset
+from ..data.preprocess import LEGACY_DEFAULT, get_process_fn, resolve_process_fn
+from ..errors import UserError
 from ..evaluation.labels import predict_labels
 from ..evaluation.metrics import metrics_report
 from ..inference import (RunStats, classify_batch, effective_max_len, empty_text_outputs, encode_texts,
                          progress_bar, run_length_ordered)
+from ..models.kinds import max_positions
+from ..models.loading import classifier_from_checkpoint
+from ..output_paths import prediction_files, reported_write
+from ..training.collective import all_gather_objects
+from ..training.distributed import DistEnv, broadcast_object
+from .feature_cache import model_stamp as file_identity  # absolute path, size, mtime
 from .featurize import prepare_for_inference
 
 log = logging.getLogger(__name__)
@@ -54,8 +78,16 @@ log = logging.getLogger(__name__)
 # a row longer than this many tokens, without --max-seq-len, gets one warning: classifying time grows
 # with length (a 1 MB row took ~8 minutes on a laptop CPU) and nothing else would say why the run stalls
 LONG_ROW_TOKENS = 10_000
-CHUNK_BATCHES = 50  # records read per chunk = CHUNK_BATCHES x batch size
+CHUNK_BATCHES = 50  # rows per block = CHUNK_BATCHES x batch size
 NO_LABEL_COLUMN = "\0no label column"  # a key no file has: reads a file without its labels (never shown)
+PROGRESS_FILE = "progress.json"
+WORK_NAMES = {"pred": "pred.npy", "prob": "prob.npy", "std": "std.npy", "csv": "results.csv"}
+STOPPED = ("nothing was written under the output names; the work so far is kept: rerun the same command "
+           "with --resume auto to continue")
+
+
+class JobError(UserError):
+    """A UserError every process of the run raises together: rank 0 reports it, the others exit quietly."""
 
 
 @dataclass
@@ -95,44 +127,67 @@ def load_classifier(path) -> LoadedClassifier:
 
 # ---------------------------------------------------------------- outputs on disk
 
-def output_paths(save_probs: str, multi_head: bool) -> dict:
-    """Where predictions, probabilities and (multi-head) stds go, from --save-probs: as the original,
-    `clf_results.npy`, `clf_results.npy.prob.npy`, `clf_results.npy.std.npy`."""
-    return prediction_files(save_probs, multi_head)
-
-
 class OutputFiles:
-    """The memmaps (and CSV) a run writes, under temporary names until `commit`."""
+    """Rank 0's outputs while they are written: (N, L) .npy arrays and the CSV in the work `folder`, the
+    progress record beside them, the counts so far; `commit` moves them to their names (`final`)."""
 
-    def __init__(self, paths: dict, n_rows: int, n_labels: int, csv_path=None):
-        self.final = dict(paths, **({"csv": csv_path} if csv_path else {}))
-        self.temp = {key: atomic.temporary_path(path) for key, path in self.final.items()}
-        shape = (n_rows, n_labels)
-        self.arrays = {
-            key: np.lib.format.open_memmap(self.temp[key], mode="w+", shape=shape,
-                                           dtype=np.int8 if key == "pred" else np.float32)
-            for key in paths}
-        self.csv_started = False
+    def __init__(self, folder: str, final: dict, shape: tuple, identity: dict, progress: dict | None):
+        self.folder, self.final, self.identity = folder, final, identity
+        self.work = {key: os.path.join(folder, WORK_NAMES[key]) for key in final}
+        self.arrays = [key for key in final if key != "csv"]
+        for key in self.arrays if progress is None else ():
+            np.lib.format.open_memmap(self.work[key], "w+", np.int8 if key == "pred" else np.float32, shape)
+        self.rows_done = progress["rows_done"] if progress else 0
+        self.stats = RunStats(**progress["stats"]) if progress else RunStats()
+        self.started, self.earlier_seconds = time.perf_counter(), self.stats.seconds
+        self.csv = None
+        if "csv" in final:
+            if progress:
+                os.truncate(self.work["csv"], progress["csv_bytes"])  # drop a block appended but not recorded
+            self.csv = open(self.work["csv"], "a" if progress else "w", encoding="utf-8", newline="")  # noqa: SIM115
 
-    def write_csv(self, frame):
-        frame.to_csv(self.temp["csv"], mode="a" if self.csv_started else "w", header=not self.csv_started,
-                     index=False)
-        self.csv_started = True
+    def write(self, block, loaded: LoadedClassifier, text_key: str) -> None:
+        """Write one `Block`'s rows (each array mapped only for that: memory stays flat), then record."""
+        probs = block.outputs[..., 0]  # (n, L)
+        preds = predict_labels(probs, "multilabel", loaded.thresholds).astype(np.int8)  # (n, L), per-label thresholds
+        rows = {"pred": preds, "prob": probs, "std": block.outputs[..., 1]}
+        with reported_write(self.final["pred"], "--save-probs"):
+            for key in self.arrays:
+                array = np.lib.format.open_memmap(self.work[key], mode="r+")
+                array[block.start:block.start + len(probs)] = rows[key]
+                array.flush()
+        if self.csv is not None:
+            with reported_write(self.final["csv"], "--write-results"):
+                frame = results_frame(loaded.labels, preds, probs, block.texts, text_key, loaded.class_names)
+                frame.to_csv(self.csv, header=block.start == 0, index=False)
+                self.csv.flush()
+                os.fsync(self.csv.fileno())
+        self.stats.add(block.stats)
+        self.stats.seconds = self.earlier_seconds + time.perf_counter() - self.started  # wall clock, all runs
+        self.rows_done = block.start + len(probs)
+        progress = {"identity": self.identity, "rows_done": self.rows_done, "stats": dataclasses.asdict(self.stats),
+                    "csv_bytes": os.fstat(self.csv.fileno()).st_size if self.csv is not None else 0}
+        with reported_write(self.final["pred"], "--save-probs"), \
+                atomic.atomic_open(os.path.join(self.folder, PROGRESS_FILE), "w", encoding="utf-8") as handle:
+            json.dump(progress, handle)
 
-    def commit(self):
-        for array in self.arrays.values():
-            array.flush()
-        self.arrays.clear()
-        for key, final in self.final.items():
-            if key == "csv" and not self.csv_started:
-                atomic.discard(self.temp[key])
-                continue
-            atomic.commit(self.temp[key], final)
+    def commit(self) -> None:
+        """Move the complete files to their names (atomically) and remove the work folder."""
+        self.close()
+        for key, path in self.final.items():
+            with reported_write(path, "--write-results" if key == "csv" else "--save-probs"):
+                try:
+                    atomic.commit(self.work[key], path)
+                except OSError as err:  # another file system: copied beside the target, then renamed
+                    if err.errno != errno.EXDEV:
+                        raise
+                    with atomic.atomic_path(path) as temp:
+                        shutil.copyfile(self.work[key], temp)
+        shutil.rmtree(self.folder, ignore_errors=True)
 
-    def discard(self):
-        self.arrays.clear()
-        for path in self.temp.values():
-            atomic.discard(path)
+    def close(self) -> None:
+        if self.csv is not None:
+            self.csv.close()
 
 
 def predicted_class(class_names, preds, probs):
@@ -149,7 +204,7 @@ def predicted_class(class_names, preds, probs):
 
 
 def results_frame(labels, preds, probs, texts, text_key, class_names=None):
-    """The --write-results rows of one chunk (a pandas DataFrame): `<label> pred`, `<label> prob` per
+    """The --write-results rows of one block (a pandas DataFrame): `<label> pred`, `<label> prob` per
     label, `predicted class` when the class names are known, then the text."""
     import pandas as pd
     columns = {}
@@ -161,6 +216,66 @@ def results_frame(labels, preds, probs, texts, text_key, class_names=None):
         columns["predicted class"] = named
     columns[text_key] = list(texts)
     return pd.DataFrame(columns)
+
+
+# ---------------------------------------------------------------- resuming
+
+def run_identity(load: str, data, n_rows: int, flags: dict) -> dict:
+    """What a run's outputs depend on, as plain data (compared when resuming)."""
+    return json.loads(json.dumps({"data": [file_identity(path) for path in data], "rows": n_rows,
+                                  "classifier": file_identity(load), "flags": flags}))
+
+
+def identity_change(recorded: dict, current: dict) -> str | None:
+    """What differs between the unfinished run's identity and this run's, in words (None: nothing)."""
+    if recorded.get("data") != current["data"] or recorded.get("rows") != current["rows"]:
+        return "the input (--data) is not the same file(s) (path, size or modification time)"
+    if recorded.get("classifier") != current["classifier"]:
+        return "the classifier (--load) is not the same file (path, size or modification time)"
+    before = recorded.get("flags", {})
+    changed = [f"{name} was {before.get(name)!r}, now {value!r}" for name, value in current["flags"].items()
+               if before.get(name) != value]
+    return ", ".join(changed) or None
+
+
+def resume_point(folder: str, identity: dict, resume, save_probs: str) -> dict | None:
+    """Rank 0: the progress to continue from (`resume` "auto" and a record of the same run), or None after
+    emptying the work folder for a fresh start; JobError when the recorded run differs from this one."""
+    path = os.path.join(folder, PROGRESS_FILE)
+    progress = None
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as handle:
+            progress = json.load(handle)
+    if progress is not None and resume:
+        change = identity_change(progress["identity"], identity)
+        if change:
+            raise JobError(f"--resume auto: the unfinished run of --save-probs {save_probs} differs: {change}; "
+                           "run without --resume to start afresh")
+        log.info("resuming at row %d of %d (work folder %s)", progress["rows_done"] + 1, identity["rows"], folder)
+        return progress
+    if progress is not None:
+        log.info("an unfinished run of --save-probs %s was discarded (--resume auto continues one)", save_probs)
+    for name in os.listdir(folder):
+        os.remove(os.path.join(folder, name))
+    return None
+
+
+def open_outputs(final: dict, shape: tuple, identity: dict, resume, save_probs: str, env: DistEnv):
+    """(rank 0's OutputFiles, None elsewhere; the first row to classify), agreed by every rank; a refused
+    resume raises the same JobError on every rank."""
+    files, outcome = None, None
+    if env.rank == 0:
+        try:
+            with reported_write(save_probs, "--save-probs"):
+                folder = work_folder(final["pred"])
+                files = OutputFiles(folder, final, shape, identity, resume_point(folder, identity, resume, save_probs))
+            outcome = files.rows_done
+        except JobError as err:
+            outcome = err
+    outcome = broadcast_object(outcome)
+    if isinstance(outcome, JobError):
+        raise outcome
+    return files, outcome
 
 
 # ---------------------------------------------------------------- the run
@@ -179,11 +294,10 @@ def read_input(paths, options: dict):
         return dataset
 
 
-def count_long_rows(texts, tokenizer, limit: int | None = None) -> int:
-    """How many texts have more than `limit` (default LONG_ROW_TOKENS) tokens (only texts over limit/4
-    characters are encoded: a character is at most 4 UTF-8 bytes, no tokenizer gives more tokens than bytes)."""
-    limit = LONG_ROW_TOKENS if limit is None else limit
-    return sum(len(tokenizer.encode(text)) > limit for text in texts if len(text) > limit // 4)
+def count_long_rows(texts, tokenizer) -> int:
+    """How many texts have more than LONG_ROW_TOKENS tokens (only texts over a quarter of that in characters
+    are encoded: a character is at most 4 UTF-8 bytes, no tokenizer gives more tokens than bytes)."""
+    return sum(len(tokenizer.encode(text)) > LONG_ROW_TOKENS for text in texts if len(text) > LONG_ROW_TOKENS // 4)
 
 
 def warn_long_rows(n_long: int, where: str) -> None:
@@ -194,67 +308,102 @@ def warn_long_rows(n_long: int, where: str) -> None:
 
 class LongRowCheck:
     """One warning about very long rows when --max-seq-len is not set: counted over the whole data set
-    up front when it is in memory, else (lazy reading) on the first chunk that has any."""
+    up front when it is in memory, else (lazy reading) on the first block that has any."""
 
     def __init__(self, dataset, tokenizer, max_len):
         self.active = max_len is None
-        self.n_long = 0
         if self.active and isinstance(dataset.texts, list):
-            self.n_long = count_long_rows(dataset.texts, tokenizer)
-            if self.n_long:
-                warn_long_rows(self.n_long, "")
+            n_long = count_long_rows(dataset.texts, tokenizer)
+            if n_long:
+                warn_long_rows(n_long, "")
             self.active = False
 
-    def chunk(self, token_lists, start: int) -> None:
-        """Count (and warn about, once) a lazily read chunk's long rows (token_lists: int64 arrays)."""
-        if not self.active:
-            return
-        n_long = sum(ids.size > LONG_ROW_TOKENS for ids in token_lists)
-        self.n_long += n_long
-        if n_long:
-            warn_long_rows(n_long, f" of rows {start + 1}-{start + len(token_lists)}")
+    def block(self, block) -> None:
+        """Warn (once) about a lazily read block's long rows."""
+        if self.active and block.n_long:
+            warn_long_rows(block.n_long, f" of rows {block.start + 1}-{block.start + len(block.outputs)}")
             self.active = False
 
 
-def classify_file(loaded: LoadedClassifier, dataset, files: OutputFiles, batch_size: int, max_len,
-                  device, context, text_key: str, progress: bool = True) -> RunStats:
-    """Classify every text of `dataset` into `files`, chunk by chunk."""
-    model = loaded.model
+@dataclass(frozen=True)
+class BlockSettings:
+    """How blocks are classified: rows per block, batching, truncation, device, precision context, and
+    whether a block keeps its texts (for the CSV)."""
+    rows: int
+    batch_size: int
+    max_len: int | None
+    device: torch.device
+    context: object
+    keep_texts: bool
+
+
+@dataclass
+class Block:
+    """One block's results, as rank 0 writes them."""
+    start: int
+    outputs: np.ndarray   # (n, L, 2): probability and std over heads
+    texts: list | None    # the raw texts (for the CSV)
+    stats: RunStats
+    n_long: int           # rows over LONG_ROW_TOKENS tokens
+
+
+def classify_block(loaded: LoadedClassifier, dataset, start: int, settings: BlockSettings, bar) -> Block:
+    """Read, tokenize and classify rows [start, start + settings.rows)."""
+    texts = [dataset.texts[i] for i in range(start, min(len(dataset.texts), start + settings.rows))]
+    token_lists, n_truncated, n_chars = encode_texts(texts, loaded.tokenizer, settings.max_len, loaded.process_fn)
+    outputs = np.zeros((len(texts), len(loaded.labels), 2), dtype=np.float32)  # (n, L, 2)
+    stats = run_length_ordered(
+        token_lists, lambda tokens, lengths: classify_batch(loaded.model, tokens, lengths), outputs,
+        settings.batch_size, settings.device, settings.context, bar,
+        empty_rows=lambda n: empty_text_outputs(loaded.model, n))
+    stats.n_truncated, stats.n_chars = n_truncated, n_chars
+    stats.n_blank = sum(ids.size > 0 and not text.strip() for text, ids in zip(texts, token_lists))
+    n_long = sum(ids.size > LONG_ROW_TOKENS for ids in token_lists)
+    return Block(start, outputs, texts if settings.keep_texts else None, stats, n_long)
+
+
+@contextlib.contextmanager
+def stop_on_sigterm():
+    """Inside the block SIGTERM raises JobError (in the main thread; elsewhere nothing changes)."""
+    def stop(signum, frame):
+        raise JobError(f"stopped by SIGTERM (under torchrun: another process of the job failed); {STOPPED}")
+
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, stop) if main else None
+    try:
+        yield
+    finally:
+        if main:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def gather_round(block):
+    """Every rank's block of this round (None past the last block), on every rank."""
+    try:
+        return all_gather_objects(block)
+    except RuntimeError as err:  # gloo: "Connection closed by peer" (a torch.distributed.DistError on nccl)
+        raise JobError(f"lost another process of the job ({str(err).splitlines()[0]}); {STOPPED}") from None
+
+
+def classify_rows(loaded: LoadedClassifier, dataset, settings: BlockSettings, files: OutputFiles | None,
+                  first_row: int, text_key: str, env: DistEnv, progress: bool = True) -> None:
+    """Classify the blocks from row `first_row` on, block b on rank b mod world size; rank 0 (`files`)
+    writes them in input order."""
     n_rows = len(dataset.texts)
-    chunk_size = max(1, CHUNK_BATCHES * batch_size)
-    stats = RunStats()
-    long_rows = LongRowCheck(dataset, loaded.tokenizer, max_len)
-    with progress_bar(n_rows, "classify", progress) as bar:
-        for start in range(0, n_rows, chunk_size):
-            texts = [dataset.texts[i] for i in range(start, min(n_rows, start + chunk_size))]
-            token_lists, n_truncated, n_chars = encode_texts(texts, loaded.tokenizer, max_len, loaded.process_fn)
-            long_rows.chunk(token_lists, start)
-            outputs = np.zeros((len(texts), len(loaded.labels), 2), dtype=np.float32)  # (n, L, 2)
-            chunk_stats = run_length_ordered(
-                token_lists, lambda tokens, lengths: classify_batch(model, tokens, lengths), outputs,
-                batch_size, device, context, bar, empty_rows=lambda n: empty_text_outputs(model, n))
-            chunk_stats.n_truncated, chunk_stats.n_chars = n_truncated, n_chars
-            stats.add(chunk_stats)
-            write_chunk(files, loaded, start, outputs, texts, text_key)
-    return stats
-
-
-def write_chunk(files: OutputFiles, loaded: LoadedClassifier, start: int, outputs, texts, text_key):
-    probs = outputs[..., 0]  # (n, L)
-    preds = predict_labels(probs, "multilabel", loaded.thresholds).astype(np.int8)  # (n, L), per-label thresholds
-    end = start + probs.shape[0]
-    with reported_write(files.final["pred"], "--save-probs"):
-        write_arrays(files, start, end, preds, probs, outputs)
-    if "csv" in files.temp:
-        with reported_write(files.final["csv"], "--write-results"):
-            files.write_csv(results_frame(loaded.labels, preds, probs, texts, text_key, loaded.class_names))
-
-
-def write_arrays(files: OutputFiles, start: int, end: int, preds, probs, outputs):
-    files.arrays["pred"][start:end] = preds
-    files.arrays["prob"][start:end] = probs
-    if "std" in files.arrays:
-        files.arrays["std"][start:end] = outputs[..., 1]
+    n_blocks = -(-n_rows // settings.rows)
+    long_rows = LongRowCheck(dataset, loaded.tokenizer, settings.max_len) if files is not None else None
+    with progress_bar(n_rows, "classify", progress and files is not None) as bar, stop_on_sigterm():
+        bar.update(first_row)
+        for first in range(first_row // settings.rows, n_blocks, env.world_size):
+            mine = first + env.rank
+            block = classify_block(loaded, dataset, mine * settings.rows, settings, bar) if mine < n_blocks else None
+            for other in gather_round(block):
+                if files is None or other is None:
+                    continue
+                files.write(other, loaded, text_key)
+                long_rows.block(other)
+                if other.start != block.start:  # rank 0's own rows were counted as they were classified
+                    bar.update(len(other.outputs))
 
 
 def score_predictions(labels, probs, preds, label_names) -> dict | None:
@@ -280,37 +429,50 @@ def score_predictions(labels, probs, preds, label_names) -> dict | None:
 
 
 def classify_to_files(load, data, read_options: dict, save_probs="clf_results.npy", write_results=None,
-                      batch_size=64, max_seq_len=None, precision="fp32", device="cpu",
-                      progress=True, process_fn=None) -> dict:
-    """Classify every text of `data` with the classifier checkpoint `load` (see the module docstring).
-    `process_fn`: a process function name overriding the checkpoint's (None: the checkpoint's).
+                      batch_size=64, max_seq_len=None, precision="fp32", progress=True, process_fn=None,
+                      resume=None, env: DistEnv | None = None) -> dict | None:
+    """Classify every text of `data` with the classifier checkpoint `load` (see the module docstring) on
+    `env.device`; in a torchrun job every rank calls it. `process_fn`: a process function name overriding
+    the checkpoint's (None: the checkpoint's); `resume`: "auto" continues an unfinished run.
 
-    Returns a summary: output paths, counts and speed, and the scores when the file has labels."""
+    Returns, on rank 0, a summary: output paths, counts and speed, and the scores when the file has labels
+    (None on the other ranks)."""
     if not data:
         raise UserError("nothing to classify: pass --data FILE")
+    env = env or DistEnv()
     loaded = load_classifier(load)
     loaded.process_fn = resolve_process_fn(process_fn, loaded.process_fn)
-    loaded.model, context = prepare_for_inference(loaded.model, precision, device)
+    loaded.model, context = prepare_for_inference(loaded.model, precision, env.device)
     log.info("classifier %s (from %s; labels: %s; text clean-up: %s)", load, loaded.source,
              ", ".join(loaded.labels), loaded.process_fn)
     if read_options.get("class_names") is None:  # word labels: the classifier's class names, in its order
         read_options = dict(read_options, known_class_names=loaded.class_names or [])
     dataset = read_input(data, read_options)
     max_len = effective_max_len(max_seq_len, loaded.max_len)
-    paths = output_paths(save_probs, loaded.model.heads_per_class > 1)
-    with reported_write(save_probs, "--save-probs"):
-        files = OutputFiles(paths, len(dataset.texts), len(loaded.labels), write_results)
+    paths = prediction_files(save_probs, loaded.model.heads_per_class > 1)
+    final = dict(paths, **({"csv": write_results} if write_results else {}))
+    flags = {"--process-fn": loaded.process_fn, "--max-seq-len": max_len, "--batch-size": batch_size,
+             "precision": precision, "device": env.device.type,
+             "--write-results": os.path.abspath(write_results) if write_results else None,
+             **{"--" + name.replace("_", "-"): value for name, value in read_options.items()
+                if name not in ("lazy", "known_class_names")}}
+    identity = run_identity(load, data, len(dataset.texts), flags)
+    files, first_row = open_outputs(final, (len(dataset.texts), len(loaded.labels)), identity, resume, save_probs,
+                                    env)
+    settings = BlockSettings(CHUNK_BATCHES * batch_size, batch_size, max_len, env.device, context,
+                             keep_texts=bool(write_results))
     try:
-        stats = classify_file(loaded, dataset, files, batch_size, max_len, device, context,
-                              read_options.get("text_key", "sentence"), progress)
-        with reported_write(save_probs, "--save-probs"):
-            files.commit()
-    except BaseException:
-        files.discard()
-        raise
-    summary = {"paths": dict(paths, **({"csv": write_results} if write_results else {})),
-               "stats": stats.to_dict(), "labels": loaded.labels, "max_len": max_len,
-               "process_fn": loaded.process_fn}
+        classify_rows(loaded, dataset, settings, files, first_row, read_options.get("text_key", "sentence"), env,
+                      progress)
+    finally:
+        if files is not None:
+            files.close()
+    if files is None:
+        return None
+    files.commit()
+    clean = get_process_fn(loaded.process_fn)
+    summary = {"paths": files.final, "stats": files.stats.to_dict(), "labels": loaded.labels, "max_len": max_len,
+               "process_fn": loaded.process_fn, "padding": clean("") if clean else "", "resumed_rows": first_row}
     if dataset.labels is not None:
         probs = np.load(paths["prob"], mmap_mode="r")
         preds = np.load(paths["pred"], mmap_mode="r")

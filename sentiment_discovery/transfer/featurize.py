@@ -1,6 +1,7 @@
 """Frozen language models over many texts: the precision a run uses at inference (`precision_mode`,
 `inference_precision`, `prepare_for_inference`) and transfer.py's featurizing loop (`featurize_texts`),
-built on the length-ordered run in sentiment_discovery/inference.py.
+built on the length-ordered run in sentiment_discovery/inference.py; under torchrun the ranks share its
+batches and sum their rows, so the features are one process's.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import torch
 from .. import capabilities
 from ..errors import UserError
 from ..inference import RunStats, encode_texts, progress_bar, run_length_ordered
+from ..training.collective import all_reduce_sum, sum_over_ranks
 
 
 # ---------------------------------------------------------------- precision
@@ -62,12 +64,14 @@ def prepare_for_inference(model: torch.nn.Module, mode: str, device):
 def featurize_texts(model, tokenizer, texts, feature_options: dict, feature_width: int,
                     batch_size: int = 64, max_seq_len=None, device="cpu", context=None,
                     desc: str = "featurize", progress: bool = True,
-                    process=None) -> tuple[np.ndarray, RunStats]:
+                    process=None, share=(0, 1)) -> tuple[np.ndarray, RunStats]:
     """Features (N, F) float32 of a frozen language model for every text (see the module docstring),
     read after the last token of the processed text (`process`: a process function name or None).
 
     The model must already be prepared (`prepare_for_inference`); `context` is its autocast context.
-    Texts without tokens get zero features."""
+    Texts without tokens get zero features. With `share=(rank, world_size)` in a torchrun job every rank
+    calls it: each featurizes every world_size-th length-ordered batch, and every rank gets all the
+    features and the counts of the whole run, the same numbers as one process."""
     from ..models.featurizer import featurize
 
     token_lists, n_truncated, n_chars = encode_texts(texts, tokenizer, max_seq_len, process)
@@ -76,8 +80,12 @@ def featurize_texts(model, tokenizer, texts, feature_options: dict, feature_widt
     def compute(tokens, lengths):
         return featurize(model, tokens, lengths, **feature_options)  # (B, F)
 
-    with progress_bar(len(token_lists), desc, progress) as bar:
+    with progress_bar(len(token_lists), desc, progress and share[0] == 0) as bar:
         stats = run_length_ordered(token_lists, compute, features, batch_size, device, context, bar,
-                                   empty_rows=lambda n: np.zeros((n, feature_width), np.float32))
+                                   empty_rows=lambda n: np.zeros((n, feature_width), np.float32), share=share)
+    if share[1] > 1:
+        features = sum_over_ranks(features)
+        stats.n_texts, stats.n_tokens, stats.n_empty = map(int, all_reduce_sum(
+            [stats.n_texts, stats.n_tokens, stats.n_empty]))
     stats.n_truncated, stats.n_chars = n_truncated, n_chars
     return features, stats

@@ -12,7 +12,9 @@ is of the source's real absolute path, so two files of the same name never share
 hash (8 hex digits) is of the source's size and mtime in ns, what decides staleness. A changed source
 therefore gets a new name, and `remove_other_versions` deletes the entries of its earlier versions once
 the new one is written. Each sidecar also records the stamp inside and is checked on reading.
+`work_folder(output)` (`<output file name>.<path hash>.work`) holds a run's unfinished outputs.
 """
+import errno
 import hashlib
 import logging
 import os
@@ -84,6 +86,18 @@ def warn_fallback(entry):
         _warned.add(root)
         log.warning("cache folder %s is not writable; sidecar files go to %s instead (set %s to choose a folder)",
                     root, os.path.dirname(entry), CACHE_ENV)
+
+
+def work_folder(output) -> str:
+    """The folder (created) for the unfinished work of a run writing `output`: in the cache folder, or the
+    temp-dir fallback (one warning) when that cannot be written."""
+    name = f"{_source_prefix(output)}work"
+    for root in (cache_root(), temp_root()):
+        folder = os.path.join(root, name)
+        if writable(folder):
+            warn_fallback(folder)
+            return folder
+    raise OSError(errno.EACCES, "neither the cache folder nor the temp-dir fallback can be written", cache_root())
 
 
 def remove_other_versions(entry, source):
