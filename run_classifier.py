@@ -21,8 +21,8 @@ def main(argv=None):
     check_data(data, **config.data.reader_options(), labels=False, others=[("--load", options.load)])
     check_outputs([*prediction_outputs(options.save_probs), ("--write-results", options.write_results)],
                   inputs=[("--data", data), ("--load", options.load)])
-    from sentiment_discovery.drivers.classify import run_classifier
-    return run_classifier(config)
+    from sentiment_discovery.drivers.classify import run
+    return run(config)
 
 
 if __name__ == "__main__":

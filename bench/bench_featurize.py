@@ -26,7 +26,7 @@ from sentiment_discovery.data.tokenizers.builtin import CharTokenizer  # noqa: E
 from sentiment_discovery.models.classifier import build_classifier, classifier_config  # noqa: E402
 from sentiment_discovery.models.language_model import recurrent_config  # noqa: E402
 from sentiment_discovery.training.distributed import DistEnv  # noqa: E402
-from sentiment_discovery.transfer.classify import (CHUNK_BATCHES, BlockSettings, LoadedClassifier,  # noqa: E402
+from sentiment_discovery.classification import (CHUNK_BATCHES, BlockSettings, LoadedClassifier,  # noqa: E402
                                                    OutputFiles, classify_rows)
 from sentiment_discovery.transfer.featurize import prepare_for_inference  # noqa: E402
 

@@ -17,7 +17,7 @@ from sentiment_discovery.generation.neuron import resolve_neuron
 from sentiment_discovery.drivers.generate import classifier_neurons
 from sentiment_discovery.generation.sampling import SamplingOptions
 from sentiment_discovery.models.loading import load_language_model
-from sentiment_discovery.transfer.classify import load_classifier
+from sentiment_discovery.classification import load_classifier
 
 
 def parse_args():

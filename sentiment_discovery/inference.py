@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .data.batches.classification import pad_batch
+from .data.batches.padded import pad_batch
 from .data.preprocess import get_process_fn
 from .errors import UserError
 from .models.kinds import feature_width

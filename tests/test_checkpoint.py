@@ -332,7 +332,7 @@ def test_a_version_1_classifier_loads_as_before():
     """Its encoder config and feature options were stored twice; classifier_config keeps them."""
     from sentiment_discovery.drivers.generate import classifier_neurons
     from sentiment_discovery.models.loading import classifier_from_checkpoint, load_language_model
-    from sentiment_discovery.transfer.classify import load_classifier
+    from sentiment_discovery.classification import load_classifier
 
     path = os.path.join(LEGACY, "clf_best_stopped_13_of_20.pt")
     raw, up = legacy("clf_best_stopped_13_of_20.pt")

@@ -23,7 +23,7 @@ from sentiment_discovery.cli import run_cli
 from sentiment_discovery.data.files.cache import work_folder
 from sentiment_discovery.data.tokenizers.builtin import CharTokenizer
 from sentiment_discovery.models.classifier import build_classifier, classifier_config
-from sentiment_discovery.transfer import classify
+from sentiment_discovery import classification as classify
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TORCHRUN_VARS = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT",
@@ -120,7 +120,7 @@ def dying_script(tmp_path, target, rank, call):
         import os, signal
         import run_classifier
         from sentiment_discovery.cli import run_cli
-        from sentiment_discovery.transfer import classify
+        from sentiment_discovery import classification as classify
         owner, name = ("classify." + {target!r}).rsplit(".", 1)
         owner = eval(owner)
         original, calls = getattr(owner, name), []

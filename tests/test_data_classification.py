@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from sentiment_discovery.data.batches.classification import make_batches, pad_batch, stratify_keys, truncate
+from sentiment_discovery.data.batches.padded import make_batches, pad_batch, stratify_keys, truncate
 from sentiment_discovery.errors import UserError
 
 

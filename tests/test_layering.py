@@ -47,4 +47,4 @@ def test_the_scan_sees_relative_imports():
     assert "sentiment_discovery.inference" in names
     assert "sentiment_discovery.evaluation.metrics" in names
     names = imported_modules(PACKAGE / "drivers" / "classify.py")
-    assert "sentiment_discovery.transfer.classify.classify_to_files" in names
+    assert "sentiment_discovery.classification.classify_to_files" in names

@@ -267,7 +267,7 @@ def tiny_classifier(tmp_path):
 
 @pytest.mark.parametrize("lazy", [False, True])
 def test_long_rows_get_one_warning(tiny_classifier, tmp_path, monkeypatch, caplog, lazy):
-    from sentiment_discovery.transfer import classify
+    from sentiment_discovery import classification as classify
     monkeypatch.setattr(classify, "LONG_ROW_TOKENS", 50)  # stands in for 10,000 to keep the test fast
     data = tmp_path / "long.csv"
     data.write_text("sentence\n" + "short\n" + "x" * 80 + "\n" + "tiny\n" + "y" * 120 + "\n")
@@ -291,7 +291,7 @@ def test_folder_that_is_not_an_imdb_split_is_named(tmp_path, files, capsys):
                                              "--save-probs", str(tmp_path / "p.npy")], capsys)
     # (the stand-in model is refused first when it is read; the folder is judged by the reader)
     assert "\0" not in err
-    from sentiment_discovery.transfer.classify import read_input
+    from sentiment_discovery.classification import read_input
     with pytest.raises(UserError, match="is not an IMDB split folder: it has no neg/ folder") as caught:
         read_input([str(folder)], {"text_key": "sentence", "label_key": "label"})
     assert "\0" not in str(caught.value)

@@ -1,4 +1,4 @@
-"""The run behind run_classifier.py: `config.ClassifyConfig` -> `transfer.classify.classify_to_files` on one
+"""The run behind run_classifier.py: `config.ClassifyConfig` -> `classification.classify_to_files` on one
 process or on every rank of a torchrun job, and the summary rank 0 prints (counts, speed, output paths, and
 accuracy / F1 when the file has labels)."""
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from ..cli import EXIT_USER_ERROR
 from ..runtime import choose_device, set_threads
 from ..training.distributed import init_distributed, is_main, shutdown
-from ..transfer.classify import JobError, classify_to_files
+from ..classification import JobError, classify_to_files
 from ..transfer.featurize import precision_mode
 
 
@@ -43,7 +43,7 @@ def print_summary(summary: dict) -> None:
         print(summary_line(summary["scores"]))
 
 
-def run_classifier(config) -> dict | None:
+def run(config) -> dict | None:
     """run_classifier.py's `config.ClassifyConfig` -> `classify_to_files`, on this process's share of a
     torchrun job; rank 0 prints and returns the summary (the other ranks return None)."""
     set_threads(config.run.threads)

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ..atomic import atomic_open
-from ..data.formats.labels import parse_label_column
+from ..data.formats.label_columns import parse_label_column
 from ..data.files.tables import file_format, read_frame
 from ..errors import UserError
 from ..output_paths import check_outputs, reported_write

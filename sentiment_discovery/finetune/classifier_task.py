@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ..checkpoint import classifier_payload
-from ..data.batches.classification import make_batches, pad_batch
+from ..data.batches.padded import make_batches, pad_batch
 from ..data.preprocess import NONE
 from ..inference import encode_texts
 from ..training.distributed import unwrap_model

@@ -1,7 +1,7 @@
 """Reading a whole .csv / .tsv / .json / loose-JSON file into a pandas DataFrame of raw cells.
 
 Every cell is kept as read (strings for CSV, JSON values for JSON) so that the label checks in
-`formats/labels.py` see exactly what the file holds. Bytes that are not UTF-8 are replaced and counted
+`formats/label_columns.py` see exactly what the file holds. Bytes that are not UTF-8 are replaced and counted
 (one warning per file). Format problems are UserErrors naming the file and, for JSON, the line.
 A `.gz` file is decompressed while it is read, and judged by the name inside (`a.tsv.gz` is a .tsv).
 """

@@ -24,7 +24,7 @@ from ..files.utf8 import decode_counting, warn_replaced
 from ..files.gzip_source import iter_lines
 from ..files.lazy_tables import LazyField
 from ..files.tables import parse_json_object
-from .labels import is_missing, parse_label_column
+from .label_columns import is_missing, parse_label_column
 from .parts import FilePart, clean_text, finish_part, require_column
 from .table import open_lazy_table
 

@@ -46,7 +46,7 @@ from ..preprocess import get_process_fn
 from .amazon import read_amazon
 from .goemotions import read_goemotions
 from .imdb import read_imdb
-from .labels import (binarize_ratings, describe_names, finish_multi_label, finish_single_label, name_ids,
+from .label_columns import (binarize_ratings, describe_names, finish_multi_label, finish_single_label, name_ids,
                      sorted_names)
 from .sst5 import read_sst5
 from .table import read_table

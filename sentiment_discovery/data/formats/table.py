@@ -12,7 +12,7 @@ import numpy as np
 from ..files.gzip_source import decompressed_copy, inner_name, is_gzip
 from ..files.lazy_tables import LazyField, LazyTable
 from ..files.tables import file_delimiter, file_format, read_frame
-from .labels import is_missing, parse_label_column
+from .label_columns import is_missing, parse_label_column
 from .parts import FilePart, clean_text, finish_part, require_column
 
 

@@ -55,23 +55,23 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .. import atomic
-from ..checkpoint import load_checkpoint
-from ..data.files.cache import work_folder
-from ..data.formats.readers import read_dataset
-from ..data.preprocess import LEGACY_DEFAULT, get_process_fn, resolve_process_fn
-from ..errors import UserError
-from ..evaluation.labels import predict_labels
-from ..evaluation.metrics import metrics_report
-from ..inference import (RunStats, classify_batch, effective_max_len, empty_text_outputs, encode_texts,
-                         progress_bar, run_length_ordered)
-from ..models.kinds import max_positions
-from ..models.loading import classifier_from_checkpoint
-from ..output_paths import prediction_files, reported_write
-from ..training.collective import all_gather_objects
-from ..training.distributed import DistEnv, broadcast_object
-from .feature_cache import model_stamp as file_identity  # absolute path, size, mtime
-from .featurize import prepare_for_inference
+from . import atomic
+from .checkpoint import load_checkpoint
+from .data.files.cache import work_folder
+from .data.formats.readers import read_dataset
+from .data.preprocess import LEGACY_DEFAULT, get_process_fn, resolve_process_fn
+from .errors import UserError
+from .evaluation.labels import predict_labels
+from .evaluation.metrics import metrics_report
+from .inference import (RunStats, classify_batch, effective_max_len, empty_text_outputs, encode_texts,
+                        progress_bar, run_length_ordered)
+from .models.kinds import max_positions
+from .models.loading import classifier_from_checkpoint
+from .output_paths import prediction_files, reported_write
+from .training.collective import all_gather_objects
+from .training.distributed import DistEnv, broadcast_object
+from .transfer.feature_cache import model_stamp as file_identity  # absolute path, size, mtime
+from .transfer.featurize import prepare_for_inference
 
 log = logging.getLogger(__name__)
 
