@@ -68,8 +68,7 @@ from .inference import (RunStats, classify_batch, effective_max_len, empty_text_
 from .models.kinds import max_positions
 from .models.loading import classifier_from_checkpoint
 from .output_paths import prediction_files, reported_write
-from .training.collective import all_gather_objects
-from .training.distributed import DistEnv, broadcast_object
+from .training.distributed import DistEnv, all_gather_objects, broadcast_object
 from .transfer.feature_cache import model_stamp as file_identity  # absolute path, size, mtime
 from .transfer.featurize import prepare_for_inference
 

@@ -10,8 +10,8 @@ from sentiment_discovery.models.classifier import (
     build_classifier,
     classifier_config,
     combine_heads,
-    head_variance_loss,
 )
+from sentiment_discovery.finetune.losses import head_variance
 from sentiment_discovery.models.featurizer import featurize
 from sentiment_discovery.models.language_model import recurrent_config
 
@@ -68,20 +68,20 @@ def test_combine_heads_mean_and_std():
 @pytest.mark.parametrize("use_softmax", [False, True])
 def test_head_variance_loss_value_and_gradient(use_softmax):
     same = torch.randn(3, 4, 1).expand(3, 4, 5).clone().requires_grad_()
-    loss = head_variance_loss(same, use_softmax)
+    loss = head_variance(same, 3, use_softmax)
     loss.backward()
     assert loss.item() == pytest.approx(0.0, abs=1e-7)
     assert same.grad.abs().max() < 1e-7  # heads agree: nothing to push
     spread = torch.randn(3, 4, 5, dtype=torch.float64, requires_grad=True)
-    assert head_variance_loss(spread, use_softmax).item() > 0
-    assert torch.autograd.gradcheck(lambda x: head_variance_loss(x, use_softmax), (spread,))
+    assert head_variance(spread, 3, use_softmax).item() > 0
+    assert torch.autograd.gradcheck(lambda x: head_variance(x, 3, use_softmax), (spread,))
     # a gradient step on the loss pulls the heads together
     with torch.no_grad():
         spread.grad = None
-    head_variance_loss(spread, use_softmax).backward()
+    head_variance(spread, 3, use_softmax).backward()
     with torch.no_grad():
         closer = spread - 1.0 * spread.grad
-    assert head_variance_loss(closer, use_softmax) < head_variance_loss(spread, use_softmax)
+    assert head_variance(closer, 3, use_softmax) < head_variance(spread, 3, use_softmax)
 
 
 def test_classifier_model_logits_probabilities_and_heads_per_class():
@@ -138,7 +138,7 @@ def test_finetuning_gradients_reach_the_encoder():
     tokens, lengths = batch()
     logits = model(tokens, lengths)
     loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
-    (loss + head_variance_loss(logits)).backward()
+    (loss + head_variance(logits, 2)).backward()
     assert model.encoder.embedding.weight.grad.abs().sum() > 0
 
 

@@ -63,8 +63,9 @@ def test_dual_thresholds_positive_negative_neutral():
     (t_pos, t_neg), accuracy = T.dual_thresholds(probs, labels)
     assert accuracy > 0.97
     assert 0.35 < t_pos < 0.65 and 0.15 < t_neg < 0.3
-    assert np.mean(T.dual_predictions(probs, (t_pos, t_neg)) == truth) == pytest.approx(accuracy)
-    assert np.mean(T.dual_predictions(probs, (0.5, 0.5)) == truth) < accuracy
+    predicted = lambda t: T.three_way(probs[:, 0] > t[0], probs[:, 1] > t[1])  # noqa: E731
+    assert np.mean(predicted((t_pos, t_neg)) == truth) == pytest.approx(accuracy)
+    assert np.mean(predicted((0.5, 0.5)) == truth) < accuracy
 
 
 def test_neutral_thresholds_split_a_scalar():
@@ -73,7 +74,7 @@ def test_neutral_thresholds_split_a_scalar():
     scores = np.array([-2.0, 0.3, 3.0])[truth] + rng.normal(0, 0.3, 600)
     (low, high), accuracy = T.neutral_thresholds(scores, truth)
     assert low <= high and -1.6 < low < 0.0 and 0.6 < high < 2.7
-    assert accuracy == pytest.approx(np.mean(T.neutral_predictions(scores, low, high) == truth))
+    assert accuracy == pytest.approx(np.mean(T.three_way(scores > high, scores <= low) == truth))
     assert accuracy > 0.95
 
 

@@ -33,9 +33,7 @@ def test_single_process_is_a_no_op(no_torchrun_env):
     assert D.wrap_ddp(model, env) is model
     assert D.is_main(env) and D.is_main()
     D.barrier()
-    assert D.all_reduce_mean(3.5) == 3.5
-    tensor = torch.tensor([1.0, 2.0])
-    assert D.all_reduce_mean(tensor) is tensor
+    assert D.all_reduce_sum([3.5]) == [3.5] and D.all_gather_objects(7) == [7] and not D.any_rank(False)
     assert D.broadcast_object({"a": 1}) == {"a": 1}
     with D.grad_sync(model, sync=False):
         model(torch.ones(1, 2)).sum().backward()
@@ -78,7 +76,7 @@ WORKER = textwrap.dedent('''
     import json, sys
     import torch
     import torch.nn.functional as F
-    from sentiment_discovery.training.distributed import (all_reduce_mean, broadcast_object, grad_sync,
+    from sentiment_discovery.training.distributed import (all_reduce_sum, broadcast_object, grad_sync,
         init_distributed, is_main, shutdown, unwrap_model, wrap_ddp)
 
     sys.path.insert(0, sys.argv[2])
@@ -97,8 +95,8 @@ WORKER = textwrap.dedent('''
                 loss.backward()
         optimizer.step()
         optimizer.zero_grad()
-    mean_rank = all_reduce_mean(float(env.rank))
-    mean_tensor = all_reduce_mean(torch.tensor([env.rank * 2.0]))
+    mean_rank = all_reduce_sum([float(env.rank)])[0] / env.world_size
+    mean_tensor = torch.tensor(all_reduce_sum([env.rank * 2.0])) / env.world_size
     token = broadcast_object({"from": env.rank} if is_main(env) else None)
     model = shutdown(env, model)
     result = {"params": [p.tolist() for p in model.parameters()], "mean_rank": mean_rank,
@@ -166,17 +164,17 @@ def test_two_gloo_processes_match_one_process_on_the_global_batch(tmp_path):
 # --- elastic restart: a restarted group must not meet the dead group's keys ---------------------------
 RESTART_WORKER = textwrap.dedent('''
     import os, signal, sys, time
-    from sentiment_discovery.training.distributed import all_reduce_mean, init_distributed, shutdown
+    from sentiment_discovery.training.distributed import all_reduce_sum, init_distributed, shutdown
 
     attempt, rank = int(os.environ["TORCHELASTIC_RESTART_COUNT"]), int(os.environ["RANK"])
     if attempt == 1 and rank == 0:
         time.sleep(3)          # rank 1 reaches the store first: it must not find attempt 0's rank-0 address
     env = init_distributed("cpu")
-    mean = all_reduce_mean(float(env.rank))
+    mean = all_reduce_sum([float(env.rank)])[0] / env.world_size
     if attempt == 0:
         if rank == 1:
             os.kill(os.getpid(), signal.SIGKILL)
-        all_reduce_mean(1.0)   # fails on rank 0 once its peer is gone; torchrun restarts the group
+        all_reduce_sum([1.0])  # fails on rank 0 once its peer is gone; torchrun restarts the group
         time.sleep(60)
     with open(f"{sys.argv[1]}/rank{rank}.txt", "w") as f:
         f.write(f"{attempt} {mean}")

@@ -76,12 +76,6 @@ def class_confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> n
     return _sklearn_metrics().confusion_matrix(y_true, y_pred, labels=np.arange(n_classes)).astype(np.int64)
 
 
-def multilabel_confusion(y_true, y_pred) -> np.ndarray:
-    """(L, 2, 2) per-label [[tn, fp], [fn, tp]] counts (scikit-learn's multilabel_confusion_matrix)."""
-    t, p, _, _ = checked_pair(y_true, y_pred, "multilabel" if np.ndim(y_true) == 2 else "binary")
-    return confusion_per_label(t.reshape(t.shape[0], -1), p.reshape(p.shape[0], -1))
-
-
 # ---------------------------------------------------------------- scores of indicator matrices
 
 def label_scores(truth: np.ndarray, predicted: np.ndarray, average) -> dict:
@@ -197,19 +191,6 @@ def accuracy(y_true, y_pred) -> float:
 
 
 # ---------------------------------------------------------------- reports
-
-def classification_report(y_true, y_pred, label_names=None, task: str | None = None) -> tuple[dict, str]:
-    """Per-class and averaged metrics as a plain dict and as a text table (one row per class)."""
-    report = metrics_report(y_true, y_pred, task=task)
-    n_rows = len(report["per_class"]["f1"])
-    label_names = list(label_names) if label_names is not None else [str(i) for i in range(n_rows)]
-    if len(label_names) != n_rows:
-        raise UserError(f"{len(label_names)} label names given ({', '.join(map(str, label_names))}) "
-                        f"but the labels have {n_rows} classes")
-    report["label_names"] = [str(name) for name in label_names]
-    report["support"] = support_per_class(np.asarray(y_true), report["task"], n_rows)
-    return report, format_report(report)
-
 
 def support_per_class(y_true: np.ndarray, task: str, n_rows: int) -> list[int]:
     """How many true examples each class (or label) has."""

@@ -198,12 +198,6 @@ def dual_pair(probs) -> np.ndarray:
     return probs
 
 
-def dual_predictions(probs, thresholds) -> np.ndarray:
-    """(positive, negative) probability pairs (N, 2) -> class ids 0 neg, 1 neutral, 2 pos."""
-    probs = dual_pair(probs)
-    return three_way(probs[:, 0] > thresholds[0], probs[:, 1] > thresholds[1])
-
-
 def dual_thresholds(probs, labels, grid=None) -> tuple[tuple[float, float], float]:
     """The (t_positive, t_negative) pair on the grid maximising 3-way accuracy against (positive, negative)
     0/1 label columns (equal columns: neutral), and that accuracy."""
@@ -223,12 +217,6 @@ def dual_thresholds(probs, labels, grid=None) -> tuple[tuple[float, float], floa
         if accuracies[j] > best_accuracy:
             best_pair, best_accuracy = (float(grid[i]), float(grid[j])), float(accuracies[j])
     return best_pair, best_accuracy
-
-
-def neutral_predictions(scores, low: float, high: float) -> np.ndarray:
-    """Scalar scores -> 0 neg (<= low), 1 neutral, 2 pos (> high), for low <= high."""
-    scores = np.asarray(scores, dtype=np.float64).ravel()
-    return three_way(scores > high, scores <= low)
 
 
 def neutral_thresholds(scores, labels, grid=None) -> tuple[tuple[float, float], float]:

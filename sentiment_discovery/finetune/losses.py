@@ -85,7 +85,8 @@ def head_variance(logits, n_rows, use_softmax=False):
     classes. logits (B, C, K)."""
     if logits.dim() != 3:
         raise ValueError(f"head_variance needs (B, C, K) logits, got shape {tuple(logits.shape)}")
-    probabilities = output_probabilities(logits.float(), use_softmax)  # (B, C, K)
+    logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
+    probabilities = output_probabilities(logits, use_softmax)  # (B, C, K)
     return probabilities.var(dim=2, unbiased=False).sum() / (n_rows * logits.shape[1])
 
 

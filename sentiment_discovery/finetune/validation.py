@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..training.collective import sum_over_ranks
+from ..training.distributed import sum_over_ranks
 from ..inference import empty_text_outputs, progress_bar, run_length_ordered
 from ..evaluation.labels import predict_labels
 from ..evaluation.metrics import METRIC_NAMES, canonical_metric, metrics_report

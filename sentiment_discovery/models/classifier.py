@@ -98,14 +98,6 @@ def combine_heads(logits, use_softmax=False):
     return probabilities.mean(dim=2), probabilities.std(dim=2, unbiased=False)
 
 
-def head_variance_loss(logits, use_softmax=False):
-    """Mean over rows and classes of the variance of the K heads' probabilities (a scalar); 0 when all
-    heads agree. logits (B, C, K)."""
-    if logits.dim() != 3:
-        raise ValueError(f"head_variance_loss needs (B, C, K) logits, got shape {tuple(logits.shape)}")
-    return output_probabilities(logits, use_softmax).var(dim=2, unbiased=False).mean()
-
-
 class ClassifierModel(nn.Module):
     """A language model encoder, its features (see featurizer.py) and a head, built from
     `classifier_config`'s plain data (with a new encoder unless one is given)."""

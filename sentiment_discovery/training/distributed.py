@@ -1,5 +1,5 @@
 """Distributed data-parallel training on top of torchrun: process-group set-up, DDP wrapping, rank-0
-helpers, metric averaging and a clean teardown.
+helpers, small collectives (sums, gathers, a stop decision) and a clean teardown.
 
 torchrun (or `python -m multiproc`) starts one process per GPU (or N CPU processes) and sets RANK,
 LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE, MASTER_ADDR and MASTER_PORT. A script does:
@@ -11,7 +11,7 @@ LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE, MASTER_ADDR and MASTER_PORT. A script 
     for i, micro_batch in enumerate(micro_batches):       # gradient accumulation
         with grad_sync(model, sync=(i == len(micro_batches) - 1)):   # forward *and* backward inside
             ...
-    loss_for_log = all_reduce_mean(loss.item())            # the same number on every rank
+    loss_for_log = all_reduce_sum([loss.item()])[0] / env.world_size   # the same number on every rank
     if is_main(env): save(...)
     model = shutdown(env, model)            # returns the bare module; the process group is gone
 
@@ -26,6 +26,7 @@ import time
 import uuid
 from dataclasses import dataclass, replace
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from torch.distributed.constants import default_pg_timeout
@@ -202,20 +203,34 @@ def barrier():
         dist.barrier()
 
 
-def all_reduce_mean(value):
-    """The mean of `value` (a number or a tensor) over all ranks, for logging; same type back.
-
-    A tensor argument is not changed in place. Without a process group the value comes back as is."""
+def sum_over_ranks(array: np.ndarray) -> np.ndarray:
+    """Element-wise sum of a numpy array over all ranks, on every rank (the array itself without a group).
+    Exact where one rank holds a value and the others zeros (how sharded inference fills its rows)."""
     if not _active():
-        return value
-    is_tensor = torch.is_tensor(value)
-    tensor = value.detach() if is_tensor else torch.tensor(float(value), dtype=torch.float64)
-    comm_device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else "cpu"
-    dtype = tensor.dtype if tensor.is_floating_point() else torch.float64     # a mean of ints is a float
-    buffer = tensor.to(comm_device, dtype=dtype, copy=True)
+        return array
+    device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else "cpu"
+    buffer = torch.from_numpy(np.ascontiguousarray(array)).to(device, copy=True)
     dist.all_reduce(buffer, op=dist.ReduceOp.SUM)
-    buffer /= dist.get_world_size()
-    return buffer.to(tensor.device) if is_tensor else float(buffer)
+    return buffer.cpu().numpy()
+
+
+def all_reduce_sum(values):
+    """Element-wise sum of a list of floats over all ranks (the list itself without a group)."""
+    return [float(v) for v in sum_over_ranks(np.asarray(values, dtype=np.float64))]
+
+
+def all_gather_objects(obj):
+    """[obj of rank 0, obj of rank 1, ...] on every rank ([obj] without a group)."""
+    if not _active():
+        return [obj]
+    gathered = [None] * dist.get_world_size()
+    dist.all_gather_object(gathered, obj)
+    return gathered
+
+
+def any_rank(flag):
+    """True on every rank when `flag` is true on any rank (a collective stop decision)."""
+    return all_reduce_sum([1.0 if flag else 0.0])[0] > 0
 
 
 def broadcast_object(obj, src=0):

@@ -17,8 +17,7 @@ import torch.nn.functional as F
 from ..data.batches.lm_stream import LMStream, merge_state_dicts
 from ..data.preprocess import PROCESS_FN_KEY
 from ..models.kinds import model_kind
-from .collective import all_gather_objects, all_reduce_sum
-from .distributed import unwrap_model
+from .distributed import all_gather_objects, all_reduce_sum, unwrap_model
 from .loop import Evaluation, fp32_state
 
 LN2 = math.log(2.0)

@@ -20,8 +20,7 @@ from tqdm import tqdm
 from ..checkpoint import rng_state, save_checkpoint, set_rng_state
 from ..errors import UserError
 from ..output_paths import reported_write
-from .collective import all_reduce_sum, any_rank
-from .distributed import grad_sync, unwrap_model
+from .distributed import all_reduce_sum, any_rank, grad_sync, unwrap_model
 from .metrics_log import MetricsLog
 from .signals import StepInterrupted
 from .tensorboard_log import open_tensorboard

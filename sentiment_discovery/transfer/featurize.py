@@ -13,7 +13,7 @@ import torch
 from .. import capabilities
 from ..errors import UserError
 from ..inference import RunStats, encode_texts, progress_bar, run_length_ordered
-from ..training.collective import all_reduce_sum, sum_over_ranks
+from ..training.distributed import all_reduce_sum, sum_over_ranks
 
 
 # ---------------------------------------------------------------- precision
