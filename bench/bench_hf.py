@@ -100,8 +100,11 @@ def measure_train(encoder, tokenizer, texts, args):
     reference_optimizer = torch.optim.Adam([*encoder.parameters(), *head.parameters()], lr=1e-5)
     batch = tokenizer.tokenizer(batch_texts, padding="longest", truncation=True, max_length=args.max_len,
                                 return_tensors="pt")
-    step_ours = lambda: project_train_step(model, ours_optimizer, tokens, lengths, targets)
-    step_reference = lambda: reference_train_step(encoder, head, reference_optimizer, batch, targets)
+    def step_ours():
+        return project_train_step(model, ours_optimizer, tokens, lengths, targets)
+
+    def step_reference():
+        return reference_train_step(encoder, head, reference_optimizer, batch, targets)
     step_ours(), step_reference()  # warm-up
     ours = min(timed(step_ours) for _ in range(args.train_steps))
     reference = min(timed(step_reference) for _ in range(args.train_steps))

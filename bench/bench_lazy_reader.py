@@ -9,7 +9,8 @@ enough) from the bundled LM corpus, then prints one JSON line per measurement:
   random_texts     N random texts via read_dataset(lazy=True).texts (records/s)
 Each line carries the peak RSS so far (resource.getrusage; the file is generated in a child process so
 it does not count) and the current RSS split into anonymous and file-backed memory: random access
-touches pages of the memory-mapped index, which show up as file-backed RSS (page cache), not heap. The page cache is warm: the file was just written or read, so this measures the
+touches pages of the memory-mapped index, which show up as file-backed RSS (page cache), not heap. The page cache
+is warm: the file was just written or read, so this measures the
 code, not the disk.
 
     python bench/bench_lazy_reader.py                 # 2 GB

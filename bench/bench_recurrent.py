@@ -162,14 +162,14 @@ def matmul_rates(hidden, batch, repeats):
         packed = PreparedWeight(weight)
         x_bf16, transposed_bf16 = x.bfloat16(), transposed.bfloat16()
         flops = 2 * batch * hidden * out_features
-        variants = [("torch.mm fp32", lambda: torch.mm(x, transposed)),
-                    ("F.linear fp32", lambda: F.linear(x, weight)),
-                    ("packed fp32", lambda: packed(x))]  # PreparedWeight: packed where the probe allows
+        variants = [("torch.mm fp32", lambda x=x, w=transposed: torch.mm(x, w)),
+                    ("F.linear fp32", lambda x=x, w=weight: F.linear(x, w)),
+                    ("packed fp32", lambda x=x, w=packed: w(x))]  # PreparedWeight: packed where the probe allows
         if capabilities.native_bf16("cpu") or flops <= 1e9:
-            variants.append(("torch.mm bf16", lambda: torch.mm(x_bf16, transposed_bf16)))
+            variants.append(("torch.mm bf16", lambda x=x_bf16, w=transposed_bf16: torch.mm(x, w)))
         if capabilities.packed_product("cpu", torch.bfloat16):
             packed_bf16 = PreparedWeight(weight.bfloat16())
-            variants.append(("packed bf16", lambda: packed_bf16(x_bf16)))
+            variants.append(("packed bf16", lambda x=x_bf16, w=packed_bf16: w(x)))
         for variant, fn in variants:
             rates[f"{name} {variant}"] = round(flops / best_seconds(fn, repeats) / 1e9, 1)
     return rates

@@ -67,7 +67,8 @@ def main():
         probs = positive_probability(classifier, [args.text + t for t in texts])
         result[f"overwrite_{value:+g}"] = {"mean_p_positive": float(np.mean(probs)),
                                            "std_p_positive": float(np.std(probs)), "examples": texts[:3]}
-    unsteered = positive_probability(classifier, [args.text + t for t in steered_texts(model, tokenizer, spec, args, None)])
+    texts = steered_texts(model, tokenizer, spec, args, None)
+    unsteered = positive_probability(classifier, [args.text + t for t in texts])
     result["no_overwrite"] = {"mean_p_positive": float(np.mean(unsteered)), "std_p_positive": float(np.std(unsteered))}
     print(json.dumps(result))
 

@@ -28,7 +28,7 @@ from sklearn.linear_model import LogisticRegression
 
 from sentiment_discovery.cli import run_cli
 from sentiment_discovery.errors import UserError
-from sentiment_discovery.evaluation.metrics import evaluate
+from sentiment_discovery.evaluation.metrics import metrics_report
 from sentiment_discovery.visualize.plots import confusion_matrix_plot
 from sentiment_discovery.evaluation.labels import predict_labels
 from sentiment_discovery.evaluation.threshold_search import best_thresholds, global_tweaks
@@ -87,7 +87,8 @@ def run_sst(data_dir, cs, seed, max_features, out=None):
     ys = {name: labels_from(frame, "label", name) for name, frame in splits.items()}
     train_x, val_x, test_x = vectorize(*(splits[n]["sentence"].astype(str) for n in ("train", "val", "test")),
                                        max_features=max_features)
-    accuracy = lambda model, x, y: float(np.mean(model.predict(x) == y))
+    def accuracy(model, x, y):
+        return float(np.mean(model.predict(x) == y))
     c, val_scores, model = choose_c(train_x, ys["train"], val_x, lambda m, x: accuracy(m, x, ys["val"]), cs, seed)
     majority = np.bincount(ys["train"]).argmax()
     return {"task": "sst", "best_c": c, "val_accuracy_per_c": val_scores,
@@ -113,11 +114,12 @@ def run_tweets3(data_dir, cs, seed, max_features, out=None):
     ys = {name: tweets3_ids(frame, name) for name, frame in splits.items()}
     train_x, val_x, test_x = vectorize(*(splits[n]["text"].astype(str) for n in ("train", "val", "test")),
                                        max_features=max_features)
-    macro_f1 = lambda m, x, y: evaluate(y, m.predict(x), "multiclass", 3)["macro"]["f1"]
+    def macro_f1(m, x, y):
+        return metrics_report(y, m.predict(x), "multiclass", 3)["macro"]["f1"]
     c, val_scores, model = choose_c(train_x, ys["train"], val_x, lambda m, x: macro_f1(m, x, ys["val"]), cs, seed)
-    report = evaluate(ys["test"], model.predict(test_x), "multiclass", 3)
+    report = metrics_report(ys["test"], model.predict(test_x), "multiclass", 3)
     majority = np.bincount(ys["train"]).argmax()
-    majority_report = evaluate(ys["test"], np.full_like(ys["test"], majority), "multiclass", 3)
+    majority_report = metrics_report(ys["test"], np.full_like(ys["test"], majority), "multiclass", 3)
     if out:
         confusion_matrix_plot(report["confusion_matrix"], TWEETS3_CLASSES,
                               os.path.join(out, "tweets3_tfidf_confusion.png"), title="TF-IDF LR, tweets3 test")
@@ -144,13 +146,13 @@ def run_semeval(data_dir, cs, seed, max_features, out=None):
     for c in sorted(cs):
         probs = np.stack([LogisticRegression(C=c, max_iter=2000, random_state=seed).fit(train_x, column)
                           .predict_proba(val_x)[:, 1] for column in ys["train"].T], axis=1)  # (N_val, 8)
-        scores[c] = evaluate(ys["val"], predict_labels(probs, "multilabel", 0.5), "multilabel")["macro"]["f1"]
+        scores[c] = metrics_report(ys["val"], predict_labels(probs, "multilabel", 0.5), "multilabel")["macro"]["f1"]
         if scores[c] > best_score:
             best_c, best_score, val_probs = c, scores[c], probs
-    at_half = evaluate(ys["val"], predict_labels(val_probs, "multilabel", 0.5), "multilabel")
+    at_half = metrics_report(ys["val"], predict_labels(val_probs, "multilabel", 0.5), "multilabel")
     tuned = best_thresholds(val_probs, ys["val"], metric="f1")
     tweaked, _ = global_tweaks(val_probs, ys["val"], tuned.thresholds, n=1000, metric="f1", seed=seed)
-    at_tuned = evaluate(ys["val"], predict_labels(val_probs, "multilabel", tweaked), "multilabel")
+    at_tuned = metrics_report(ys["val"], predict_labels(val_probs, "multilabel", tweaked), "multilabel")
     return {"task": "semeval", "labels": PLUTCHIK_8, "best_c": best_c,
             "val_macro_f1_at_0.5_per_c": {str(c): v for c, v in scores.items()},
             "val_f1_at_0.5": dict(zip(PLUTCHIK_8, at_half["per_class"]["f1"])),
@@ -159,7 +161,8 @@ def run_semeval(data_dir, cs, seed, max_features, out=None):
             "tuned_thresholds": [round(float(t), 4) for t in tweaked],
             "val_f1_tuned": dict(zip(PLUTCHIK_8, at_tuned["per_class"]["f1"])),
             "val_macro_f1_tuned": at_tuned["macro"]["f1"], "val_micro_f1_tuned": at_tuned["micro"]["f1"],
-            "all_positive_val_macro_f1": evaluate(ys["val"], np.ones_like(ys["val"]), "multilabel")["macro"]["f1"],
+            "all_positive_val_macro_f1":
+                metrics_report(ys["val"], np.ones_like(ys["val"]), "multilabel")["macro"]["f1"],
             "n_train": len(ys["train"]), "n_features": int(train_x.shape[1])}
 
 

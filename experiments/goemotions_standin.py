@@ -26,7 +26,8 @@ def read_semeval(path):
             return [(row["Tweet"], [i for i, name in enumerate(PLUTCHIK_8) if int(float(row[name]))])
                     for row in csv.DictReader(handle)]
         except (KeyError, ValueError) as problem:
-            raise SystemExit(f"error: {path} is not a SemEval E-c csv with Tweet and the Plutchik columns ({problem})")
+            raise SystemExit(f"error: {path} is not a SemEval E-c csv with Tweet and the Plutchik columns "
+                             f"({problem})") from None
 
 
 def tsv_line(row_id, text, ids):

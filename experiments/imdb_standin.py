@@ -24,7 +24,7 @@ def read_sst(path):
         try:
             rows = [(int(float(row["label"])), row["sentence"]) for row in csv.DictReader(handle)]
         except (KeyError, ValueError) as problem:
-            raise SystemExit(f"error: {path} is not a binary SST label,sentence csv ({problem})")
+            raise SystemExit(f"error: {path} is not a binary SST label,sentence csv ({problem})") from None
     if any(label not in FOLDERS for label, _ in rows):
         raise SystemExit(f"error: {path} has labels other than 0 and 1")
     return rows

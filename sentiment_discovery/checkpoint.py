@@ -99,7 +99,8 @@ def read_torch_file(path, map_location="cpu"):
         raise UserError(f"{path} is not a readable PyTorch file (corrupted or another format)") from None
     except (OSError, RuntimeError, EOFError, KeyError, ValueError, IndexError, TypeError, AttributeError,
             zipfile.BadZipFile, UnicodeDecodeError, OverflowError, MemoryError) as err:
-        reason = "truncated or corrupted" if isinstance(err, (OSError, RuntimeError, EOFError)) else "corrupted or another format"
+        truncated = isinstance(err, (OSError, RuntimeError, EOFError))
+        reason = "truncated or corrupted" if truncated else "corrupted or another format"
         raise UserError(f"{path} is not a readable PyTorch file ({reason})") from None
 
 

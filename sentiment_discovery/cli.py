@@ -59,16 +59,16 @@ def run_cli(main, argv=None):
             result = main(argv)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
-        raise SystemExit(EXIT_USER_ERROR)
+        raise SystemExit(EXIT_USER_ERROR) from None
     except OSError as err:
         if err.errno not in ENVIRONMENT_ERRNOS:
             raise
         where = f"{err.filename}: " if err.filename else ""
         print(f"error: {where}{describe_os_error(err)}", file=sys.stderr)
-        raise SystemExit(EXIT_USER_ERROR)
+        raise SystemExit(EXIT_USER_ERROR) from None
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
-        raise SystemExit(EXIT_INTERRUPTED)
+        raise SystemExit(EXIT_INTERRUPTED) from None
     signum = result.get("signal") if isinstance(result, dict) else None
     if signum:
         raise SystemExit(exit_status(signum))

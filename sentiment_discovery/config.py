@@ -126,7 +126,8 @@ class LanguageModelConfig:
         lines = []
         for dest in given:
             if dest not in table or table[dest] not in loaded:
-                lines.append(f"{flag_name(dest)} ignored: {source} is a {loaded.get('model')} model without that setting")
+                lines.append(f"{flag_name(dest)} ignored: {source} is a {loaded.get('model')} model without that "
+                             "setting")
                 continue
             mine = getattr(self, dest)
             mine = not mine if dest == "no_weight_norm" else mine

@@ -45,7 +45,8 @@ def main(pytest_args):
     missing, total, total_ran = [], 0, 0
     for path in sorted(PACKAGE.rglob("*.py")):
         defined, ran = function_lines(path), ran_by_file.get(str(path), set())
-        module, total, total_ran = str(path.relative_to(PACKAGE.parent)), total + len(defined), total_ran + len(defined & ran)
+        module = str(path.relative_to(PACKAGE.parent))
+        total, total_ran = total + len(defined), total_ran + len(defined & ran)
         if defined & ran:
             print(f"{len(defined & ran):4d}/{len(defined):<4d} functions ran  {module}")
         elif ran and not defined:
@@ -53,7 +54,8 @@ def main(pytest_args):
         else:
             missing.append(module)
             print(f"{0:4d}/{len(defined):<4d} MISSING        {module}")
-    print(f"{total_ran}/{total} functions ran; {len(missing)} module(s) not exercised; pytest exit status {int(status)}")
+    print(f"{total_ran}/{total} functions ran; {len(missing)} module(s) not exercised; "
+          f"pytest exit status {int(status)}")
     return 1 if missing or status != 0 else 0
 
 

@@ -6,4 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install --quiet --disable-pip-version-check torch==2.13.0
 python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+python -m ruff check .              # the linter: pyproject.toml [tool.ruff]
 python -m pytest -q -m "" "$@"   # -m "": both tiers (pyproject.toml's addopts deselect the slow one)

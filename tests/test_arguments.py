@@ -120,9 +120,12 @@ def test_threads_has_the_old_name_as_an_alias():
 
 @pytest.mark.parametrize("script, argv", [
     ("transfer.py", ["--loss-scale", "128"]), ("transfer.py", ["--dynamic-loss-scale"]),
-    ("transfer.py", ["--compile"]), ("finetune_classifier.py", ["--compile"]), ("generate.py", ["--load", "x", "--rnn-impl", "fast"]),
-    ("run_classifier.py", ["--load", "x", "--valid", "v.csv"]), ("run_classifier.py", ["--load", "x", "--split", ".9,.1"]),
-    ("run_classifier.py", ["--load", "x", "--class-names", "a", "b"]), ("run_classifier.py", ["--load", "x", "--binarize-sent"]),
+    ("transfer.py", ["--compile"]), ("finetune_classifier.py", ["--compile"]),
+    ("generate.py", ["--load", "x", "--rnn-impl", "fast"]),
+    ("run_classifier.py", ["--load", "x", "--valid", "v.csv"]),
+    ("run_classifier.py", ["--load", "x", "--split", ".9,.1"]),
+    ("run_classifier.py", ["--load", "x", "--class-names", "a", "b"]),
+    ("run_classifier.py", ["--load", "x", "--binarize-sent"]),
     ("pretrain.py", ["--label-key", "y"]),
 ])
 def test_flags_that_never_apply_are_refused(script, argv, capsys):

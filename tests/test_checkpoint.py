@@ -250,7 +250,8 @@ def test_load_language_model_names_mismatches(tmp_path):
     with pytest.raises(UserError, match="weights do not fit its model config"):
         load_language_model(tmp_path / "wrong.pt")
     save_checkpoint(tmp_path / "other.pt", {"kind": "optimizer-only"})
-    with pytest.raises(UserError, match="is a 'optimizer-only' checkpoint, but a language model or classifier is expected"):
+    with pytest.raises(UserError,
+                       match="is a 'optimizer-only' checkpoint, but a language model or classifier is expected"):
         load_language_model(tmp_path / "other.pt")
 
 

@@ -170,7 +170,8 @@ def random_layers(cell_type, vocab, emsize, hidden, nlayers, weight_norm, seed):
 
 
 def original_reference(cell_type, layers, table, tokens):
-    """The original's stacked cells (torch.nn equations; the mLSTM as convert/openai.py writes it): per-step logits, last h, c."""
+    """The original's stacked cells (torch.nn equations; the mLSTM as convert/openai.py writes it): per-step
+    logits, last h, c."""
     batch, steps = tokens.shape
     hidden = layers[0]["w_hh"].shape[1]
     hs = [np.zeros((batch, hidden)) for _ in layers]

@@ -45,7 +45,8 @@ PROCESS_TWEET_TABLE = [
     ("accents", "caf\u00e9 na\u00efve \u00c5ngstr\u00f6m", "cafe naive Angstrom"),
     ("em dash dropped", "good\u2014really", "goodreally"),
     ("hashtags and mentions", "@bob #Happy #caf\u00e9 #a_1 # x", "@bob Happy!! cafe!! a_1!! # x"),
-    ("non-ASCII dropped; (c) is an emoji", "\u65e5\u672c ok \u00a9 \u00bd\u00b0", "ok :copyright: 12"),  # \u00bd: NFKD 1\u20442
+    ("non-ASCII dropped; (c) is an emoji", "\u65e5\u672c ok \u00a9 \u00bd\u00b0",
+     "ok :copyright: 12"),  # \u00bd: NFKD 1\u20442
     ("edge and double spaces", "   a    b   ", "a b"),
     ("empty", "", ""),
     ("empty after cleaning", " \u65e5 \u2014 ", ""),
@@ -75,7 +76,8 @@ def test_registry_and_names():
     assert PROCESS_FN_CHOICES == ("process_str", "process_tweet", "none")
     assert get_process_fn(None) is None and get_process_fn("none") is None
     assert get_process_fn("process_tweet") is process_tweet
-    with pytest.raises(UserError, match="unknown process function 'lower'; choose one of: process_str, process_tweet, none"):
+    with pytest.raises(UserError,
+                       match="unknown process function 'lower'; choose one of: process_str, process_tweet, none"):
         get_process_fn("lower")
     assert apply_process_fn(["a "], "none") == ["a "]
     assert apply_process_fn(["a "], "process_str") == ["\n a "]

@@ -222,7 +222,8 @@ def test_multi_label_values_must_be_binary(write_file):
 
 
 def test_json_that_is_neither_list_nor_loose(write_file):
-    with pytest.raises(UserError, match="bad.json line 1 is not valid JSON.*JSON list of objects or one JSON object per line"):
+    with pytest.raises(UserError,
+                       match="bad.json line 1 is not valid JSON.*JSON list of objects or one JSON object per line"):
         read_dataset(write_file("bad.json", '{"text": "a",\n "label": 1}\n'), text_key="text")
     with pytest.raises(UserError, match="starts with '\\[' but is not a valid JSON list"):
         read_dataset(write_file("bad2.json", '[{"text": "a"},'), text_key="text")

@@ -113,7 +113,8 @@ def test_outputs_beside_save(multilabel_run):
     assert not os.path.exists(stem + "_confusion.png")    # multi-label: no confusion matrix
     rows = [row for row in read_metrics(stem + ".metrics.jsonl") if "val_loss" in row]
     assert [row["epoch"] for row in rows] == [1, 2, 3, 4]
-    assert {"train_loss", "train_lm_loss", "train_head_variance", "val_loss", "val_f1_macro", "thresholds"} <= set(rows[0])
+    expected = {"train_loss", "train_lm_loss", "train_head_variance", "val_loss", "val_f1_macro", "thresholds"}
+    assert expected <= set(rows[0])
     with open(stem + "_report.json") as handle:
         report = json.load(handle)
     assert report["best_epoch"] == summary["best_epoch"] and report["test"]["label_names"] == ["l0", "l1", "l2"]

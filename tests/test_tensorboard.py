@@ -1,6 +1,6 @@
 """--tensorboard DIR: a tiny pretraining run (and its resume), a tiny 3-class finetuning run and generate.py's
-samples and heatmaps write event files whose scalars, images and texts are read back here; without tensorboard the flag is a clear error; without
-the flag nothing is written."""
+samples and heatmaps write event files whose scalars, images and texts are read back here; without tensorboard the
+flag is a clear error; without the flag nothing is written."""
 import json
 import math
 import os
@@ -67,7 +67,8 @@ def write_tweets_like(folder):
 
 def finetune_flags(files, save, *extra):
     return ["--data", str(files["train"]), "--valid", str(files["val"]), "--test", str(files["test"]),
-            "--text-key", "text", "--class-names", *CLASSES, "--use-softmax", "--nhid", "16", "--emsize", "8", "--batch-size", "8",
+            "--text-key", "text", "--class-names", *CLASSES, "--use-softmax", "--nhid", "16", "--emsize", "8",
+            "--batch-size", "8",
             "--epochs", "2", "--save", str(save), "--seed", "3", "--num-workers", "1", *extra]
 
 

@@ -90,7 +90,8 @@ def test_step_advances_one_iteration_and_sets_the_optimizer_lr():
 
 
 def test_groups_keep_their_ratio_unless_start_lr_is_given():
-    groups = lambda m: [{"params": [m.weight], "lr": 1.0}, {"params": [m.bias], "lr": 0.1}]
+    def groups(m):
+        return [{"params": [m.weight], "lr": 1.0}, {"params": [m.bias], "lr": 0.1}]
     optimizer = _optimizer(groups=groups)
     scheduler = build_schedule(optimizer, num_iters=10, decay_style="linear")
     _lrs_at(scheduler, [5])

@@ -42,7 +42,8 @@ def load_npy(path):
     try:
         return np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as err:
-        raise UserError(f"{path} is not a readable numpy .npy file ({str(err).splitlines()[0] if str(err) else 'unreadable'})") from None
+        reason = str(err).splitlines()[0] if str(err) else "unreadable"
+        raise UserError(f"{path} is not a readable numpy .npy file ({reason})") from None
 
 
 def read_openai_arrays(directory):

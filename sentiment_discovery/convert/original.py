@@ -36,8 +36,8 @@ from ..errors import UserError
 from ..checkpoint import foreign_global_name
 from .recurrent_import import build_recurrent_lm, fill_recurrent_lm, pad_byte_decoder, pad_byte_embedding
 
-LAYER_KEY = re.compile(r"^(?P<prefix>.*?)(?P<container>rnns|layers)\.(?P<index>\d+)\.(?P<name>w_ih|w_hh|w_mih|w_mhh|b_ih|b_hh)"
-                       r"(?:_(?P<part>g|v))?$")
+LAYER_KEY = re.compile(r"^(?P<prefix>.*?)(?P<container>rnns|layers)\.(?P<index>\d+)\."
+                       r"(?P<name>w_ih|w_hh|w_mih|w_mhh|b_ih|b_hh)(?:_(?P<part>g|v))?$")
 TRANSFORMER_MARKERS = ("embed_tokens", "self_attn", "embed_positions", "fc1.weight", "in_proj_weight")
 
 
@@ -217,7 +217,8 @@ def import_original_contents(contents, path):
     weight_normed = any(part == "g" for entries in layers for _, part in entries)
     embedding_key = find_beside(flat, prefix, "encoder.weight")
     if embedding_key is None:
-        raise UserError(f"{path} has recurrent layers but no embedding (...encoder.weight); keys: {describe_keys(flat)}")
+        raise UserError(f"{path} has recurrent layers but no embedding (...encoder.weight); keys: "
+                        f"{describe_keys(flat)}")
     embedding = flat[embedding_key].float()
     emsize = embedding.shape[1]
     if weights[0]["w_ih"].shape[1] != emsize:

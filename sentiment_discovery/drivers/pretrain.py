@@ -191,7 +191,8 @@ def finish(task, progress, precision, outcome, stop, test, reporter, files):
     if outcome == "done" and test is not None and len(test.texts) > 0:
         test_row = nats_row("test_", task.mean_loss(test.texts))
         summary.update(test_row)
-        reporter.write({"step": progress.iteration, "test_loss": test_row["test_loss"], "test_bpc": test_row["test_bpc"]})
+        reporter.write({"step": progress.iteration, "test_loss": test_row["test_loss"],
+                        "test_bpc": test_row["test_bpc"]})
     if reporter.enabled and os.path.exists(files["metrics"]):
         with reported_write(files["curve"], "--save"):
             _plot_curve(files, bits_unit(task.tokenizer))

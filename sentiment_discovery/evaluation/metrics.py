@@ -97,7 +97,8 @@ def label_scores_binary(truth: np.ndarray, predicted: np.ndarray) -> dict:
     precision, recall, f1, _ = _sklearn_metrics().precision_recall_fscore_support(
         truth, predicted, average="binary", labels=[0, 1], pos_label=1, zero_division=0)
     return {"precision": precision, "recall": recall, "f1": f1,
-            "jaccard": _sklearn_metrics().jaccard_score(truth, predicted, average="binary", labels=[0, 1], zero_division=0)}
+            "jaccard": _sklearn_metrics().jaccard_score(truth, predicted, average="binary", labels=[0, 1],
+                                                        zero_division=0)}
 
 
 def confusion_per_label(truth: np.ndarray, predicted: np.ndarray) -> np.ndarray:

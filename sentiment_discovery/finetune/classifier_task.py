@@ -173,12 +173,13 @@ class ClassifierTask:
     def score(self, split, thresholds=None, desc="validate"):
         """Probabilities, thresholds (tuned on the split unless given), report and loss of a split."""
         spec = self.spec
-        if thresholds is not None:
-            choose = lambda probs: (np.asarray(thresholds, dtype=np.float64), {})
-        elif spec.use_softmax:
-            choose = lambda probs: (np.full(spec.n_outputs, DEFAULT_THRESHOLD), {})
-        else:
-            choose = lambda probs: tune_thresholds(probs, split["truth"], self.settings.thresholds)
+
+        def choose(probs):
+            if thresholds is not None:
+                return np.asarray(thresholds, dtype=np.float64), {}
+            if spec.use_softmax:
+                return np.full(spec.n_outputs, DEFAULT_THRESHOLD), {}
+            return tune_thresholds(probs, split["truth"], self.settings.thresholds)
         return split_outputs(self.bare_model, split["tokens"], split["truth"], spec, choose,
                              self.settings.eval_batch_size, self.env.device, self.precision.autocast(), self.env,
                              desc)

@@ -54,8 +54,9 @@ def predict_split(model, token_lists, batch_size, device, context, env, desc="ev
     model.eval()
     try:
         with progress_bar(len(token_lists), desc, enabled=env.rank == 0) as bar:
-            run_length_ordered(token_lists, lambda t, l: mean_probabilities(model, t, l), out, batch_size, device,
-                               context, bar, empty_rows=lambda n: empty_text_outputs(model, n)[..., 0],
+            run_length_ordered(token_lists, lambda tokens, lengths: mean_probabilities(model, tokens, lengths), out,
+                               batch_size, device, context, bar,
+                               empty_rows=lambda n: empty_text_outputs(model, n)[..., 0],
                                share=(env.rank, env.world_size))
     finally:
         model.train(was_training)
@@ -78,7 +79,8 @@ def log_loss(probs, truth, kind):
 def score_split(probs, truth, spec, thresholds):
     """The metrics report (evaluation.metrics.metrics_report) of thresholded / argmax predictions."""
     predicted = predict_labels(probs, spec.kind, thresholds)
-    return metrics_report(truth, predicted, task=spec.kind, n_classes=spec.n_outputs if spec.kind == "multiclass" else None)
+    return metrics_report(truth, predicted, task=spec.kind,
+                          n_classes=spec.n_outputs if spec.kind == "multiclass" else None)
 
 
 def selection_value(report, metric, micro):

@@ -187,5 +187,6 @@ def build_schedule(optimizer, num_iters, start_lr=None, warmup=0, decay_style="l
         if start_lr is not None:
             group["lr"] = group["initial_lr"] = float(start_lr)
         group.setdefault("initial_lr", group["lr"])
-    factors = [LRFactor(**settings, floor=_floor(min_lr, float(group["initial_lr"]))) for group in optimizer.param_groups]
+    factors = [LRFactor(**settings, floor=_floor(min_lr, float(group["initial_lr"])))
+               for group in optimizer.param_groups]
     return WarmupDecayLR(optimizer, factors)

@@ -6,7 +6,8 @@
     metrics.image("loss_curve", "runs/lm_loss.png", 100)  # a PNG already drawn, as an image
     metrics.close()                                       # flushes and closes the writer too
 
-generate.py uses the log directly: `tensorboard.text("sample/1", text)`, `tensorboard.image("heatmap/sample_1", png, 0)`.
+generate.py uses the log directly: `tensorboard.text("sample/1", text)`,
+`tensorboard.image("heatmap/sample_1", png, 0)`.
 
 Every numeric value of a record becomes one scalar under the record's "step" (else its "epoch", else a
 running count). Nested dicts become `a/b` tags and lists of numbers `a/0`, `a/1`, ... (or `a/<name>` when

@@ -66,7 +66,7 @@ def read_all_bytes(path):
         try:
             return handle.read()
         except GZIP_ERRORS as err:
-            raise UserError(f"{path} is not a valid gzip file ({err})")
+            raise UserError(f"{path} is not a valid gzip file ({err})") from None
 
 
 def iter_lines(path):
@@ -77,7 +77,7 @@ def iter_lines(path):
             for line_number, line in enumerate(handle, start=1):
                 yield line_number, line
         except GZIP_ERRORS as err:
-            raise UserError(f"{path} is not a valid gzip file after line {line_number} ({err})")
+            raise UserError(f"{path} is not a valid gzip file after line {line_number} ({err})") from None
 
 
 def _stamp(path):
@@ -132,7 +132,7 @@ def _decompress_to(path, target):
         except GZIP_ERRORS as err:
             if isinstance(err, OSError) and err.errno is not None:
                 raise  # a write error (e.g. a full disk), reported by the caller
-            raise UserError(f"{path} is not a valid gzip file ({err})")
+            raise UserError(f"{path} is not a valid gzip file ({err})") from None
 
 
 def _write_sidecar(path, sidecar, source_stamp):
@@ -144,7 +144,7 @@ def _write_sidecar(path, sidecar, source_stamp):
             json.dump({"source": source_stamp, "copy": _stamp(sidecar)}, handle)
     except OSError as err:
         raise UserError(f"could not write the decompressed copy of {path} to {sidecar} ({err.strerror or err}); "
-                        "lazy reading of a .gz needs free space for its full uncompressed size")
+                        "lazy reading of a .gz needs free space for its full uncompressed size") from None
 
 
 def decompressed_copy(path):

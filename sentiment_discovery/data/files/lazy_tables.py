@@ -71,7 +71,7 @@ class LazyTable:
             fields = next(csv.reader([self._line_text(line, raw)], delimiter=self.delim, strict=True), [])
         except csv.Error as err:
             raise UserError(f"{self.path} non-blank line {line + 1} is not a complete CSV record ({err}; "
-                            "a quoted newline?); read this file without lazy")
+                            "a quoted newline?); read this file without lazy") from None
         if self.header is not None and len(fields) != len(self.header):
             raise UserError(f"{self.path} non-blank line {line + 1} has {len(fields)} fields, the header has "
                             f"{len(self.header)} (a quoted newline?); read this file without lazy")
@@ -81,7 +81,7 @@ class LazyTable:
         try:
             record = json.loads(self._line_text(line, raw))
         except json.JSONDecodeError as err:
-            raise UserError(f"{self.path} non-blank line {line + 1} is not valid JSON ({err.msg})")
+            raise UserError(f"{self.path} non-blank line {line + 1} is not valid JSON ({err.msg})") from None
         if not isinstance(record, dict):
             raise UserError(f"{self.path} non-blank line {line + 1} is a JSON {type(record).__name__}, not an object")
         return record

@@ -58,7 +58,7 @@ def read_csv_frame(path, delim=","):
                             quoting=csv.QUOTE_MINIMAL)
     except (pd.errors.ParserError, ValueError) as err:
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise UserError(f"{path} is not a valid delimited file (delimiter {delim!r}): {first_line}")
+        raise UserError(f"{path} is not a valid delimited file (delimiter {delim!r}): {first_line}") from None
     if frame.empty:
         raise UserError(f"{path} has a header ({', '.join(map(str, frame.columns))}) but no rows")
     return frame
@@ -92,7 +92,7 @@ def _json_list_records(text, path):
         records = json.loads(text)
     except json.JSONDecodeError as err:
         raise UserError(f"{path} starts with '[' but is not a valid JSON list ({err.msg} at line "
-                        f"{err.lineno}); a JSON file must be a JSON list of objects or one object per line")
+                        f"{err.lineno}); a JSON file must be a JSON list of objects or one object per line") from None
     for position, record in enumerate(records):
         if not isinstance(record, dict):
             raise UserError(f"{path}: item {position} of the JSON list is a {type(record).__name__}, "

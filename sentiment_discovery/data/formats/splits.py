@@ -18,7 +18,7 @@ def parse_split(text) -> list[float]:
         weights = [float(piece) for piece in pieces]
     except ValueError:
         raise UserError(f"split {text!r} does not parse: expected up to three comma-separated numbers "
-                        "such as 1000,1,1 or .9,.1")
+                        "such as 1000,1,1 or .9,.1") from None
     if len(weights) > N_PARTS:
         raise UserError(f"split {text!r} has {len(weights)} parts; at most {N_PARTS} (train, val, test)")
     if any(not np.isfinite(w) or w < 0 for w in weights):

@@ -75,7 +75,7 @@ def parse_tree(line, path, line_number):
     try:
         root_label, leaves = _walk_tree(tokens)
     except _TreeError as err:
-        raise UserError(f"{where} {err}")
+        raise UserError(f"{where} {err}") from None
     if not leaves:
         raise UserError(f"{where} has an empty sentence (a tree without words)")
     return _class_id(root_label, where), " ".join(leaves)

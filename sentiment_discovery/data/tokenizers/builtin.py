@@ -55,7 +55,7 @@ def _load_processor(model_bytes: bytes, source: str):
         processor.LoadFromSerializedProto(model_bytes)
     except (RuntimeError, OSError, TypeError) as err:
         detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise UserError(f"{source} is not a sentencepiece model ({detail})")
+        raise UserError(f"{source} is not a sentencepiece model ({detail})") from None
     if processor.get_piece_size() <= 0:
         raise UserError(f"{source} is not a sentencepiece model (no pieces)")
     return processor
@@ -74,7 +74,7 @@ def train_sentencepiece(texts, vocab_size=32000, model_type="bpe", character_cov
             model_type=model_type, character_coverage=character_coverage, minloglevel=2)
     except RuntimeError as err:
         detail = str(err).strip().splitlines()[-1] if str(err).strip() else "unknown error"
-        raise UserError(f"training a sentencepiece model (vocab {vocab_size}, {model_type}) failed: {detail}")
+        raise UserError(f"training a sentencepiece model (vocab {vocab_size}, {model_type}) failed: {detail}") from None
     return model.getvalue()
 
 
