@@ -26,7 +26,8 @@ import torch.nn.functional as F
 
 from sentiment_discovery import capabilities
 from sentiment_discovery.models.featurizer import featurize
-from sentiment_discovery.models.language_model import build_language_model, recurrent_config
+from sentiment_discovery.models.language_model import recurrent_config
+from sentiment_discovery.models.kinds import build_language_model
 from sentiment_discovery.models.prepared_weight import PreparedWeight
 
 VOCAB = 257

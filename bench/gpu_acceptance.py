@@ -142,7 +142,8 @@ def _fresh(save):
 
 def stage_recurrent(args, sizes):
     from bench_recurrent import VOCAB, TorchLSTMLM, flops_per_char
-    from sentiment_discovery.models.language_model import build_language_model, recurrent_config
+    from sentiment_discovery.models.language_model import recurrent_config
+    from sentiment_discovery.models.kinds import build_language_model
     device, hidden, embed = torch.device(args.device), sizes["nhid"], sizes["emsize"]
     batch, seq = sizes["bench_batch"], sizes["bench_seq"]
     tokens = torch.randint(1, VOCAB, (batch, seq + 1), device=device)

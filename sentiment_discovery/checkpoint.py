@@ -25,10 +25,9 @@ import numpy as np
 import torch
 
 from .atomic import atomic_open
-from .data.preprocess import PROCESS_FN_KEY
+from .data.preprocess import PROCESS_FN_KEY, default_process_fn
 from .data.tokenizers.builtin import CharTokenizer
 from .errors import UserError
-from .models.kinds import model_kind
 
 log = logging.getLogger(__name__)
 
@@ -250,12 +249,12 @@ def records_added_later(payload):
     encoder = _encoder_config(payload)
     if encoder is None:
         return
-    if PROCESS_FN_KEY not in payload:
-        payload[PROCESS_FN_KEY] = model_kind(encoder).default_process_fn
-        log.info("the checkpoint records no process function (written before they were recorded): its text "
-                 "is read with %s; --process-fn overrides", payload[PROCESS_FN_KEY])
     if payload.get("tokenizer") is None and encoder.get("vocab_size") == CharTokenizer.vocab_size:
         payload["tokenizer"] = CharTokenizer().to_dict()
+    if PROCESS_FN_KEY not in payload:
+        payload[PROCESS_FN_KEY] = default_process_fn((payload.get("tokenizer") or {}).get("kind"))
+        log.info("the checkpoint records no process function (written before they were recorded): its text "
+                 "is read with %s; --process-fn overrides", payload[PROCESS_FN_KEY])
 
 
 def _encoder_config(payload):

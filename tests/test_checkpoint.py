@@ -187,7 +187,7 @@ def lm_payload(model, tokenizer):
 
 def test_load_language_model_rebuilds_a_recurrent_lm_checkpoint(tmp_path):
     from sentiment_discovery.data.tokenizers.builtin import CharTokenizer
-    from sentiment_discovery.models.language_model import build_language_model
+    from sentiment_discovery.models.kinds import build_language_model
     from sentiment_discovery.models.loading import load_language_model
 
     torch.manual_seed(1)
@@ -361,7 +361,7 @@ def test_a_version_1_classifier_loads_as_before():
 def test_version_1_fp16_states_become_plain_optimizer_and_grad_scaler_states():
     """--fp16 of version 1: FP16Optimizer (the inner state + fp32 master params) and a dynamic or static
     loss scaler; today: a plain optimizer over the fp32 weights (= the masters) and GradScaler."""
-    from sentiment_discovery.models.language_model import build_language_model
+    from sentiment_discovery.models.kinds import build_language_model
     from sentiment_discovery.training.precision import Precision
 
     raw, up = legacy("lm_fp16_dynamic_stopped_18_of_24.pt")

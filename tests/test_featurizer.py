@@ -5,7 +5,8 @@ import torch
 from sentiment_discovery.errors import UserError
 from sentiment_discovery.models.featurizer import featurize
 from sentiment_discovery.models.kinds import feature_width
-from sentiment_discovery.models.language_model import build_language_model, recurrent_config
+from sentiment_discovery.models.language_model import recurrent_config
+from sentiment_discovery.models.kinds import build_language_model
 
 CONFIG = recurrent_config(model="mLSTM", vocab_size=257, emsize=8, nhid=10, nlayers=2)
 ALL_OPTIONS = dict(all_layers=True, concat_max=True, concat_min=True, concat_mean=True)

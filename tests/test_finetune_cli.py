@@ -13,10 +13,8 @@ import torch
 import finetune_classifier
 import run_classifier
 from sentiment_discovery.data.tokenizers.builtin import CharTokenizer
-from sentiment_discovery.models.language_model import (
-    build_language_model,
-    recurrent_config,
-)
+from sentiment_discovery.models.language_model import recurrent_config
+from sentiment_discovery.models.kinds import build_language_model
 from sentiment_discovery.checkpoint import load_checkpoint, save_checkpoint
 from sentiment_discovery.training.metrics_log import read_metrics
 

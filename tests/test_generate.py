@@ -14,7 +14,7 @@ from sentiment_discovery.generation.alignment import token_text
 from sentiment_discovery.generation.decoding import generate as generate_tokens
 from sentiment_discovery.generation.sampling import SamplingOptions
 from sentiment_discovery.models.classifier import build_classifier, classifier_config
-from sentiment_discovery.models.language_model import build_language_model
+from sentiment_discovery.models.kinds import build_language_model
 from sentiment_discovery.checkpoint import classifier_payload, save_checkpoint
 from sentiment_discovery.visualize import heatmap
 from test_generate_decoding import (PROMPT, TINY_TRANSFORMER, char_ids, tiny_recurrent,  # shared tiny models

@@ -9,7 +9,8 @@ from sentiment_discovery.generation.decoding import Steering
 from sentiment_discovery.generation.decoding import generate as generate_tokens
 from sentiment_discovery.generation.neuron import NeuronSpec, resolve_neuron
 from sentiment_discovery.generation.sampling import SamplingOptions
-from sentiment_discovery.models.language_model import build_language_model, recurrent_config
+from sentiment_discovery.models.language_model import recurrent_config
+from sentiment_discovery.models.kinds import build_language_model
 
 PROMPT = "Good film"
 TINY_TRANSFORMER = {"model": "transformer", "vocab_size": 257, "decoder_layers": 2, "decoder_embed_dim": 16,

@@ -8,12 +8,14 @@ import torch
 
 from sentiment_discovery.checkpoint import classifier_payload
 from sentiment_discovery.config import ModelConfig
+from sentiment_discovery.data.preprocess import default_process_fn
 from sentiment_discovery.data.tokenizers.builtin import CharTokenizer
 from sentiment_discovery.errors import UserError
 from sentiment_discovery.models import token_check
 from sentiment_discovery.models.classifier import build_classifier, classifier_config
 from sentiment_discovery.models.kinds import KINDS, feature_width, max_positions, model_kind
-from sentiment_discovery.models.language_model import build_language_model, recurrent_config
+from sentiment_discovery.models.language_model import recurrent_config
+from sentiment_discovery.models.kinds import build_language_model
 from sentiment_discovery.models.loading import classifier_from_checkpoint
 from sentiment_discovery.models.token_check import DEBUG_ENV, check_token_ids, values_checked
 
@@ -55,8 +57,8 @@ def test_what_each_kind_answers():
     assert gru.hidden_is_cell
     assert transformer.generates and not transformer.recurrent and not transformer.steerable
     assert not hf.generates and hf.pooled and hf.pretrained_only and not hf.takes_feature_options
-    assert recurrent.default_process_fn == transformer.default_process_fn == "process_str"
-    assert hf.default_process_fn == "none"
+    assert default_process_fn("char") == default_process_fn("sentencepiece") == "process_str"
+    assert default_process_fn("hf") == "none"
     assert max_positions(RECURRENT) is None and max_positions(TRANSFORMER) == 40 and max_positions(HF) == 64
     assert transformer.shown_state_key(get_hidden=False) == "h" and recurrent.shown_state_key(False) == "c"
     with pytest.raises(UserError, match="can show only its last layer"):

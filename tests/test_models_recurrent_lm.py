@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from sentiment_discovery.errors import UserError
-from sentiment_discovery.models.language_model import RecurrentLM, build_language_model, recurrent_config
+from sentiment_discovery.models.language_model import RecurrentLM, recurrent_config
+from sentiment_discovery.models.kinds import build_language_model
 
 
 def tiny_lm(model="mLSTM", nlayers=2, seed=0, **overrides):

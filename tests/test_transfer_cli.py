@@ -16,7 +16,8 @@ import torch
 import transfer
 from sentiment_discovery.cli import run_cli
 from sentiment_discovery.data.tokenizers.builtin import CharTokenizer
-from sentiment_discovery.models.language_model import build_language_model, recurrent_config
+from sentiment_discovery.models.language_model import recurrent_config
+from sentiment_discovery.models.kinds import build_language_model
 from sentiment_discovery.checkpoint import load_checkpoint, save_checkpoint
 from sentiment_discovery.drivers import transfer as transfer_run
 from sentiment_discovery.inference import run_length_ordered

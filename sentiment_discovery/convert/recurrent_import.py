@@ -10,7 +10,7 @@ import torch
 from torch.nn.utils import parametrize
 
 from ..errors import UserError
-from ..models.language_model import build_language_model
+from ..models.kinds import build_language_model
 
 PAD_LOGIT_BIAS = -1e4
 CHAR_VOCAB = 257

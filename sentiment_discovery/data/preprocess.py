@@ -40,6 +40,13 @@ from ..errors import UserError
 PROCESS_FN_KEY = "process_fn"     # checkpoint key: "process_str" | "process_tweet" | "none"
 NONE = "none"
 LEGACY_DEFAULT = "process_str"    # for a new model and for checkpoints that record nothing (see above)
+RAW_TEXT_TOKENIZERS = ("hf",)     # tokenizer kinds that keep their own conventions: their text goes in as is
+
+
+def default_process_fn(tokenizer_kind):
+    """The process function of a model that records none: none for a tokenizer that keeps its own text
+    conventions (a pretrained hf encoder's), else the original's default."""
+    return NONE if tokenizer_kind in RAW_TEXT_TOKENIZERS else LEGACY_DEFAULT
 
 TAG = re.compile(r"<[^>]*>")
 HTTPS_URL = re.compile(r"https\S+")

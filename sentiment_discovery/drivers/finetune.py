@@ -22,7 +22,7 @@ from ..data.tokenizers.builtin import make_tokenizer
 from ..errors import UserError
 from ..models.classifier import build_classifier, classifier_config
 from ..models.kinds import max_positions, model_kind
-from ..models.language_model import build_language_model
+from ..models.kinds import build_language_model
 from ..models.loading import classifier_from_checkpoint, load_text_encoder
 from ..output_paths import check_output_folder, check_outputs, check_unused_folder, reported_write
 from ..runtime import choose_device, load_splits, set_runtime_options, set_threads

@@ -22,7 +22,7 @@ import torch
 from ..data.preprocess import LEGACY_DEFAULT, recorded_process_fn, resolve_process_fn
 from ..data.tokenizers.builtin import make_tokenizer, tokenizer_from_dict
 from ..errors import UserError
-from ..models.language_model import build_language_model
+from ..models.kinds import build_language_model
 from ..models.loading import load_language_model
 from ..output_paths import check_outputs, reported_write
 from ..runtime import choose_device, load_splits, report_ignored_architecture, set_runtime_options, set_threads

@@ -18,7 +18,7 @@ from torch import nn
 from ..errors import UserError
 from .featurizer import check_lengths, encoder_features
 from .kinds import feature_width, model_kind
-from .language_model import build_language_model
+from .kinds import build_language_model
 
 FEATURE_OPTIONS = ("get_hidden", "all_layers", "concat_max", "concat_min", "concat_mean")
 HEAD_KINDS = ("linear", "mlp")

@@ -14,7 +14,6 @@ Three kinds of encoder read text in this project:
 (`kind.generates`, `kind.max_positions(config)`, `feature_width(config, **options)`, ...) and never
 compares the name itself.
 """
-from ..data.preprocess import LEGACY_DEFAULT, NONE
 from ..errors import UserError
 from .recurrent import LAYER_TYPES
 
@@ -32,7 +31,6 @@ class ModelKind:
     layered_features = False  # --all-layers gives one feature block per layer
     pooled = False            # gives one pooled vector per text (`model.pooled`) instead of per-step states
     pretrained_only = False   # built from --hf-model, never from the architecture flags
-    default_process_fn = LEGACY_DEFAULT  # the text pipeline of a checkpoint that records none
 
     def __repr__(self):
         return f"{type(self).__name__}({self.name!r})"
@@ -137,7 +135,6 @@ class HFKind(ModelKind):
     label = "hf encoder"
     takes_feature_options = False
     pooled = pretrained_only = True
-    default_process_fn = NONE  # its tokenizer keeps its own conventions
 
     def build(self, config):
         from .hf_encoder import HFEncoder
@@ -191,3 +188,10 @@ def max_positions(model_or_config):
     """The longest input the model reads (transformer LM, hf encoder), or None (recurrent: any length)."""
     config = getattr(model_or_config, "config", model_or_config)
     return model_kind(config).max_positions(config)
+
+
+def build_language_model(config):
+    """A language model (or hf encoder) built from its config dict alone, by its kind."""
+    if not isinstance(config, dict):
+        raise UserError(f"model config must be a dict, got {type(config).__name__}")
+    return model_kind(config).build(config)

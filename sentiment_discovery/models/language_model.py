@@ -13,7 +13,6 @@ when the embedding or the layer changes."""
 from torch import nn
 
 from ..errors import UserError
-from .kinds import model_kind
 from .token_check import check_token_ids
 from .prepared_weight import VersionedCache
 from .recurrent import StackedRNN
@@ -44,13 +43,6 @@ def _checked_recurrent_config(config):
     if full["tied"] and full["emsize"] != full["nhid"]:
         raise UserError(f"tied embedding and decoder need emsize == nhid, got {full['emsize']} and {full['nhid']}")
     return full
-
-
-def build_language_model(config):
-    """A language model (or hf encoder) built from its config dict alone, by its kind (models/kinds.py)."""
-    if not isinstance(config, dict):
-        raise UserError(f"model config must be a dict, got {type(config).__name__}")
-    return model_kind(config).build(config)
 
 
 class RecurrentLM(nn.Module):

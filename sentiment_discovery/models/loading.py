@@ -19,13 +19,13 @@ import torch
 
 from ..convert.openai import import_openai, is_openai_directory
 from ..convert.original import import_original, import_original_contents
-from ..data.preprocess import recorded_process_fn, resolve_process_fn
+from ..data.preprocess import default_process_fn, recorded_process_fn, resolve_process_fn
 from ..data.tokenizers.builtin import CharTokenizer, tokenizer_from_dict
 from ..errors import UserError
 from ..checkpoint import check_checkpoint, is_checkpoint_payload, read_torch_file
 from .classifier import build_classifier
 from .kinds import model_kind
-from .language_model import build_language_model
+from .kinds import build_language_model
 
 ENCODER_PREFIX = "encoder."
 log = logging.getLogger(__name__)
@@ -136,7 +136,7 @@ def load_text_encoder(model_config, process_flag=None):
         if model_config.load:
             raise UserError("--load and --model hf exclude each other: the hf encoder comes from --hf-model")
         model, tokenizer = load_pretrained_hf(model_config.hf_model, model_config.hf_pooling)
-        source, recorded = model_config.hf_model, model_kind(model.config).default_process_fn
+        source, recorded = model_config.hf_model, default_process_fn(tokenizer.kind)
     else:
         if not model_config.load:
             raise UserError("no language model given: pass --load MODEL (or --model hf --hf-model PATH)")
