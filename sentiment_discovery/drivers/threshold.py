@@ -27,7 +27,7 @@ from ..data.formats.label_columns import parse_label_column
 from ..data.files.tables import file_format, read_frame
 from ..errors import UserError
 from ..output_paths import check_outputs, reported_write
-from ..evaluation.metrics import canonical_metric
+from ..evaluation.names import canonical_metric
 from ..evaluation.threshold_search import (
     as_matrix,
     best_thresholds,

@@ -12,7 +12,8 @@ import os
 import numpy as np
 
 from ..atomic import atomic_open
-from ..evaluation.metrics import canonical_metric, format_report, support_per_class
+from ..evaluation.metrics import format_report, support_per_class
+from ..evaluation.names import canonical_metric
 from ..training.metrics_log import read_metrics
 
 log = logging.getLogger(__name__)

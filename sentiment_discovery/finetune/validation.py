@@ -31,7 +31,8 @@ import torch
 from ..training.distributed import sum_over_ranks
 from ..inference import empty_text_outputs, progress_bar, run_length_ordered
 from ..evaluation.labels import predict_labels
-from ..evaluation.metrics import METRIC_NAMES, canonical_metric, metrics_report
+from ..evaluation.metrics import metrics_report
+from ..evaluation.names import METRIC_NAMES, canonical_metric
 from ..evaluation.threshold_search import (best_thresholds, dual_thresholds, evaluate_thresholds, global_tweaks,
                                           second_pass)
 
