@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from sentiment_discovery.errors import UserError
+from sentiment_discovery.training.metrics_log import read_metrics
 from sentiment_discovery.visualize import heatmap as H
 from sentiment_discovery.visualize import plots as P
 
@@ -37,7 +38,7 @@ def test_loss_and_metric_curves_from_jsonl(tmp_path):
     jsonl = tmp_path / "run.metrics.jsonl"
     jsonl.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     assert P.loss_keys(rows) == ["loss", "val_loss"]
-    png_size(P.loss_curve(str(jsonl), str(tmp_path / "loss.png")))
+    png_size(P.loss_curve(read_metrics(jsonl), str(tmp_path / "loss.png")))
     png_size(P.metric_curves(rows, str(tmp_path / "metrics.png")))
     with pytest.raises(UserError, match="numeric keys present"):
         P.metric_curves(rows, str(tmp_path / "x.png"), keys=["accuracy"])
