@@ -320,7 +320,7 @@ def write_outputs(paths, summary, sections, confusion, progress, config, spec, r
             write_report(paths, summary, sections)
             written += [paths["report_txt"], paths["report_json"]]
         matrix, split = confusion or (None, None)
-        written += draw_plots(paths, progress.history, f.report_metric, f.micro, spec.kind,
+        written += draw_plots(paths, progress.history, f.report_metric, spec.kind,
                               confusion=matrix, label_names=list(spec.names), split=split)
     if matrix is not None:
         reporter.image(f"confusion_matrix/{split}_best_epoch", paths["confusion"], progress.iteration)
