@@ -126,10 +126,6 @@ def effective_max_len(requested, model_max):
         return model_max
     return requested if model_max is None else min(requested, model_max)
 
-def head_input_width(model) -> int:
-    """Width of the features the classifier's head reads."""
-    return feature_width(model.encoder.config, **model.features)
-
 def outputs_from_logits(model, logits) -> torch.Tensor:
     """Logits (B, C) | (B, C, K) -> (B, C, 2): mean probability and std over heads (0 for one head)."""
     mean, std = model.probabilities(logits.float())
@@ -143,7 +139,8 @@ def empty_text_outputs(model, n: int) -> np.ndarray:
     """(n, C, 2) outputs for texts without tokens: the head applied to zero features."""
     head_param = next(model.head.parameters())
     with torch.no_grad():
-        features = torch.zeros(n, head_input_width(model), dtype=head_param.dtype, device=head_param.device)
+        width = feature_width(model.encoder.config, **model.features)  # what the head reads
+        features = torch.zeros(n, width, dtype=head_param.dtype, device=head_param.device)
         logits = model.head(features)
         if model.heads_per_class > 1:
             logits = logits.view(n, -1, model.heads_per_class)  # (n, C, K)

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from ..training.distributed import sum_over_ranks
-from ..inference import empty_text_outputs, progress_bar, run_length_ordered
+from ..inference import classify_batch, empty_text_outputs, progress_bar, run_length_ordered
 from ..evaluation.labels import predict_labels
 from ..evaluation.metrics import metrics_report
 from ..evaluation.names import METRIC_NAMES, canonical_metric
@@ -39,23 +39,15 @@ from ..evaluation.threshold_search import (best_thresholds, dual_thresholds, eva
 EPSILON = 1e-7
 
 
-def mean_probabilities(model, tokens, lengths):
-    """tokens (B, T), lengths (B,) -> probabilities (B, C) averaged over heads."""
-    logits = model(tokens, lengths)
-    if isinstance(logits, tuple):
-        logits = logits[0]
-    return model.probabilities(logits.float())[0]
-
-
 def predict_split(model, token_lists, batch_size, device, context, env, desc="evaluate"):
-    """(N, C) float32 probabilities of every text; row i is text i. Call on every rank: each computes its
-    share of the length-ordered batches, and the sum over ranks is one process's numbers."""
+    """(N, C) float32 probabilities (mean over heads) of every text; row i is text i. Call on every rank: each
+    computes its share of the length-ordered batches, and the sum over ranks is one process's numbers."""
     out = np.zeros((len(token_lists), model.n_outputs), dtype=np.float32)  # (N, C)
     was_training = model.training
     model.eval()
     try:
         with progress_bar(len(token_lists), desc, enabled=env.rank == 0) as bar:
-            run_length_ordered(token_lists, lambda tokens, lengths: mean_probabilities(model, tokens, lengths), out,
+            run_length_ordered(token_lists, lambda tokens, lengths: classify_batch(model, tokens, lengths)[..., 0], out,
                                batch_size, device, context, bar,
                                empty_rows=lambda n: empty_text_outputs(model, n)[..., 0],
                                share=(env.rank, env.world_size))
