@@ -69,13 +69,6 @@ def log_loss(probs, truth, kind):
         return float(mean_log_loss(np.asarray(truth).reshape(probs.shape).ravel(), probs.ravel(), labels=[0, 1]))
 
 
-def score_split(probs, truth, spec, thresholds):
-    """The metrics report (evaluation.metrics.metrics_report) of thresholded / argmax predictions."""
-    predicted = predict_labels(probs, spec.kind, thresholds)
-    return metrics_report(truth, predicted, task=spec.kind,
-                          n_classes=spec.n_outputs if spec.kind == "multiclass" else None)
-
-
 def selection_value(report, metric, micro):
     """The number that picks the best epoch (see the module docstring)."""
     metric = canonical_metric(metric)
@@ -106,7 +99,8 @@ def split_outputs(model, token_lists, truth, spec, thresholds_fn, batch_size, de
     """Probabilities, thresholds (from `thresholds_fn(probs)`, or given), report and log loss of a split."""
     probs = predict_split(model, token_lists, batch_size, device, context, env, desc)
     thresholds, info = thresholds_fn(probs)
-    report = score_split(probs, truth, spec, thresholds)
+    report = metrics_report(truth, predict_labels(probs, spec.kind, thresholds), task=spec.kind,
+                            n_classes=spec.n_outputs if spec.kind == "multiclass" else None)
     return {"probs": probs, "thresholds": thresholds, "info": info, "report": report,
             "loss": log_loss(probs, truth, spec.kind)}
 
