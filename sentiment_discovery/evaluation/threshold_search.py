@@ -1,23 +1,9 @@
 """Decision thresholds tuned on validation data, as the original's automatic thresholding and its
-offline `threshold.py` tool did it. scikit-learn scores labels, not candidate thresholds, so the
-searches count tp/fp/fn/tn for a whole grid at once (sorted scores, `searchsorted`) and score the
-counts with counts.py; ROC AUC comes from sklearn.metrics.
-
-- `best_thresholds`: per class, the threshold in a grid that maximises one metric (f1, jaccard, mcc,
-  accuracy, precision, recall) of `prob > threshold` against the 0/1 labels.
-- `second_pass` (the finetuning --double-thresh): output by output, each threshold re-chosen on the
-  grid for the averaged (micro or macro) metric with the other outputs' thresholds held.
-- `global_tweaks`: random +-0.04 nudges of one class's threshold at a time, kept when the micro (or
-  macro) metric over all classes rises (the original's `global_tweaks`, default 1000 tries).
-- `dual_thresholds`: the original's `--dual-thresh` ("for 2 columns positive and negative, thresholds
-  classes s.t. positive, negative, neutral labels are available"): a (positive, negative) probability
-  pair each gets its own threshold; exactly one side above its threshold gives that side, both or
-  neither gives neutral; the pair is chosen on a grid to maximise 3-way accuracy against (positive,
-  negative) 0/1 label columns, where a row with both columns equal is neutral.
-- `neutral_thresholds`: two thresholds low <= high splitting one scalar score into negative (<= low),
-  neutral, positive (> high), chosen to maximise accuracy on 3-class labels (0 neg, 1 neutral, 2 pos).
-- `scalar_threshold`: the best single cut of an unbounded scalar score (e.g. one neuron's value) and
-  the metric reached there; `roc_auc` per class.
+offline `threshold.py` tool did it: per class on a grid, a second pass for the averaged metric, random
+global tweaks, the original's dual (positive, negative) and neutral three-way splits, the best cut of
+a scalar score, and ROC AUC (sklearn.metrics). scikit-learn scores labels, not candidate thresholds, so
+the searches count tp/fp/fn/tn for a whole grid at once (sorted scores, `searchsorted`) and score the
+counts with counts.py.
 
 A prediction is positive when `prob > threshold` (strict), as in the original.
 """
@@ -138,7 +124,8 @@ def second_pass(probs, labels, thresholds, metric, micro) -> np.ndarray:
 
 def global_tweaks(probs, labels, thresholds, n: int = 1000, metric: str = "f1", micro: bool = True,
                   seed: int = 0) -> tuple[np.ndarray, float]:
-    """Randomly nudge one class's threshold at a time; keep a nudge when the averaged metric rises.
+    """Randomly nudge one class's threshold at a time (by up to +-TWEAK_STEP / 2); keep a nudge when the
+    averaged (micro or macro) metric rises.
 
     Returns the new thresholds (L,) and the metric they reach (never below the starting value)."""
     probs, labels = check_probs_labels(probs, labels)
@@ -195,7 +182,8 @@ def dual_thresholds(probs, labels) -> tuple[tuple[float, float], float]:
 
 
 def neutral_thresholds(scores, labels) -> tuple[tuple[float, float], float]:
-    """(low, high) with low <= high maximising accuracy of the 3-way split on labels 0/1/2."""
+    """(low, high) with low <= high maximising the accuracy of the 3-way split of a scalar score (<= low
+    negative, > high positive, neutral between) on labels 0 neg, 1 neutral, 2 pos."""
     scores = as_matrix(scores, "scores")
     if scores.shape[1] != 1:
         raise UserError(f"neutral thresholds need one score per row, got {scores.shape[1]} columns")
