@@ -281,35 +281,31 @@ def read_input(paths, options: dict):
         return dataset
 
 
-def count_long_rows(texts, tokenizer) -> int:
-    """How many texts have more than LONG_ROW_TOKENS tokens (only texts over a quarter of that in characters
-    are encoded: a character is at most 4 UTF-8 bytes, no tokenizer gives more tokens than bytes)."""
-    return sum(len(tokenizer.encode(text)) > LONG_ROW_TOKENS for text in texts if len(text) > LONG_ROW_TOKENS // 4)
-
-
-def warn_long_rows(n_long: int, where: str) -> None:
-    log.warning("%d row(s)%s have more than %d tokens and --max-seq-len is not set: classifying time grows "
-                "with a row's length (a 1 MB row takes minutes); pass --max-seq-len N to truncate them",
-                n_long, where, LONG_ROW_TOKENS)
-
-
 class LongRowCheck:
-    """One warning about very long rows when --max-seq-len is not set: counted over the whole data set
-    up front when it is in memory, else (lazy reading) on the first block that has any."""
+    """One warning about rows over LONG_ROW_TOKENS tokens when --max-seq-len is not set: counted over the
+    whole data set up front when it is in memory (encoding only texts over a quarter of that in characters:
+    a character is at most 4 UTF-8 bytes, no tokenizer gives more tokens than bytes), else (lazy reading) on
+    the first block that has any."""
 
     def __init__(self, dataset, tokenizer, max_len):
         self.active = max_len is None
         if self.active and isinstance(dataset.texts, list):
-            n_long = count_long_rows(dataset.texts, tokenizer)
-            if n_long:
-                warn_long_rows(n_long, "")
+            self.warn(sum(len(tokenizer.encode(text)) > LONG_ROW_TOKENS for text in dataset.texts
+                          if len(text) > LONG_ROW_TOKENS // 4), "")
             self.active = False
 
     def block(self, block) -> None:
         """Warn (once) about a lazily read block's long rows."""
         if self.active and block.n_long:
-            warn_long_rows(block.n_long, f" of rows {block.start + 1}-{block.start + len(block.outputs)}")
+            self.warn(block.n_long, f" of rows {block.start + 1}-{block.start + len(block.outputs)}")
             self.active = False
+
+    @staticmethod
+    def warn(n_long: int, where: str) -> None:
+        if n_long:
+            log.warning("%d row(s)%s have more than %d tokens and --max-seq-len is not set: classifying time "
+                        "grows with a row's length (a 1 MB row takes minutes); pass --max-seq-len N to truncate "
+                        "them", n_long, where, LONG_ROW_TOKENS)
 
 
 @dataclass(frozen=True)

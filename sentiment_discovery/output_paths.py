@@ -67,20 +67,10 @@ def _nearest_existing(folder: str) -> str:
     return folder
 
 
-def _probe_folder(folder: str) -> OSError | None:
-    """Try to create (and remove) a file in `folder`; the OSError when that fails, else None."""
+def _probe(opener) -> OSError | None:
+    """The OSError of opening (and closing) the file `opener()` opens, or None when that works."""
     try:
-        with tempfile.TemporaryFile(dir=folder, prefix=PROBE_PREFIX):  # removed on close
-            pass
-    except OSError as err:
-        return err
-    return None
-
-
-def _probe_existing_file(path: str) -> OSError | None:
-    """Open an existing file for appending (writes nothing); the OSError when that fails."""
-    try:
-        with open(path, "ab"):
+        with opener():
             pass
     except OSError as err:
         return err
@@ -92,7 +82,7 @@ def check_folder(flag: str, path: str, folder: str) -> None:
     existing = _nearest_existing(folder)
     if not os.path.isdir(existing):
         raise UserError(f"{flag} {path}: {existing} is a file, not a folder")
-    failure = _probe_folder(existing)
+    failure = _probe(lambda: tempfile.TemporaryFile(dir=existing, prefix=PROBE_PREFIX))  # removed on close
     if failure is not None:
         raise UserError(f"{flag} {path}: cannot write in {existing} ({describe_os_error(failure)})")
 
@@ -109,7 +99,7 @@ def check_output(flag: str, path: str, inputs=()) -> None:
                                 "(choose another output name)")
     check_folder(flag, path, os.path.dirname(os.path.abspath(path)))
     if os.path.lexists(path):
-        failure = _probe_existing_file(path)
+        failure = _probe(lambda: open(path, "ab"))  # appending writes nothing
         if failure is not None:
             raise UserError(f"{flag} {path} cannot be overwritten ({describe_os_error(failure)})")
 

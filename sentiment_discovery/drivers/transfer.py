@@ -89,11 +89,6 @@ def model_stamp(model) -> dict:
     return dict(feature_cache.model_stamp(os.path.join(folder, "config.json")), pooling=model.hf_pooling)
 
 
-def check_neuron_count(k: int, width: int) -> None:
-    if k > width:
-        raise UserError(f"--neurons {k} is larger than the {width} features the model gives")
-
-
 # ---------------------------------------------------------------- features
 
 def split_features(split: Split, model, tokenizer, options: dict, width: int, settings: dict) -> None:
@@ -248,7 +243,8 @@ def run(config) -> dict | None:
     set_runtime_options(model, config.model.rnn_impl)
     options = config.features.options()
     width = feature_width(model.config, **options)
-    check_neuron_count(neurons, width)
+    if neurons > width:
+        raise UserError(f"--neurons {neurons} is larger than the {width} features the model gives")
     splits = read_splits(config)
     with reported_write(results_dir, "--save-results"):
         os.makedirs(results_dir, exist_ok=True)
