@@ -1,14 +1,7 @@
-"""Figures for transfer and training results, written as PNG files (matplotlib, "Agg" backend).
-
-- `neuron_histogram`: one neuron's values on one split by true label (negative vs positive), overlaid
-  histograms, as the original's transfer step drew for the sentiment neuron.
-- `weights_plot`: the L1 logistic-regression weight of every neuron, the top ones marked.
-- `loss_curve` / `metric_curves`: training and validation numbers against the step, from the rows of the
-  JSON-lines metrics log (`{"step": .., "loss": ..}`, `{"step": .., "val_loss": ..}`, ...): lines for the
-  numbers logged every few steps, markers for evaluations, a lone point's value in its legend entry.
-- `confusion_matrix_plot`: a seaborn heatmap of a confusion matrix with the counts written in.
-
-Each function writes one PNG, closes its figure and returns the path.
+"""Figures for transfer and training results, written as PNG files (matplotlib, "Agg" backend): one
+neuron's values by true label and the regression's weights (transfer), loss and metric curves from the
+metrics log's rows (pretraining, finetuning), and a confusion matrix (seaborn). Each function writes one
+PNG, closes its figure and returns the path.
 """
 from __future__ import annotations
 
