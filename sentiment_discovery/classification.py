@@ -412,7 +412,7 @@ def score_predictions(labels, probs, preds, label_names) -> dict | None:
 
 
 def classify_to_files(load, data, read_options: dict, save_probs="clf_results.npy", write_results=None,
-                      batch_size=64, max_seq_len=None, precision="fp32", progress=True, process_fn=None,
+                      batch_size=64, max_seq_len=None, precision="fp32", process_fn=None,
                       resume=None, env: DistEnv | None = None) -> dict | None:
     """Classify every text of `data` with the classifier checkpoint `load` (see the module docstring) on
     `env.device`; in a torchrun job every rank calls it. `process_fn`: a process function name overriding
@@ -445,8 +445,7 @@ def classify_to_files(load, data, read_options: dict, save_probs="clf_results.np
     settings = BlockSettings(CHUNK_BATCHES * batch_size, batch_size, max_len, env.device, context,
                              keep_texts=bool(write_results))
     try:
-        classify_rows(loaded, dataset, settings, files, first_row, read_options.get("text_key", "sentence"), env,
-                      progress)
+        classify_rows(loaded, dataset, settings, files, first_row, read_options.get("text_key", "sentence"), env)
     finally:
         if files is not None:
             files.close()
