@@ -28,7 +28,6 @@ class Generation:
     neuron values after each token, or None when not recorded."""
 
     tokens: torch.Tensor
-    prime_length: int
     values: torch.Tensor | None = None
 
 
@@ -117,5 +116,5 @@ def generate(model, prime_ids, gen_length, sampling, generator=None, num_samples
     tokens = torch.cat([prime, *(t[:, None] for t in generated)], 1)  # (B, P + G)
     if record and not recurrent:
         states, _ = model.trace(tokens)
-        return Generation(tokens, prime.size(1), neuron_from_trace(states, neuron).float())
-    return Generation(tokens, prime.size(1), torch.stack(values, 1).float() if record else None)
+        return Generation(tokens, neuron_from_trace(states, neuron).float())
+    return Generation(tokens, torch.stack(values, 1).float() if record else None)
