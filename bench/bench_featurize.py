@@ -59,7 +59,7 @@ def time_classify(model, impl, precision, dataset, batch_size):
     """(seconds, stats) of one classify_rows run with the encoder's recurrent implementation `impl`."""
     model.encoder.rnn.impl = impl
     model, context = prepare_for_inference(model, precision, "cpu")
-    loaded = LoadedClassifier(model, CharTokenizer(), ["label"], np.array([0.5]), None, "bench", None)
+    loaded = LoadedClassifier(model, CharTokenizer(), ["label"], np.array([0.5]), "bench")
     settings = BlockSettings(CHUNK_BATCHES * batch_size, batch_size, None, torch.device("cpu"), context, False)
     with tempfile.TemporaryDirectory() as folder:
         work = os.path.join(folder, "work")

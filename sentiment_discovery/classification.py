@@ -1,5 +1,6 @@
 """Classifying a file with a saved classifier (the library of run_classifier.py, whose driver is
-drivers/classify.py): every text of the file, in constant memory, on one process or several, resumable.
+drivers/classify.py): every text of the file, in constant memory, on one process or several, resumable;
+README "Large files" describes the sharding, the resuming and a dead process from the user's side.
 
 The classifier checkpoint (kind "classifier", from transfer.py or finetune_classifier.py) holds
 everything: `models.loading.classifier_from_checkpoint` rebuilds the model, the tokenizer, label names,
@@ -11,11 +12,11 @@ The input is read raw and each text put through the process function when it is 
 the process function's padding (process_str: '\n  '); a text without tokens (--process-fn none) is
 classified from zero features (the state before any token). The summary counts both.
 
-Blocks: the rows are cut, in input order, into blocks of CHUNK_BATCHES x batch size rows, each read,
-tokenized and classified in length order (`inference.run_length_ordered`) by one process: under torchrun
-block b goes to rank b mod world size (with --lazy a rank reads only its records), and rank 0 gathers each
-round of blocks and writes them in input order, so the outputs are one process's. A rank holds one block
-at a time (rank 0 one round): memory is flat in the number of rows.
+Blocks: the rows are cut, in input order, into blocks of CHUNK_BATCHES x batch size rows, each classified
+in length order (`inference.run_length_ordered`) by rank b mod world size; rank 0 gathers each round of
+blocks and writes them in input order into a work folder (`cache.work_folder`), each block followed by an
+atomic `progress.json` (rows done, counts, what the run depends on), and moves them to their names when
+complete (`atomic.commit`). A refused `resume="auto"`, SIGTERM or a lost process group raises a `JobError`.
 
 Outputs (with `save_probs` = clf_results.npy):
 - clf_results.npy       thresholded predictions (N, L) int8, `prob > threshold` per label;
@@ -24,19 +25,9 @@ Outputs (with `save_probs` = clf_results.npy):
 - --write-results CSV   `<label> pred` / `<label> prob` columns, `predicted class` (the class name of
                         a binary or multi-class prediction, when the checkpoint stores class names:
                         labels given as words or --class-names), and the text.
-They are written block by block into a work folder of the cache folder (`cache.work_folder`), each block
-followed by an atomic `progress.json` (rows done, counts, what the run depends on), and moved to their
-names when complete (`atomic.commit`). `resume="auto"` continues an unfinished run of the same
---save-probs from its last block, with any number of processes, if the input and classifier files (path,
-size, mtime), the row count and the output-changing flags are the same (else one line names the change).
-SIGTERM (torchrun stopping the job after a process died) or a lost process group raises a `JobError`,
-reported by rank 0 in one line; the progress stays.
-
 When the input has labels (matching the checkpoint's label count) accuracy and F1 are reported; word
-labels are read as the checkpoint's class names.
-
-Without --max-seq-len, rows longer than LONG_ROW_TOKENS (10,000) tokens get one warning with their
-count and the flag to use: the recurrence runs once per token, so a 1 MB row alone takes minutes.
+labels are read as the checkpoint's class names. Without --max-seq-len, rows longer than LONG_ROW_TOKENS
+tokens get one warning with their count and the flag to use.
 """
 from __future__ import annotations
 
@@ -75,7 +66,7 @@ from .transfer.featurize import prepare_for_inference
 log = logging.getLogger(__name__)
 
 # a row longer than this many tokens, without --max-seq-len, gets one warning: classifying time grows
-# with length (a 1 MB row took ~8 minutes on a laptop CPU) and nothing else would say why the run stalls
+# with length (the recurrence runs once per token) and nothing else would say why the run stalls
 LONG_ROW_TOKENS = 10_000
 CHUNK_BATCHES = 50  # rows per block = CHUNK_BATCHES x batch size
 NO_LABEL_COLUMN = "\0no label column"  # a key no file has: reads a file without its labels (never shown)
@@ -96,9 +87,7 @@ class LoadedClassifier:
     tokenizer: object
     labels: list[str]
     thresholds: np.ndarray       # (L,)
-    neurons: dict | None
     source: str
-    max_len: int | None          # the encoder's longest input (transformers), else None
     class_names: list[str] | None = None  # names of the class ids (binary: class 0, class 1), if known
     process_fn: str = LEGACY_DEFAULT  # the text clean-up its encoder was trained with (data/preprocess.py)
 
@@ -118,9 +107,8 @@ def load_classifier(path) -> LoadedClassifier:
     if len(labels) != model.n_outputs or thresholds.size != model.n_outputs:
         raise UserError(f"{path} has {model.n_outputs} outputs but {len(labels)} label names and "
                         f"{thresholds.size} thresholds")
-    max_len = max_positions(ckpt["classifier_config"]["encoder"])
     class_names = ckpt["class_names"]
-    return LoadedClassifier(model, tokenizer, labels, thresholds, ckpt["neurons"], str(ckpt["source"]), max_len,
+    return LoadedClassifier(model, tokenizer, labels, thresholds, str(ckpt["source"]),
                             [str(name) for name in class_names] if class_names else None, process_fn)
 
 
@@ -293,35 +281,31 @@ def read_input(paths, options: dict):
         return dataset
 
 
-def count_long_rows(texts, tokenizer) -> int:
-    """How many texts have more than LONG_ROW_TOKENS tokens (only texts over a quarter of that in characters
-    are encoded: a character is at most 4 UTF-8 bytes, no tokenizer gives more tokens than bytes)."""
-    return sum(len(tokenizer.encode(text)) > LONG_ROW_TOKENS for text in texts if len(text) > LONG_ROW_TOKENS // 4)
-
-
-def warn_long_rows(n_long: int, where: str) -> None:
-    log.warning("%d row(s)%s have more than %d tokens and --max-seq-len is not set: classifying time grows "
-                "with a row's length (a 1 MB row takes minutes); pass --max-seq-len N to truncate them",
-                n_long, where, LONG_ROW_TOKENS)
-
-
 class LongRowCheck:
-    """One warning about very long rows when --max-seq-len is not set: counted over the whole data set
-    up front when it is in memory, else (lazy reading) on the first block that has any."""
+    """One warning about rows over LONG_ROW_TOKENS tokens when --max-seq-len is not set: counted over the
+    whole data set up front when it is in memory (encoding only texts over a quarter of that in characters:
+    a character is at most 4 UTF-8 bytes, no tokenizer gives more tokens than bytes), else (lazy reading) on
+    the first block that has any."""
 
     def __init__(self, dataset, tokenizer, max_len):
         self.active = max_len is None
         if self.active and isinstance(dataset.texts, list):
-            n_long = count_long_rows(dataset.texts, tokenizer)
-            if n_long:
-                warn_long_rows(n_long, "")
+            self.warn(sum(len(tokenizer.encode(text)) > LONG_ROW_TOKENS for text in dataset.texts
+                          if len(text) > LONG_ROW_TOKENS // 4), "")
             self.active = False
 
     def block(self, block) -> None:
         """Warn (once) about a lazily read block's long rows."""
         if self.active and block.n_long:
-            warn_long_rows(block.n_long, f" of rows {block.start + 1}-{block.start + len(block.outputs)}")
+            self.warn(block.n_long, f" of rows {block.start + 1}-{block.start + len(block.outputs)}")
             self.active = False
+
+    @staticmethod
+    def warn(n_long: int, where: str) -> None:
+        if n_long:
+            log.warning("%d row(s)%s have more than %d tokens and --max-seq-len is not set: classifying time "
+                        "grows with a row's length (a 1 MB row takes minutes); pass --max-seq-len N to truncate "
+                        "them", n_long, where, LONG_ROW_TOKENS)
 
 
 @dataclass(frozen=True)
@@ -428,7 +412,7 @@ def score_predictions(labels, probs, preds, label_names) -> dict | None:
 
 
 def classify_to_files(load, data, read_options: dict, save_probs="clf_results.npy", write_results=None,
-                      batch_size=64, max_seq_len=None, precision="fp32", progress=True, process_fn=None,
+                      batch_size=64, max_seq_len=None, precision="fp32", process_fn=None,
                       resume=None, env: DistEnv | None = None) -> dict | None:
     """Classify every text of `data` with the classifier checkpoint `load` (see the module docstring) on
     `env.device`; in a torchrun job every rank calls it. `process_fn`: a process function name overriding
@@ -447,7 +431,7 @@ def classify_to_files(load, data, read_options: dict, save_probs="clf_results.np
     if read_options.get("class_names") is None:  # word labels: the classifier's class names, in its order
         read_options = dict(read_options, known_class_names=loaded.class_names or [])
     dataset = read_input(data, read_options)
-    max_len = effective_max_len(max_seq_len, loaded.max_len)
+    max_len = effective_max_len(max_seq_len, max_positions(loaded.model.encoder))
     paths = prediction_files(save_probs, loaded.model.heads_per_class > 1)
     final = dict(paths, **({"csv": write_results} if write_results else {}))
     flags = {"--process-fn": loaded.process_fn, "--max-seq-len": max_len, "--batch-size": batch_size,
@@ -461,8 +445,7 @@ def classify_to_files(load, data, read_options: dict, save_probs="clf_results.np
     settings = BlockSettings(CHUNK_BATCHES * batch_size, batch_size, max_len, env.device, context,
                              keep_texts=bool(write_results))
     try:
-        classify_rows(loaded, dataset, settings, files, first_row, read_options.get("text_key", "sentence"), env,
-                      progress)
+        classify_rows(loaded, dataset, settings, files, first_row, read_options.get("text_key", "sentence"), env)
     finally:
         if files is not None:
             files.close()

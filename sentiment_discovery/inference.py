@@ -1,18 +1,8 @@
-"""Running a trained model over many texts, shared by transfer/ and finetune/ (and run_classifier).
-
-Texts go through the model's process function (`process`, a data/preprocess.py name; the caller
-resolves it from --process-fn and the checkpoint), are tokenized and cut to `max_seq_len` tokens
-(`encode_texts`), sorted by length (longest first) so a batch holds texts of similar length and little
-padding, run through `compute(tokens (B, T), lengths (B,))` with no grad under the caller's precision
-context, and the rows of each result are written back at the texts' original positions, so row i of
-the output is text i (`run_length_ordered`). A tqdm bar counts texts (`progress_bar`, rate texts/s).
-Under torchrun the batches are dealt round-robin to the ranks (`share=(rank, world_size)`): each rank fills
-the rows of its batches, so that summing the ranks' arrays gives, batch for batch, one process's numbers.
-
-A text with no tokens (an empty string) is not given to the model: its row comes from `empty_rows`
-(for a classifier, `empty_text_outputs`: the head applied to zero features, i.e. the recurrent state
-before any token). `output_names` names a classifier's output columns; `effective_max_len` caps
---max-seq-len at what the model can read.
+"""Running a trained model over many texts, shared by transfer/ and finetune/ (and run_classifier): each
+text through the model's process function and tokenizer, cut to --max-seq-len (`encode_texts`); the texts
+run longest first, so that a batch holds texts of similar length and little padding, each result written
+back at its text's row (`run_length_ordered`; under torchrun the ranks take turns at the batches); a
+classifier's outputs (`classify_batch`, and `empty_text_outputs` for a text without tokens).
 """
 from __future__ import annotations
 
@@ -82,7 +72,8 @@ def run_length_ordered(token_lists, compute, out, batch_size: int, device, conte
                        bar: tqdm | None = None, empty_rows=None, share=(0, 1)) -> RunStats:
     """Fill `out[i]` (an (N, ...) array) with `compute` of text i's tokens: all rows, or with
     `share=(rank, world_size)` the rows of every world_size-th batch from the rank-th (rank 0 also fills
-    the empty texts' rows); the stats count the rows filled here.
+    the empty texts' rows), so that the ranks' arrays summed are one process's; the stats count the rows
+    filled here.
 
     compute(tokens (B, T) int64 on device, lengths (B,)) -> (B, ...) tensor or array.
     empty_rows(n) -> (n, ...) rows for texts without tokens (required when there are any)."""
@@ -126,10 +117,6 @@ def effective_max_len(requested, model_max):
         return model_max
     return requested if model_max is None else min(requested, model_max)
 
-def head_input_width(model) -> int:
-    """Width of the features the classifier's head reads."""
-    return feature_width(model.encoder.config, **model.features)
-
 def outputs_from_logits(model, logits) -> torch.Tensor:
     """Logits (B, C) | (B, C, K) -> (B, C, 2): mean probability and std over heads (0 for one head)."""
     mean, std = model.probabilities(logits.float())
@@ -143,7 +130,8 @@ def empty_text_outputs(model, n: int) -> np.ndarray:
     """(n, C, 2) outputs for texts without tokens: the head applied to zero features."""
     head_param = next(model.head.parameters())
     with torch.no_grad():
-        features = torch.zeros(n, head_input_width(model), dtype=head_param.dtype, device=head_param.device)
+        width = feature_width(model.encoder.config, **model.features)  # what the head reads
+        features = torch.zeros(n, width, dtype=head_param.dtype, device=head_param.device)
         logits = model.head(features)
         if model.heads_per_class > 1:
             logits = logits.view(n, -1, model.heads_per_class)  # (n, C, K)

@@ -5,8 +5,8 @@ For each output (flag, path) it checks, by trying rather than asking `os.access`
 root and lies on some mounts):
 - the path is not a folder, and not one of the run's inputs (same file by real path or by inode), nor
   another output of the same run;
-- its folder exists and is a folder, or (when the script creates folders) the nearest existing folder
-  above it is one and a folder can be made in it;
+- its folder exists and is a folder, or the nearest existing folder above it is one (the scripts create
+  the missing folders);
 - a file can be created in that folder (a temporary file is made and removed at once), and an existing
   output file can be opened for writing (it is not changed).
 A failure is one `UserError` line naming the flag, the path and the reason.
@@ -67,42 +67,27 @@ def _nearest_existing(folder: str) -> str:
     return folder
 
 
-def _probe_folder(folder: str) -> OSError | None:
-    """Try to create (and remove) a file in `folder`; the OSError when that fails, else None."""
+def _probe(opener) -> OSError | None:
+    """The OSError of opening (and closing) the file `opener()` opens, or None when that works."""
     try:
-        with tempfile.TemporaryFile(dir=folder, prefix=PROBE_PREFIX):  # removed on close
+        with opener():
             pass
     except OSError as err:
         return err
     return None
 
 
-def _probe_existing_file(path: str) -> OSError | None:
-    """Open an existing file for appending (writes nothing); the OSError when that fails."""
-    try:
-        with open(path, "ab"):
-            pass
-    except OSError as err:
-        return err
-    return None
-
-
-def check_folder(flag: str, path: str, folder: str, create: bool) -> None:
-    """UserError unless a file can be written in `folder` (made first when `create`)."""
+def check_folder(flag: str, path: str, folder: str) -> None:
+    """UserError unless a file can be written in `folder`, or in the nearest existing folder above it."""
     existing = _nearest_existing(folder)
-    if existing != folder:
-        if not create:
-            raise UserError(f"{flag} {path}: the folder {folder} does not exist")
-        if not os.path.isdir(existing):
-            raise UserError(f"{flag} {path}: {existing} is a file, not a folder")
-    elif not os.path.isdir(folder):
-        raise UserError(f"{flag} {path}: {folder} is a file, not a folder")
-    failure = _probe_folder(existing)
+    if not os.path.isdir(existing):
+        raise UserError(f"{flag} {path}: {existing} is a file, not a folder")
+    failure = _probe(lambda: tempfile.TemporaryFile(dir=existing, prefix=PROBE_PREFIX))  # removed on close
     if failure is not None:
         raise UserError(f"{flag} {path}: cannot write in {existing} ({describe_os_error(failure)})")
 
 
-def check_output(flag: str, path: str, inputs=(), create_folders: bool = True) -> None:
+def check_output(flag: str, path: str, inputs=()) -> None:
     """One output path (see the module docstring); `inputs` is a list of (flag, path or paths)."""
     path = os.fspath(path)
     if path.endswith(os.sep) or os.path.isdir(path):
@@ -112,14 +97,14 @@ def check_output(flag: str, path: str, inputs=(), create_folders: bool = True) -
             if _same_file(path, in_path):
                 raise UserError(f"{flag} {path} is also the run's {in_flag}: refusing to overwrite an input "
                                 "(choose another output name)")
-    check_folder(flag, path, os.path.dirname(os.path.abspath(path)), create_folders)
+    check_folder(flag, path, os.path.dirname(os.path.abspath(path)))
     if os.path.lexists(path):
-        failure = _probe_existing_file(path)
+        failure = _probe(lambda: open(path, "ab"))  # appending writes nothing
         if failure is not None:
             raise UserError(f"{flag} {path} cannot be overwritten ({describe_os_error(failure)})")
 
 
-def check_outputs(outputs, inputs=(), create_folders: bool = True) -> None:
+def check_outputs(outputs, inputs=()) -> None:
     """Check every (flag, path) of `outputs` (None paths are skipped) against the run's `inputs`
     [(flag, path or list of paths)]: writable, not a folder, not an input, no two outputs the same."""
     seen = []
@@ -129,11 +114,11 @@ def check_outputs(outputs, inputs=(), create_folders: bool = True) -> None:
                 if _same_file(path, other):
                     raise UserError(f"{flag} {path} is the same file as {other_flag} {other}; give them "
                                     "different names")
-            check_output(flag, path, inputs, create_folders)
+            check_output(flag, path, inputs)
             seen.append((flag, path))
 
 
-def check_output_folder(flag: str, folder: str, inputs=(), create: bool = True) -> None:
+def check_output_folder(flag: str, folder: str, inputs=()) -> None:
     """An output folder (e.g. transfer's results folder): a folder, or creatable, and writable; not an input."""
     folder = os.fspath(folder)
     for in_flag, value in inputs:
@@ -142,7 +127,7 @@ def check_output_folder(flag: str, folder: str, inputs=(), create: bool = True) 
                 raise UserError(f"{flag} {folder} is also the run's {in_flag}: refusing to overwrite an input")
     if os.path.lexists(folder) and not os.path.isdir(folder):
         raise UserError(f"{flag} {folder} is a file, but the run writes a folder there")
-    check_folder(flag, folder, os.path.abspath(folder), create)
+    check_folder(flag, folder, os.path.abspath(folder))
 
 
 def check_unused_folder(folder: str, results, new_folder_flag: str) -> None:

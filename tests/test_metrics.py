@@ -5,6 +5,7 @@ from sklearn import metrics as skm
 
 from sentiment_discovery.errors import UserError
 from sentiment_discovery.evaluation import metrics as M
+from sentiment_discovery.evaluation.names import canonical_metric
 
 SK_FUNCTIONS = {"precision": skm.precision_score, "recall": skm.recall_score,
                 "f1": skm.f1_score, "jaccard": skm.jaccard_score}
@@ -15,6 +16,12 @@ def random_multiclass(seed, n=300, k=4):
     truth = rng.integers(0, k, n)
     pred = np.where(rng.random(n) < 0.6, truth, rng.integers(0, k, n))
     return truth, pred
+
+
+def score(name, truth, pred, average):
+    """One metric of metrics_report: a per-class list (average None), or the micro / macro average."""
+    report = M.metrics_report(truth, pred)
+    return report["per_class"][name] if average is None else report[average][name]
 
 
 def random_multilabel(seed, n=200, labels=5):
@@ -31,9 +38,9 @@ def test_multiclass_averages_match_sklearn(seed, name):
     sk = SK_FUNCTIONS[name]
     for average in ("micro", "macro"):
         expected = sk(truth, pred, average=average, zero_division=0)
-        assert M.score(name, truth, pred, average=average) == pytest.approx(expected)
+        assert score(name, truth, pred, average) == pytest.approx(expected)
     expected = sk(truth, pred, average=None, zero_division=0)
-    assert np.allclose(M.score(name, truth, pred, average=None), expected)
+    assert np.allclose(score(name, truth, pred, None), expected)
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -43,7 +50,7 @@ def test_multilabel_averages_match_sklearn(seed, name):
     sk = SK_FUNCTIONS[name]
     for average in ("micro", "macro", None):
         expected = sk(truth, pred, average=average, zero_division=0)
-        assert np.allclose(M.score(name, truth, pred, average=average), expected)
+        assert np.allclose(score(name, truth, pred, average), expected)
 
 
 def test_binary_positive_class_matches_sklearn():
@@ -77,7 +84,7 @@ def test_multilabel_accuracy_is_exact_match_and_labelwise_mean():
 
 def test_confusion_matrix_matches_sklearn():
     truth, pred = random_multiclass(6, k=3)
-    assert np.array_equal(M.confusion_matrix(truth, pred), skm.confusion_matrix(truth, pred))
+    assert np.array_equal(M.metrics_report(truth, pred)["confusion_matrix"], skm.confusion_matrix(truth, pred))
 
 
 def test_class_without_positives_or_predictions_scores_zero():
@@ -110,6 +117,6 @@ def test_bad_inputs_raise_user_errors():
     with pytest.raises(UserError, match="0/1"):
         M.metrics_report(np.array([[0, 2]]), np.array([[0, 1]]))
     with pytest.raises(UserError, match="unknown metric"):
-        M.canonical_metric("auc")
+        canonical_metric("auc")
     with pytest.raises(UserError, match="outside"):
-        M.confusion_matrix([0, 1, 3], [0, 1, 1], n_classes=3)
+        M.metrics_report([0, 1, 3], [0, 1, 1], task="multiclass", n_classes=3)

@@ -90,8 +90,6 @@ def test_each_bad_output_is_one_line(tmp_path, files):
         with pytest.raises(UserError, match=words) as err:
             check_outputs(*args)
         assert "\n" not in str(err.value)
-    with pytest.raises(UserError, match="folder .* does not exist"):
-        check_outputs([("--save", str(tmp_path / "missing" / "out.pt"))], create_folders=False)
 
 
 def test_an_input_reached_by_another_name_is_refused(tmp_path, files):

@@ -28,18 +28,18 @@ def test_tuned_thresholds_beat_one_half():
     assert result.thresholds[0] == pytest.approx(0.25, abs=0.05)
     assert result.thresholds[1] == pytest.approx(0.75, abs=0.05)
     assert micro_f1(probs, labels, result.thresholds) > micro_f1(probs, labels, 0.5) + 0.1
-    assert result.micro == pytest.approx(micro_f1(probs, labels, result.thresholds))
+    assert T.evaluate_thresholds(probs, labels, result.thresholds) == pytest.approx(
+        micro_f1(probs, labels, result.thresholds))
     per_class = f1_score(labels, predict_labels(probs, "multilabel", result.thresholds), average=None)
     assert np.allclose(result.per_class, per_class)
-    assert result.to_dict()["metric"] == "f1"
 
 
 def test_grid_search_matches_brute_force():
     rng = np.random.default_rng(1)
     probs, labels = rng.random((150, 1)), (rng.random((150, 1)) < 0.3).astype(int)
-    grid = np.linspace(0, 1, 51)
+    grid = T.DEFAULT_GRID
     brute = [f1_score(labels[:, 0], probs[:, 0] > t, zero_division=0) for t in grid]
-    result = T.best_thresholds(probs, labels, metric="f1", grid=grid)
+    result = T.best_thresholds(probs, labels, metric="f1")
     assert result.per_class[0] == pytest.approx(max(brute))
     assert result.thresholds[0] == pytest.approx(grid[int(np.argmax(brute))])
 

@@ -60,14 +60,11 @@ def test_mcc_metric_and_standardisation():
     assert R.top_neurons(result.weights, 1)[1].tolist() == [1]
 
 
-@pytest.mark.subprocess
 def test_multilabel_one_model_per_label():
     rng = np.random.default_rng(3)
     x = rng.normal(0, 1, (400, 16))
     y = np.stack([x[:, 2] > 0, x[:, 5] < 0, x[:, 9] > 0.5], axis=1).astype(int)  # (N, 3)
     result = R.sweep_logistic_regression(x[:300], y[:300], x[300:], y[300:], cs=CS)
-    in_workers = R.sweep_logistic_regression(x[:300], y[:300], x[300:], y[300:], cs=CS, n_jobs=2)
-    assert np.array_equal(in_workers.weights, result.weights)  # parallel fits give the same models
     assert result.task == "multilabel" and result.weights.shape == (3, 16)
     assert len(result.val_per_label) == 3 and min(result.val_per_label) > 0.9
     assert result.val_score == pytest.approx(np.mean(result.val_per_label))
@@ -101,8 +98,6 @@ def test_bad_inputs_raise_user_errors():
         R.sweep_logistic_regression(x, y, x[:, :5], y, cs=CS)
     with pytest.raises(UserError, match="outside"):
         R.fit_on_neurons(x, y, x, y, [40], cs=CS)
-    with pytest.raises(UserError, match="solver"):
-        R.sweep_logistic_regression(x, y, x, y, cs=CS, solver="lbfgs")
     with pytest.raises(UserError, match="neurons"):
         R.top_neurons(np.ones(4), 5)
 

@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from sentiment_discovery.errors import UserError
+from sentiment_discovery.training.metrics_log import read_metrics
 from sentiment_discovery.visualize import heatmap as H
 from sentiment_discovery.visualize import plots as P
 
@@ -37,7 +38,7 @@ def test_loss_and_metric_curves_from_jsonl(tmp_path):
     jsonl = tmp_path / "run.metrics.jsonl"
     jsonl.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     assert P.loss_keys(rows) == ["loss", "val_loss"]
-    png_size(P.loss_curve(str(jsonl), str(tmp_path / "loss.png")))
+    png_size(P.loss_curve(read_metrics(jsonl), str(tmp_path / "loss.png")))
     png_size(P.metric_curves(rows, str(tmp_path / "metrics.png")))
     with pytest.raises(UserError, match="numeric keys present"):
         P.metric_curves(rows, str(tmp_path / "x.png"), keys=["accuracy"])
@@ -102,7 +103,7 @@ def test_finetune_curves_draw_step_rows_and_visible_evaluations(tmp_path, figure
     metrics = tmp_path / "clf.metrics.jsonl"
     metrics.write_text("".join(json.dumps(row) + "\n" for row in step_rows + [epoch]))
     paths = {"metrics": str(metrics), "curves": str(tmp_path / "clf_curves.png")}
-    assert draw_plots(paths, [epoch], "f1", False, "binary") == [paths["curves"]]
+    assert draw_plots(paths, [epoch], "f1", "binary") == [paths["curves"]]
     loss, accuracy, f1 = figures[0].axes[:3]
     assert [ax.get_title() for ax in (loss, accuracy, f1)] == ["loss", "validation accuracy", "validation f1"]
     assert legend_texts(loss) == ["training loss (logged steps)", "training loss (epoch mean): 0.52 at step 300",
@@ -115,7 +116,7 @@ def test_finetune_curves_draw_step_rows_and_visible_evaluations(tmp_path, figure
         assert low <= 0 and 300 < high < 330  # from the start of training to just past the evaluation
         assert all(line.get_marker() not in (None, "None", "") for line in ax.lines if len(line.get_xdata()) == 1)
     without_steps = {"metrics": str(tmp_path / "none.jsonl"), "curves": str(tmp_path / "c2.png")}
-    draw_plots(without_steps, [epoch], "f1", False, "binary")  # no metrics log (yet): the epoch rows alone
+    draw_plots(without_steps, [epoch], "f1", "binary")  # no metrics log (yet): the epoch rows alone
     assert legend_texts(figures[1].axes[0]) == ["training loss (epoch mean): 0.52 at step 300",
                                                  "validation loss: 0.47 at step 300"]
 

@@ -148,10 +148,6 @@ def build_model(config, spec, train, resume_ckpt):
     return model, tokenizer, process_fn
 
 
-def model_max_len(config, model):
-    return effective_max_len(config.features.max_seq_len, max_positions(model.encoder))
-
-
 def warmup_iterations(config, steps_per_epoch, total):
     warmup, warmup_epochs = config.training.warmup, config.finetune.warmup_epochs
     if warmup_epochs:
@@ -201,7 +197,8 @@ def run(config):
     ckpt = load_resume(resume, spec) if resume else None
     model, tokenizer, process_fn = build_model(config, spec, train_set, ckpt)
     log.info("text clean-up: %s", process_fn)
-    data = FinetuneData(spec, tokenizer, model_max_len(config, model), train_set, valid, labelled(test), process_fn)
+    max_len = effective_max_len(config.features.max_seq_len, max_positions(model.encoder))
+    data = FinetuneData(spec, tokenizer, max_len, train_set, valid, labelled(test), process_fn)
     settings = finetune_settings(config, spec, data)
     precision = Precision.from_flags(device=env.device, **config.precision.flags())
     if f.freeze_lm:
@@ -320,7 +317,7 @@ def write_outputs(paths, summary, sections, confusion, progress, config, spec, r
             write_report(paths, summary, sections)
             written += [paths["report_txt"], paths["report_json"]]
         matrix, split = confusion or (None, None)
-        written += draw_plots(paths, progress.history, f.report_metric, f.micro, spec.kind,
+        written += draw_plots(paths, progress.history, f.report_metric, spec.kind,
                               confusion=matrix, label_names=list(spec.names), split=split)
     if matrix is not None:
         reporter.image(f"confusion_matrix/{split}_best_epoch", paths["confusion"], progress.iteration)

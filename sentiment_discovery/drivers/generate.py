@@ -83,7 +83,7 @@ def sampling_options(options):
     return SamplingOptions(temperature=options.temperature, top_k=options.top_k, top_p=options.top_p)
 
 
-def steering_options(options, neuron):
+def steering_options(options):
     if options.overwrite_prefix and options.overwrite is None:
         raise UserError("--overwrite-prefix needs --overwrite V")
     return Steering(options.overwrite, options.overwrite_prefix)
@@ -118,16 +118,17 @@ def describe(neuron, steering):
 
 
 def draw_heatmap(tokenizer, ids, raw_values, neuron, steering, stem):
-    """PNG + HTML heatmap of one token sequence; returns (text, per-character values, character rows).
-    With steering the colours are the values the model computed before the neuron was set (colour bar)."""
+    """PNG + HTML heatmap of one token sequence; returns its record (text, per-character values, character
+    rows, files). With steering the colours are the values the model computed before the neuron was set."""
     from ..visualize.heatmap import DEFAULT_QUANTITY, text_heatmap_html, text_heatmap_png  # loaded only to draw
     text, values = token_text(tokenizer, ids, (raw_values * neuron.polarity).tolist())
     title = describe(neuron, steering)
     quantity = (f"neuron value as the model computed it, before being set to {steering.value:g}"
                 if steering.active else DEFAULT_QUANTITY)
-    rows = text_heatmap_png(text, values, stem + ".png", title=title, quantity=quantity)
-    text_heatmap_html(text, values, stem + ".html", title=title, quantity=quantity)
-    return text, values, rows
+    with reported_write(stem + ".png", "--save"):
+        rows = text_heatmap_png(text, values, stem + ".png", title=title, quantity=quantity)
+        text_heatmap_html(text, values, stem + ".html", title=title, quantity=quantity)
+    return {"text": text, "values": values, "rows": rows, "png": stem + ".png", "html": stem + ".html"}
 
 
 def write_json(path, data):
@@ -154,7 +155,7 @@ def run_sampling(options, model, tokenizer, device, seed):
     """Sample --num-samples texts; write them (and heatmaps with --visualize). Returns a summary dict."""
     needed = options.visualize or options.overwrite is not None or options.overwrite_prefix
     neuron = neuron_for(options, model, needed)
-    steering = steering_options(options, neuron) if neuron is not None else Steering()
+    steering = steering_options(options) if neuron is not None else Steering()
     prompt = options.text if options.process_fn is None else (get_process_fn(options.process_fn) or str)(options.text)
     ids, hidden = prompt_ids(tokenizer, prompt)
     generator = torch.Generator(device=device).manual_seed(seed)
@@ -172,16 +173,12 @@ def run_sampling(options, model, tokenizer, device, seed):
 
 def draw_sample_heatmaps(tokenizer, shown, values, neuron, steering, save):
     stem = output_stem(save) + "_heatmap"
-    paths, records = [], []
+    records = []
     for index, (ids, row_values) in enumerate(zip(shown, values)):
         path_stem = stem if len(shown) == 1 else f"{stem}_{index + 1}"
-        with reported_write(path_stem + ".png", "--save"):
-            text, char_values, rows = draw_heatmap(tokenizer, ids.tolist(), row_values, neuron, steering, path_stem)
-        paths.append(path_stem + ".png")
-        records.append({"text": text, "values": char_values, "rows": rows, "png": path_stem + ".png",
-                        "html": path_stem + ".html"})
+        records.append(draw_heatmap(tokenizer, ids.tolist(), row_values, neuron, steering, path_stem))
     write_json(stem + ".json", {"neuron": neuron_record(neuron, steering), "samples": records})
-    log.info("heatmaps written to %s", ", ".join(paths))
+    log.info("heatmaps written to %s", ", ".join(record["png"] for record in records))
     return records
 
 
@@ -195,7 +192,7 @@ def run_row_heatmaps(options, model, tokenizer, process_fn):
     if options.max_rows < 1:
         raise UserError(f"--max-rows must be >= 1, got {options.max_rows}")
     neuron = neuron_for(options, model, True)
-    steering = steering_options(options, neuron)
+    steering = steering_options(options)
     if steering.active and not steering.prefix:
         raise UserError("with --data nothing is generated; --overwrite steers the rows only with --overwrite-prefix")
     for path in options.data:
@@ -216,10 +213,8 @@ def run_row_heatmaps(options, model, tokenizer, process_fn):
             ids = ids[:limit]
         result = generate(model, ids, 0, sampling_options(options), None, 1, neuron, steering, record=True)
         path_stem = os.path.join(folder, f"row_{row:04d}")
-        with reported_write(path_stem + ".png", "--save"):
-            text, char_values, rows = draw_heatmap(tokenizer, ids, result.values[0].cpu(), neuron, steering, path_stem)
-        records.append({"row": row, "text": text, "values": char_values, "rows": rows,
-                        "png": path_stem + ".png", "html": path_stem + ".html"})
+        drawn = draw_heatmap(tokenizer, ids, result.values[0].cpu(), neuron, steering, path_stem)
+        records.append({"row": row, **drawn})
     write_json(os.path.join(folder, "neuron_values.json"), {"neuron": neuron_record(neuron, steering),
                                                             "rows": records})
     log.info("%d heatmaps written to %s", len(records), folder)

@@ -27,7 +27,7 @@ from ..data.formats.label_columns import parse_label_column
 from ..data.files.tables import file_format, read_frame
 from ..errors import UserError
 from ..output_paths import check_outputs, reported_write
-from ..evaluation.metrics import canonical_metric
+from ..evaluation.names import canonical_metric
 from ..evaluation.threshold_search import (
     as_matrix,
     best_thresholds,
@@ -90,11 +90,6 @@ def read_labels(path, label_key="label", non_binary_cols=None, loose_json=False)
         raise UserError(f"--labels-file {path} has no label column {missing[0]!r}; its columns are: "
                         f"{', '.join(map(str, frame.columns))}")
     return np.stack([parse_label_column(frame[c].tolist(), c, path) for c in columns], axis=1)
-
-
-def check_rows(preds, labels):
-    if preds.shape[0] != labels.shape[0]:
-        raise UserError(f"--preds-file has {preds.shape[0]} rows but --labels-file has {labels.shape[0]}")
 
 
 def check_columns(preds, labels, task):
@@ -174,7 +169,8 @@ def run_threshold(task, preds_file, labels_file, metric="f1", micro=False, label
         _check_file(apply, "--apply")
     preds, names = read_predictions(preds_file)
     labels = read_labels(labels_file, label_key, non_binary_cols, loose_json)
-    check_rows(preds, labels)
+    if preds.shape[0] != labels.shape[0]:
+        raise UserError(f"--preds-file has {preds.shape[0]} rows but --labels-file has {labels.shape[0]}")
     if apply:
         return applied_task(preds, labels, names, apply)
     if task == "auc":

@@ -1,19 +1,11 @@
-"""The transfer run behind transfer.py (Radford et al., "Learning to Generate Reviews and Discovering
-Sentiment", arXiv 1704.01444, as NVIDIA's sentiment-discovery ran it):
+"""The transfer run behind transfer.py (Radford et al., arXiv 1704.01444, as NVIDIA's sentiment-discovery ran
+it; README "Transfer"): featurize the splits with the frozen language model (`transfer/featurize.py`, cached
+per split by `transfer/feature_cache.py`), the L1 logistic-regression sweep and the top --neurons
+(`transfer/regression.py`), the report, and the results folder (`transfer/transfer_outputs.py`).
 
-1. featurize the train / validation / test texts with a frozen language model (`transfer/featurize.py`;
-   cached per split in the results directory, reused with --use-cached, `transfer/feature_cache.py`),
-   each text first put through the model's process function (--process-fn, default: what the checkpoint
-   records); the data sets keep the raw text, so --write-results carries the input verbatim;
-2. L1 logistic regression over C in 2^-8 .. 2^0, fitted on train, C chosen on validation (accuracy, or
-   MCC with --mcc), refitted on train (`transfer/regression.py`); train/val/test accuracy, C and the
-   number of non-zero weights reported;
-3. the top --neurons features by |weight| are the "sentiment neurons": refit on only them (and with
-   --drop-neurons on all the others) and report the same numbers;
-4. results in `<load stem>_transfer/<--save-results>/`, or `<--output-dir>/<--save-results>/`
-   (`transfer/transfer_outputs.py`).
-
-A test split without labels is featurized and predicted, but not scored.
+Each text goes through the model's process function as it is featurized; the data sets keep the raw text,
+so --write-results carries the input verbatim. A test split without labels is featurized and predicted,
+but not scored.
 """
 from __future__ import annotations
 
@@ -24,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..checkpoint import save_checkpoint
 from ..errors import UserError
 from ..inference import effective_max_len, output_names
 from ..models.hf_encoder import resolve_model_path
@@ -96,11 +89,6 @@ def model_stamp(model) -> dict:
     return dict(feature_cache.model_stamp(os.path.join(folder, "config.json")), pooling=model.hf_pooling)
 
 
-def check_neuron_count(k: int, width: int) -> None:
-    if k > width:
-        raise UserError(f"--neurons {k} is larger than the {width} features the model gives")
-
-
 # ---------------------------------------------------------------- features
 
 def split_features(split: Split, model, tokenizer, options: dict, width: int, settings: dict) -> None:
@@ -131,14 +119,14 @@ def split_features(split: Split, model, tokenizer, options: dict, width: int, se
 
 # ---------------------------------------------------------------- regression
 
-def validation_pair(splits: dict):
-    """(features, labels) C is chosen on: the validation split, or train (with a warning) without one."""
+def validation_split(splits: dict) -> Split:
+    """The split C is chosen on: the labelled validation split, or train (with a warning) without one."""
     valid = splits.get("valid")
     if valid is not None and valid.labels is not None:
-        return valid.features, valid.labels
+        return valid
     log.warning("no labelled validation data: C is chosen on the training data "
                 "(pass --valid FILE or a --split with a validation fraction)")
-    return splits["train"].features, splits["train"].labels
+    return splits["train"]
 
 
 def score_splits(result, splits: dict) -> dict:
@@ -150,12 +138,13 @@ def score_splits(result, splits: dict) -> dict:
     return scores
 
 
-def fit_all(splits: dict, k: int, drop: bool, sweep_options: dict) -> tuple[dict, np.ndarray, np.ndarray]:
-    """The regressions: all neurons, the top k, and (drop) all but the top k. Returns (reports by
-    name, top indices (k,), their signs (k,))."""
+def fit_all(splits: dict, chosen_on: Split, k: int, drop: bool,
+            sweep_options: dict) -> tuple[dict, np.ndarray, np.ndarray]:
+    """The regressions, C chosen on the split `chosen_on`: all neurons, the top k, and (drop) all but the
+    top k. Returns (reports by name, top indices (k,), their signs (k,))."""
     from ..transfer.regression import drop_neurons, fit_on_neurons, sweep_logistic_regression, top_neurons
     train = splits["train"]
-    val_x, val_y = validation_pair(splits)
+    val_x, val_y = chosen_on.features, chosen_on.labels
     full = sweep_logistic_regression(train.features, train.labels, val_x, val_y, **sweep_options)
     reports = {"all": FitReport("all neurons", full, score_splits(full, splits))}
     indices = signs = np.zeros(0, dtype=np.int64)
@@ -254,7 +243,8 @@ def run(config) -> dict | None:
     set_runtime_options(model, config.model.rnn_impl)
     options = config.features.options()
     width = feature_width(model.config, **options)
-    check_neuron_count(neurons, width)
+    if neurons > width:
+        raise UserError(f"--neurons {neurons} is larger than the {width} features the model gives")
     splits = read_splits(config)
     with reported_write(results_dir, "--save-results"):
         os.makedirs(results_dir, exist_ok=True)
@@ -274,26 +264,21 @@ def run(config) -> dict | None:
         return None
 
     sweep_options = {"metric": "mcc" if transfer.mcc else "accuracy", "seed": run.seed}
-    reports, indices, signs = fit_all(splits, neurons, transfer.drop_neurons, sweep_options)
+    chosen_on = validation_split(splits)
+    reports, indices, signs = fit_all(splits, chosen_on, neurons, transfer.drop_neurons, sweep_options)
     test = splits.get("test")
-    valid = splits.get("valid")
-    chosen_on = "validation" if valid is not None and valid.labels is not None else "training"  # validation_pair
     print_report(reports, indices, signs, reports["all"].result.metric, test is not None and test.labels is None,
-                 chosen_on)
-    return write_outputs(config, splits, reports, indices, signs, (encoder, tokenizer, process_fn), options,
-                         results_dir)
+                 "validation" if chosen_on.name == "valid" else "training")
+    with reported_write(results_dir, "--save-results"):
+        return write_outputs(config, splits, reports, indices, signs, (encoder, tokenizer, process_fn), options,
+                             results_dir)
 
 
 def write_outputs(config, splits, reports, indices, signs, pipeline, options, results_dir) -> dict:
     """classifier.pt, plots, --write-results and results.json."""
-    with reported_write(results_dir, "--save-results"):
-        return _write_outputs(config, splits, reports, indices, signs, pipeline, options, results_dir)
-
-
-def _write_outputs(config, splits, reports, indices, signs, pipeline, options, results_dir) -> dict:
     from ..transfer.regression import probabilities
-    from ..transfer.transfer_outputs import (regression_payload, save_classifier, stored_class_names,
-                                   write_plots, write_results_json, write_test_results)
+    from ..transfer.transfer_outputs import (regression_payload, stored_class_names, write_plots, write_results_json,
+                                             write_test_results)
     full = reports["all"].result
     train = splits["train"].dataset
     n_columns = np.atleast_2d(full.weights).shape[0]
@@ -301,7 +286,7 @@ def _write_outputs(config, splits, reports, indices, signs, pipeline, options, r
     class_names = stored_class_names(full.task, train.class_names, n_columns)
     neurons = {"indices": [int(i) for i in indices], "signs": [float(s) for s in signs]} if len(indices) else None
     encoder, tokenizer, process_fn = pipeline
-    files = {"classifier": save_classifier(results_dir, regression_payload(
+    files = {"classifier": save_checkpoint(os.path.join(results_dir, CLASSIFIER_FILE), regression_payload(
         encoder, tokenizer, full.weights, full.intercepts, names, options, neurons, process_fn, class_names))}
     files["plots"] = write_plots(results_dir, full.task, splits["train"].features, splits["train"].labels,
                                  full.weights, indices, names, class_names)

@@ -22,24 +22,17 @@ def safe_divide(numerator, denominator) -> np.ndarray:
     return out
 
 
-def mcc_from_counts(tp, fp, fn, tn) -> np.ndarray:
-    """Matthews correlation of binary counts (0 when any margin is empty)."""
-    tp, fp, fn, tn = (np.asarray(v, dtype=np.float64) for v in (tp, fp, fn, tn))
-    numerator = tp * tn - fp * fn
-    denominator = np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
-    return safe_divide(numerator, denominator)
-
-
 def scores_from_counts(tp, fp, fn, tn) -> dict[str, np.ndarray]:
     """All six metrics from counts, element-wise (e.g. per class, or per candidate threshold)."""
     tp, fp, fn, tn = (np.asarray(v, dtype=np.float64) for v in (tp, fp, fn, tn))
+    margins = (tp + fp) * (tp + fn) * (tn + fp) * (tn + fn)  # MCC is 0 when any margin is empty
     return {
         "accuracy": safe_divide(tp + tn, tp + fp + fn + tn),
         "precision": safe_divide(tp, tp + fp),
         "recall": safe_divide(tp, tp + fn),
         "f1": safe_divide(2 * tp, 2 * tp + fp + fn),
         "jaccard": safe_divide(tp, tp + fp + fn),
-        "mcc": mcc_from_counts(tp, fp, fn, tn),
+        "mcc": safe_divide(tp * tn - fp * fn, np.sqrt(margins)),
     }
 
 

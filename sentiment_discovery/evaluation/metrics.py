@@ -19,10 +19,9 @@ import warnings
 
 import numpy as np
 
-from ..errors import UserError
 from .counts import scores_from_counts
 from .labels import check_labels, infer_task
-from .names import METRIC_NAMES, canonical_metric
+from .names import METRIC_NAMES
 
 
 def _sklearn_metrics():
@@ -59,21 +58,6 @@ def one_hot(ids, n_classes: int) -> np.ndarray:
     matrix = np.zeros((ids.shape[0], n_classes), dtype=np.int64)  # (N, K)
     matrix[np.arange(ids.shape[0]), ids] = 1
     return matrix
-
-
-# ---------------------------------------------------------------- confusion matrices
-
-def confusion_matrix(y_true, y_pred, n_classes: int | None = None) -> np.ndarray:
-    """(K, K) int64 counts; rows are true class ids, columns predicted ids."""
-    if np.ndim(y_true) == 2:
-        raise UserError("confusion_matrix needs 1-D class ids; use multilabel_confusion for (N, L) targets")
-    y_true, y_pred, _, n_classes = checked_pair(y_true, y_pred, "multiclass", n_classes)
-    return class_confusion(y_true, y_pred, n_classes)
-
-
-def class_confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
-    """sklearn's confusion matrix of checked class ids, (K, K) int64."""
-    return _sklearn_metrics().confusion_matrix(y_true, y_pred, labels=np.arange(n_classes)).astype(np.int64)
 
 
 # ---------------------------------------------------------------- scores of indicator matrices
@@ -160,7 +144,7 @@ def multiclass_report(t: np.ndarray, p: np.ndarray, n_classes: int) -> dict:
     report.update(averaged_scores(one_hot(t, n_classes), one_hot(p, n_classes)))
     with quiet():
         report["mcc"] = float(_sklearn_metrics().matthews_corrcoef(t, p))
-    report["confusion_matrix"] = class_confusion(t, p, n_classes).tolist()
+    report["confusion_matrix"] = _sklearn_metrics().confusion_matrix(t, p, labels=np.arange(n_classes)).tolist()
     return report
 
 
@@ -169,26 +153,6 @@ def multilabel_report(t: np.ndarray, p: np.ndarray) -> dict:
     report = {"task": "multilabel", "n": int(t.shape[0]), "accuracy": float(_sklearn_metrics().accuracy_score(t, p))}
     report.update(averaged_scores(t, p))
     return report
-
-
-def score(name: str, y_true, y_pred, average: str | None = "macro", task: str | None = None):
-    """One metric: average None -> per-class list, "micro", "macro", or "binary" (class 1 only)."""
-    name = canonical_metric(name)
-    report = metrics_report(y_true, y_pred, task=task)
-    if average is None:
-        return report["per_class"][name]
-    if average == "binary":
-        if report["task"] != "binary":
-            raise UserError(f"average='binary' needs 0/1 labels, but the task is {report['task']}")
-        return report["positive"][name]
-    if average not in ("micro", "macro"):
-        raise UserError(f"unknown average {average!r}; choose None, 'binary', 'micro' or 'macro'")
-    return report[average][name]
-
-
-def accuracy(y_true, y_pred) -> float:
-    """Fraction of rows predicted exactly right (exact match for multi-label)."""
-    return metrics_report(y_true, y_pred)["accuracy"]
 
 
 # ---------------------------------------------------------------- reports

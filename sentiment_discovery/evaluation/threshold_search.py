@@ -1,23 +1,9 @@
 """Decision thresholds tuned on validation data, as the original's automatic thresholding and its
-offline `threshold.py` tool did it. scikit-learn scores labels, not candidate thresholds, so the
-searches count tp/fp/fn/tn for a whole grid at once (sorted scores, `searchsorted`) and score the
-counts with counts.py; ROC AUC comes from sklearn.metrics.
-
-- `best_thresholds`: per class, the threshold in a grid that maximises one metric (f1, jaccard, mcc,
-  accuracy, precision, recall) of `prob > threshold` against the 0/1 labels.
-- `second_pass` (the finetuning --double-thresh): output by output, each threshold re-chosen on the
-  grid for the averaged (micro or macro) metric with the other outputs' thresholds held.
-- `global_tweaks`: random +-0.04 nudges of one class's threshold at a time, kept when the micro (or
-  macro) metric over all classes rises (the original's `global_tweaks`, default 1000 tries).
-- `dual_thresholds`: the original's `--dual-thresh` ("for 2 columns positive and negative, thresholds
-  classes s.t. positive, negative, neutral labels are available"): a (positive, negative) probability
-  pair each gets its own threshold; exactly one side above its threshold gives that side, both or
-  neither gives neutral; the pair is chosen on a grid to maximise 3-way accuracy against (positive,
-  negative) 0/1 label columns, where a row with both columns equal is neutral.
-- `neutral_thresholds`: two thresholds low <= high splitting one scalar score into negative (<= low),
-  neutral, positive (> high), chosen to maximise accuracy on 3-class labels (0 neg, 1 neutral, 2 pos).
-- `scalar_threshold`: the best single cut of an unbounded scalar score (e.g. one neuron's value) and
-  the metric reached there; `roc_auc` per class.
+offline `threshold.py` tool did it: per class on a grid, a second pass for the averaged metric, random
+global tweaks, the original's dual (positive, negative) and neutral three-way splits, the best cut of
+a scalar score, and ROC AUC (sklearn.metrics). scikit-learn scores labels, not candidate thresholds, so
+the searches count tp/fp/fn/tn for a whole grid at once (sorted scores, `searchsorted`) and score the
+counts with counts.py.
 
 A prediction is positive when `prob > threshold` (strict), as in the original.
 """
@@ -39,18 +25,9 @@ NEGATIVE, NEUTRAL, POSITIVE = 0, 1, 2
 
 @dataclass
 class ThresholdResult:
-    """Per-class thresholds (L,) and the validation metric they reach."""
+    """Per-class thresholds (L,) and the validation metric each reaches (L,)."""
     thresholds: np.ndarray
     per_class: np.ndarray
-    micro: float
-    macro: float
-    metric: str
-
-    def to_dict(self) -> dict:
-        """Plain data for a JSON results file."""
-        return {"metric": self.metric, "thresholds": [float(t) for t in self.thresholds],
-                "per_class": [float(s) for s in self.per_class],
-                "micro": float(self.micro), "macro": float(self.macro)}
 
 
 # ---------------------------------------------------------------- input checks
@@ -78,14 +55,6 @@ def check_probs_labels(probs, labels) -> tuple[np.ndarray, np.ndarray]:
     """probs and 0/1 labels as (N, L) arrays of the same shape."""
     probs = as_matrix(probs, "probabilities")
     return probs, label_matrix(labels, same_shape_as=("probabilities", probs))
-
-
-def as_grid(grid) -> np.ndarray:
-    """A sorted 1-D grid of candidate thresholds."""
-    grid = np.sort(np.asarray(grid if grid is not None else DEFAULT_GRID, dtype=np.float64).ravel())
-    if grid.size == 0:
-        raise UserError("the threshold grid is empty")
-    return grid
 
 
 # ---------------------------------------------------------------- per-class search
@@ -117,14 +86,12 @@ def best_on_grid(columns: SortedColumns, column: int, grid: np.ndarray, metric: 
     return float(grid[best]), float(values[best])
 
 
-def best_thresholds(probs, labels, metric: str = "f1", grid=None) -> ThresholdResult:
+def best_thresholds(probs, labels, metric: str = "f1") -> ThresholdResult:
     """Per class, the grid threshold maximising `metric` on (N, L) validation probs and 0/1 labels."""
     probs, labels = check_probs_labels(probs, labels)
-    metric, grid = canonical_metric(metric), as_grid(grid)
-    columns = SortedColumns(probs, labels)
-    thresholds, per_class = np.array([best_on_grid(columns, j, grid, metric) for j in range(probs.shape[1])]).T
-    micro = averaged_metric(columns.counts_at(thresholds), metric, micro=True)
-    return ThresholdResult(thresholds, per_class, micro, float(per_class.mean()), metric)
+    metric, columns = canonical_metric(metric), SortedColumns(probs, labels)
+    found = [best_on_grid(columns, j, DEFAULT_GRID, metric) for j in range(probs.shape[1])]
+    return ThresholdResult(*np.array(found).T)
 
 
 def evaluate_thresholds(probs, labels, thresholds, metric: str = "f1", micro: bool = True) -> float:
@@ -133,13 +100,13 @@ def evaluate_thresholds(probs, labels, thresholds, metric: str = "f1", micro: bo
     return averaged_metric(SortedColumns(probs, labels).counts_at(thresholds), canonical_metric(metric), micro)
 
 
-def second_pass(probs, labels, thresholds, metric, micro, grid=DEFAULT_GRID) -> np.ndarray:
+def second_pass(probs, labels, thresholds, metric, micro) -> np.ndarray:
     """Coordinate ascent: each output's threshold re-chosen for the averaged metric, the others fixed."""
     thresholds = np.array(thresholds, dtype=np.float64)
     columns = SortedColumns(probs, labels)
     counts = columns.counts_at(thresholds)  # each (L,)
     for column in range(probs.shape[1]):
-        grid_counts = columns.counts(column, grid)  # each (G,)
+        grid_counts = columns.counts(column, DEFAULT_GRID)  # each (G,)
         if micro:
             values = metric_from_counts(metric, **{key: grid_counts[key] + counts[key].sum() - counts[key][column]
                                                    for key in counts})  # (G,)
@@ -149,15 +116,16 @@ def second_pass(probs, labels, thresholds, metric, micro, grid=DEFAULT_GRID) -> 
             current = float(metric_from_counts(metric, **{key: value[column] for key, value in counts.items()}))
         best = int(np.argmax(values))
         if values[best] > current + 1e-12:
-            thresholds[column] = grid[best]
+            thresholds[column] = DEFAULT_GRID[best]
             for key in counts:
                 counts[key][column] = grid_counts[key][best]
     return thresholds
 
 
 def global_tweaks(probs, labels, thresholds, n: int = 1000, metric: str = "f1", micro: bool = True,
-                  seed: int = 0, step: float = TWEAK_STEP) -> tuple[np.ndarray, float]:
-    """Randomly nudge one class's threshold at a time; keep a nudge when the averaged metric rises.
+                  seed: int = 0) -> tuple[np.ndarray, float]:
+    """Randomly nudge one class's threshold at a time (by up to +-TWEAK_STEP / 2); keep a nudge when the
+    averaged (micro or macro) metric rises.
 
     Returns the new thresholds (L,) and the metric they reach (never below the starting value)."""
     probs, labels = check_probs_labels(probs, labels)
@@ -169,7 +137,7 @@ def global_tweaks(probs, labels, thresholds, n: int = 1000, metric: str = "f1", 
     rng = np.random.default_rng(seed)
     for _ in range(n if probs.shape[1] > 1 else 0):
         column = int(rng.integers(probs.shape[1]))
-        candidate = round(float(thresholds[column] + step * (rng.random() - 0.5)), 6)
+        candidate = round(float(thresholds[column] + TWEAK_STEP * (rng.random() - 0.5)), 6)
         trial = {key: value.copy() for key, value in counts.items()}
         for key, value in columns.counts(column, candidate).items():
             trial[key][column] = value
@@ -190,23 +158,17 @@ def three_way(positive: np.ndarray, negative: np.ndarray) -> np.ndarray:
     return ids
 
 
-def dual_pair(probs) -> np.ndarray:
-    """(positive, negative) probability pairs as a checked (N, 2) float64 array."""
+def dual_thresholds(probs, labels) -> tuple[tuple[float, float], float]:
+    """The (t_positive, t_negative) pair on the grid maximising 3-way accuracy against (positive, negative)
+    0/1 label columns (equal columns: neutral), and that accuracy."""
     probs = as_matrix(probs, "probabilities")
     if probs.shape[1] != 2:
         raise UserError(f"dual thresholds need 2 columns (positive, negative), got {probs.shape[1]}")
-    return probs
-
-
-def dual_thresholds(probs, labels, grid=None) -> tuple[tuple[float, float], float]:
-    """The (t_positive, t_negative) pair on the grid maximising 3-way accuracy against (positive, negative)
-    0/1 label columns (equal columns: neutral), and that accuracy."""
-    probs = dual_pair(probs)
     labels = label_matrix(labels, same_rows_as=("probabilities", probs))
     if labels.shape[1] != 2:
         raise UserError(f"dual-threshold labels need 2 columns (positive, negative), got {labels.shape[1]}")
     truth = three_way(labels[:, 0] == 1, labels[:, 1] == 1)  # (N,)
-    grid = as_grid(grid)
+    grid = DEFAULT_GRID
     above_positive = probs[:, 0][None, :] > grid[:, None]  # (G, N)
     above_negative = probs[:, 1][None, :] > grid[:, None]  # (G, N)
     best_pair, best_accuracy = (float(grid[0]), float(grid[0])), -1.0
@@ -219,15 +181,16 @@ def dual_thresholds(probs, labels, grid=None) -> tuple[tuple[float, float], floa
     return best_pair, best_accuracy
 
 
-def neutral_thresholds(scores, labels, grid=None) -> tuple[tuple[float, float], float]:
-    """(low, high) with low <= high maximising accuracy of the 3-way split on labels 0/1/2."""
+def neutral_thresholds(scores, labels) -> tuple[tuple[float, float], float]:
+    """(low, high) with low <= high maximising the accuracy of the 3-way split of a scalar score (<= low
+    negative, > high positive, neutral between) on labels 0 neg, 1 neutral, 2 pos."""
     scores = as_matrix(scores, "scores")
     if scores.shape[1] != 1:
         raise UserError(f"neutral thresholds need one score per row, got {scores.shape[1]} columns")
     scores = scores[:, 0]
     labels = check_labels(np.ravel(labels), "neutral-threshold labels (one per score: 0 neg, 1 neutral, 2 pos)",
                           "multiclass", 3, same_rows_as=("scores", scores))
-    grid = as_grid(grid if grid is not None else score_grid(scores))
+    grid = score_grid(scores)
     # counts of each class at or below every grid value
     at_or_below = [np.searchsorted(np.sort(scores[labels == c]), grid, side="right") for c in range(3)]
     total_positive = int(np.sum(labels == POSITIVE))
@@ -243,12 +206,12 @@ def neutral_thresholds(scores, labels, grid=None) -> tuple[tuple[float, float], 
 # ---------------------------------------------------------------- scalar scores and AUC
 
 def score_grid(scores: np.ndarray, size: int = 201) -> np.ndarray:
-    """A grid for an unbounded score: its quantiles (plus a value below the minimum)."""
+    """A sorted grid for an unbounded score: its quantiles (plus a value below the minimum)."""
     quantiles = np.quantile(scores, np.linspace(0.0, 1.0, size))
     return np.unique(np.concatenate([[scores.min() - 1.0], quantiles]))
 
 
-def scalar_threshold(scores, labels, metric: str = "accuracy", grid=None) -> tuple[float, float, int]:
+def scalar_threshold(scores, labels, metric: str = "accuracy") -> tuple[float, float, int]:
     """Best single cut of a scalar score for 0/1 labels: (threshold, metric value, sign).
 
     sign is +1 when high scores mean class 1 and -1 when the score is flipped (the better direction
@@ -257,7 +220,7 @@ def scalar_threshold(scores, labels, metric: str = "accuracy", grid=None) -> tup
     scores = as_matrix(scores, "scores")[:, :1]  # (N, 1)
     labels = label_matrix(labels, same_rows_as=("scores", scores))[:, :1]  # (N, 1)
     metric = canonical_metric(metric)
-    grid = as_grid(grid if grid is not None else score_grid(scores[:, 0]))
+    grid = score_grid(scores[:, 0])
     up = best_on_grid(SortedColumns(scores, labels), 0, grid, metric)
     down = best_on_grid(SortedColumns(-scores, labels), 0, np.sort(-grid), metric)
     if down[1] > up[1]:

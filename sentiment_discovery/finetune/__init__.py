@@ -1,6 +1,6 @@
 """End-to-end finetuning of a language model and a classifier head (finetune_classifier.py), after Kant et
 al. 2018, "Practical Text Classification With Large Pre-Trained Language Models" (arXiv 1812.01207): the
-library of drivers/finetune.py (the run behind finetune_classifier.py) and drivers/threshold.py (threshold.py).
+library of drivers/finetune.py, the run behind finetune_classifier.py.
 
 - outputs.py         what the labels ask for: binary, multi-class (softmax) or multi-label outputs, checked
 - classifier_task.py the task training/loop.py trains: the splits' tokens, each epoch's batch order, each

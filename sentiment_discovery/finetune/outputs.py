@@ -73,23 +73,15 @@ class OutputSpec:
         return list(self.names)
 
 
-def _first_not_binary(dataset):
-    """(row, value) of the first label other than 0/1, or None."""
+def _check_binary_split(dataset, label_name):
+    """UserError naming the first label other than 0/1."""
     labels = np.asarray(dataset.labels, dtype=np.float64).reshape(len(dataset.labels), -1)
     bad = ~np.isin(labels, (0.0, 1.0))
-    if not bad.any():
-        return None
-    row, column = np.argwhere(bad)[0]
-    return int(row) + 1, labels[row, column]
-
-
-def _check_binary_split(dataset, label_name):
-    found = _first_not_binary(dataset)
-    if found is not None:
-        row, value = found
-        raise UserError(f"{dataset.source}: label {label_name!r} is {value:g} in row {row}; a binary task needs "
-                        "0/1 labels (pass --use-softmax for multi-class, or --joint-binary-train for one "
-                        "binary output per class)")
+    if bad.any():
+        row, column = np.argwhere(bad)[0]
+        raise UserError(f"{dataset.source}: label {label_name!r} is {labels[row, column]:g} in row {row + 1}; a "
+                        "binary task needs 0/1 labels (pass --use-softmax for multi-class, or --joint-binary-train "
+                        "for one binary output per class)")
 
 
 def _check_hidden_layers(hidden_layers, n_outputs, what):

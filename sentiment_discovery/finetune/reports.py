@@ -3,7 +3,6 @@ with micro and macro averages, as text and JSON) for the validation split at the
 test split, plots (training loss per logged step and per epoch, validation metrics per epoch; for
 multi-class the confusion matrix) and a short summary that names the number the best epoch was picked
 on (`selection_words`: for a binary task the F1 of class 1, say, not an accuracy).
-With --tensorboard the confusion matrix also goes to TensorBoard as an image (`mirror_confusion`).
 """
 import json
 import logging
@@ -12,7 +11,8 @@ import os
 import numpy as np
 
 from ..atomic import atomic_open
-from ..evaluation.metrics import canonical_metric, format_report, support_per_class
+from ..evaluation.metrics import format_report, support_per_class
+from ..evaluation.names import canonical_metric
 from ..training.metrics_log import read_metrics
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ def write_report(paths, summary, sections):
         json.dump(summary, handle, indent=2)
 
 
-def curve_keys(rows, report_metric, micro, kind):
+def curve_keys(rows, report_metric, kind):
     """The per-epoch numbers worth a panel: losses and the validation report metric."""
     metric = canonical_metric(report_metric)
     wanted = ["train_loss", "val_loss", "val_accuracy"]
@@ -47,12 +47,12 @@ def curve_keys(rows, report_metric, micro, kind):
     return [key for key in wanted if any(isinstance(row.get(key), (int, float)) for row in rows)]
 
 
-def draw_plots(paths, rows, report_metric, micro, kind, confusion=None, label_names=None, split="validation"):
+def draw_plots(paths, rows, report_metric, kind, confusion=None, label_names=None, split="validation"):
     """Curves of the per-epoch `rows` and of the per-step training rows in the metrics log (rows without
     an "epoch") and, for multi-class, the confusion matrix; returns the paths drawn."""
     from ..visualize.plots import confusion_matrix_plot, metric_curves  # matplotlib: loaded only to draw
     drawn = []
-    keys = curve_keys(rows, report_metric, micro, kind)
+    keys = curve_keys(rows, report_metric, kind)
     if keys:
         logged = read_metrics(paths["metrics"]) if os.path.exists(paths["metrics"]) else []
         drawn.append(metric_curves([row for row in logged if "epoch" not in row] + list(rows), paths["curves"],

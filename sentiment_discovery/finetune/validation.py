@@ -29,32 +29,25 @@ import numpy as np
 import torch
 
 from ..training.distributed import sum_over_ranks
-from ..inference import empty_text_outputs, progress_bar, run_length_ordered
+from ..inference import classify_batch, empty_text_outputs, progress_bar, run_length_ordered
 from ..evaluation.labels import predict_labels
-from ..evaluation.metrics import METRIC_NAMES, canonical_metric, metrics_report
+from ..evaluation.metrics import metrics_report
+from ..evaluation.names import METRIC_NAMES, canonical_metric
 from ..evaluation.threshold_search import (best_thresholds, dual_thresholds, evaluate_thresholds, global_tweaks,
                                           second_pass)
 
 EPSILON = 1e-7
 
 
-def mean_probabilities(model, tokens, lengths):
-    """tokens (B, T), lengths (B,) -> probabilities (B, C) averaged over heads."""
-    logits = model(tokens, lengths)
-    if isinstance(logits, tuple):
-        logits = logits[0]
-    return model.probabilities(logits.float())[0]
-
-
 def predict_split(model, token_lists, batch_size, device, context, env, desc="evaluate"):
-    """(N, C) float32 probabilities of every text; row i is text i. Call on every rank: each computes its
-    share of the length-ordered batches, and the sum over ranks is one process's numbers."""
+    """(N, C) float32 probabilities (mean over heads) of every text; row i is text i. Call on every rank: each
+    computes its share of the length-ordered batches, and the sum over ranks is one process's numbers."""
     out = np.zeros((len(token_lists), model.n_outputs), dtype=np.float32)  # (N, C)
     was_training = model.training
     model.eval()
     try:
         with progress_bar(len(token_lists), desc, enabled=env.rank == 0) as bar:
-            run_length_ordered(token_lists, lambda tokens, lengths: mean_probabilities(model, tokens, lengths), out,
+            run_length_ordered(token_lists, lambda tokens, lengths: classify_batch(model, tokens, lengths)[..., 0], out,
                                batch_size, device, context, bar,
                                empty_rows=lambda n: empty_text_outputs(model, n)[..., 0],
                                share=(env.rank, env.world_size))
@@ -74,13 +67,6 @@ def log_loss(probs, truth, kind):
         if kind == "multiclass":
             return float(mean_log_loss(truth, probs, labels=np.arange(probs.shape[1])))
         return float(mean_log_loss(np.asarray(truth).reshape(probs.shape).ravel(), probs.ravel(), labels=[0, 1]))
-
-
-def score_split(probs, truth, spec, thresholds):
-    """The metrics report (evaluation.metrics.metrics_report) of thresholded / argmax predictions."""
-    predicted = predict_labels(probs, spec.kind, thresholds)
-    return metrics_report(truth, predicted, task=spec.kind,
-                          n_classes=spec.n_outputs if spec.kind == "multiclass" else None)
 
 
 def selection_value(report, metric, micro):
@@ -113,7 +99,8 @@ def split_outputs(model, token_lists, truth, spec, thresholds_fn, batch_size, de
     """Probabilities, thresholds (from `thresholds_fn(probs)`, or given), report and log loss of a split."""
     probs = predict_split(model, token_lists, batch_size, device, context, env, desc)
     thresholds, info = thresholds_fn(probs)
-    report = score_split(probs, truth, spec, thresholds)
+    report = metrics_report(truth, predict_labels(probs, spec.kind, thresholds), task=spec.kind,
+                            n_classes=spec.n_outputs if spec.kind == "multiclass" else None)
     return {"probs": probs, "thresholds": thresholds, "info": info, "report": report,
             "loss": log_loss(probs, truth, spec.kind)}
 

@@ -1,8 +1,7 @@
 """The generation loop: prime a language model with a prompt, then sample one token at a time.
 
 Recurrent models carry their explicit state (a list over layers of (h, c)); the transformer carries
-its key/value cache (or, with `use_cache=False`, re-reads the whole sequence every step — the slow
-reference the cache is tested against). The prompt is read in one forward pass, except when steering
+its key/value cache. The prompt is read in one forward pass, except when steering
 must touch the state after every prompt token (`overwrite_prefix`), which reads it token by token.
 
 Neuron values (optional) are the raw value of one unit after every token, as the model computed it:
@@ -29,7 +28,6 @@ class Generation:
     neuron values after each token, or None when not recorded."""
 
     tokens: torch.Tensor
-    prime_length: int
     values: torch.Tensor | None = None
 
 
@@ -94,7 +92,7 @@ def _no_padding(logits):
 
 @torch.no_grad()
 def generate(model, prime_ids, gen_length, sampling, generator=None, num_samples=1, neuron=None,
-             steering=Steering(), record=False, use_cache=True, progress=False):
+             steering=Steering(), record=False, progress=False):
     """Prompt `prime_ids` (list of ints), then `gen_length` sampled tokens for each of `num_samples`
     rows. `neuron` (NeuronSpec) is what `record` records and `steering` overwrites."""
     _check_request(model, len(prime_ids), gen_length, num_samples, neuron, steering, record)
@@ -109,10 +107,7 @@ def generate(model, prime_ids, gen_length, sampling, generator=None, num_samples
         generated.append(token)
         if step == gen_length - 1 and not (record and recurrent):
             break  # the last token's own outputs are needed only for its neuron value
-        if recurrent or use_cache:
-            logits, state = model(token[:, None], state)  # (B, 1, V)
-        else:
-            logits, _ = model(torch.cat([prime, torch.stack(generated, 1)], 1))  # whole sequence, no cache
+        logits, state = model(token[:, None], state)  # (B, 1, V)
         logits = logits[:, -1]
         if record and recurrent:
             values.append(read_neuron(state, neuron))
@@ -121,5 +116,5 @@ def generate(model, prime_ids, gen_length, sampling, generator=None, num_samples
     tokens = torch.cat([prime, *(t[:, None] for t in generated)], 1)  # (B, P + G)
     if record and not recurrent:
         states, _ = model.trace(tokens)
-        return Generation(tokens, prime.size(1), neuron_from_trace(states, neuron).float())
-    return Generation(tokens, prime.size(1), torch.stack(values, 1).float() if record else None)
+        return Generation(tokens, neuron_from_trace(states, neuron).float())
+    return Generation(tokens, torch.stack(values, 1).float() if record else None)

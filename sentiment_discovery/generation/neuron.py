@@ -26,19 +26,10 @@ class NeuronSpec:
     polarity: float = 1.0
     model: str = "mLSTM"
 
-    @property
-    def steerable(self):
-        return model_kind(self.model).steerable
-
-
-def state_width_and_layers(config):
-    """(units per layer, layers whose states can be shown) of a model config."""
-    return model_kind(config).state_width_and_layers(config)
-
 
 def checked_layer(config, layer):
     """--layer (negative counts from the end) as a non-negative index; UserError when out of range."""
-    width, n_layers = state_width_and_layers(config)
+    width, n_layers = model_kind(config).state_width_and_layers(config)
     if not -n_layers <= layer < n_layers:
         raise UserError(f"--layer {layer} is out of range: the model has {n_layers} layer(s) "
                         f"(use 0..{n_layers - 1} or -1 for the last)")
@@ -55,7 +46,7 @@ def classifier_neuron(checkpoint_neurons, feature_options, config):
     indices, signs = checkpoint_neurons.get("indices") or [], checkpoint_neurons.get("signs") or []
     if not indices:
         return None
-    width, n_layers = state_width_and_layers(config)
+    width, n_layers = model_kind(config).state_width_and_layers(config)
     feature = int(indices[0])
     sign = float(signs[0]) if signs else 1.0
     if feature_options.get("all_layers") and model_kind(config).layered_features:
@@ -70,7 +61,7 @@ def resolve_neuron(config, neuron=None, layer=-1, get_hidden=False, negate=False
     `neuron` None takes the classifier's top neuron (and its sign, layer and state kind); an LM
     checkpoint without a classifier then needs an explicit neuron."""
     feature_options = feature_options or {}
-    width, _ = state_width_and_layers(config)
+    width, _ = model_kind(config).state_width_and_layers(config)
     sign = 1.0
     from_classifier = None
     if neuron is None:

@@ -58,18 +58,11 @@ def top_p_filter(logits, p):
     return logits.masked_fill(drop, float("-inf"))
 
 
-def filtered_logits(logits, options):
-    """logits (B, V) after temperature, top-k and top-p (as float32)."""
-    scaled = logits.float() / options.temperature
-    return top_p_filter(top_k_filter(scaled, options.top_k), options.top_p)
-
-
 def next_token_distribution(logits, options):
-    """The probabilities (B, V) the next token is drawn from (one-hot at the argmax when greedy)."""
-    if options.greedy:
-        best = logits.argmax(dim=-1, keepdim=True)  # (B, 1)
-        return torch.zeros_like(logits, dtype=torch.float32).scatter(-1, best, 1.0)
-    return torch.softmax(filtered_logits(logits, options), dim=-1)
+    """The probabilities (B, V) float32 a sampled (not greedy) next token is drawn from: softmax of the
+    logits after temperature, top-k and top-p."""
+    scaled = logits.float() / options.temperature
+    return torch.softmax(top_p_filter(top_k_filter(scaled, options.top_k), options.top_p), dim=-1)
 
 
 def sample_next(logits, options, generator=None):

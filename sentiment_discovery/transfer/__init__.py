@@ -1,2 +1,2 @@
 """Transfer: frozen language-model features, L1 logistic regression and the sentiment neurons, feature caches,
-and classifying a file with a saved classifier (classify.py)."""
+and the results folder a run writes (its classifier.pt is what classification.py runs)."""

@@ -66,12 +66,6 @@ def read_meta(results_dir: str) -> dict:
     return meta if isinstance(meta, dict) else {}
 
 
-def write_meta(results_dir: str, meta: dict) -> None:
-    path = os.path.join(results_dir, META_FILE)
-    with atomic_open(path, "w", encoding="utf-8") as handle:
-        json.dump(meta, handle, indent=2)
-
-
 def stale_reason(cached: np.ndarray, recorded: dict | None, wanted: dict, width: int) -> str | None:
     """Why cached features cannot be reused (None when they can)."""
     expected_shape = (wanted["rows"], width)
@@ -118,4 +112,5 @@ def save_split(results_dir: str, split: str, features: np.ndarray, labels, descr
             np.save(temp, labels)
     meta = read_meta(results_dir)
     meta[split] = description
-    write_meta(results_dir, meta)
+    with atomic_open(os.path.join(results_dir, META_FILE), "w", encoding="utf-8") as handle:
+        json.dump(meta, handle, indent=2)

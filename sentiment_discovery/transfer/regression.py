@@ -13,11 +13,9 @@ Targets: binary 0/1 labels (N,), multi-class ids (N,) (one-vs-rest, one binary m
 prediction by the largest probability) or multi-label 0/1 matrices (N, L) (one model per label, one C
 shared by all labels and chosen on the mean per-label validation score, as the original did).
 
-liblinear's L1 solver is the default (faster than saga on these features and converged where saga
-stopped early: analysis/measurements.md). Features are converted to C-contiguous float64 once, as
-liblinear works in float64. `n_jobs > 1` fits several (C, column) problems at once in worker processes
-(each fit holds liblinear's own copy of the features, about 16 bytes per value, so memory grows with
-n_jobs). Standardisation (sklearn's StandardScaler, fitted on train) is optional and off by default; the
+The solver is liblinear's L1 (faster than saga on these features and converged where saga stopped
+early: analysis/measurements.md). Features are converted to C-contiguous float64 once, as liblinear
+works in float64. Standardisation (sklearn's StandardScaler, fitted on train) is optional and off by default; the
 original did not standardise.
 """
 from __future__ import annotations
@@ -27,7 +25,6 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-from joblib import Parallel, delayed
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
@@ -38,7 +35,7 @@ from ..evaluation.metrics import metrics_report, one_hot
 from ..evaluation.names import canonical_metric
 
 DEFAULT_CS = 2.0 ** np.arange(-8, 1)
-SOLVERS = ("liblinear", "saga")
+MAX_ITER = 100
 
 
 # ---------------------------------------------------------------- result
@@ -120,33 +117,22 @@ def check_train_columns(columns: np.ndarray, task: str) -> None:
 
 # ---------------------------------------------------------------- fitting
 
-def fit_binary(x: np.ndarray, y: np.ndarray, c: float, solver: str, seed: int, max_iter: int):
+def fit_binary(x: np.ndarray, y: np.ndarray, c: float, seed: int):
     """One L1 logistic regression; returns (model, converged)."""
-    model = LogisticRegression(C=float(c), l1_ratio=1.0, solver=solver, max_iter=max_iter,
-                               random_state=seed)
+    model = LogisticRegression(C=float(c), l1_ratio=1.0, solver="liblinear", max_iter=MAX_ITER, random_state=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(x, y)
-    converged = bool(np.all(np.asarray(model.n_iter_) < max_iter))
+    converged = bool(np.all(np.asarray(model.n_iter_) < MAX_ITER))
     return model, converged
 
 
-def fit_grid(x, columns, cs, solver, seed, max_iter, n_jobs) -> list[tuple[list, int]]:
-    """One model per (C, target column); returns per C (models, number not converged).
-
-    With n_jobs != 1 all (C, column) fits run in joblib worker processes (the features are shared
-    through a memory map). Not threads: liblinear's random generator is global to the process, so
-    concurrent fits in threads give different weights from run to run."""
-    pairs = [(c, j) for c in cs for j in range(columns.shape[1])]
-    if n_jobs == 1:
-        fitted = [fit_binary(x, columns[:, j], c, solver, seed, max_iter) for c, j in pairs]
-    else:
-        fitted = Parallel(n_jobs=n_jobs)(
-            delayed(fit_binary)(x, columns[:, j], c, solver, seed, max_iter) for c, j in pairs)
-    per_c, width = [], columns.shape[1]
-    for start in range(0, len(fitted), width):
-        chunk = fitted[start:start + width]
-        per_c.append(([model for model, _ in chunk], sum(not ok for _, ok in chunk)))
+def fit_grid(x, columns, cs, seed) -> list[tuple[list, int]]:
+    """One model per (C, target column); returns per C (models, number not converged)."""
+    per_c = []
+    for c in cs:
+        fitted = [fit_binary(x, columns[:, j], c, seed) for j in range(columns.shape[1])]
+        per_c.append(([model for model, _ in fitted], sum(not ok for _, ok in fitted)))
     return per_c
 
 
@@ -176,9 +162,7 @@ def fit_score(models, x, y, task: str, metric: str, n_classes: int | None) -> tu
 
 
 def sweep_logistic_regression(train_x, train_y, val_x, val_y, cs=DEFAULT_CS, metric: str = "accuracy",
-                              seed: int = 42, solver: str = "liblinear", standardize: bool = False,
-                              n_jobs: int = 1, max_iter: int = 100, task: str | None = None,
-                              feature_index=None) -> SweepResult:
+                              seed: int = 42, standardize: bool = False, feature_index=None) -> SweepResult:
     """Fit L1 logistic regression for every C on train, score on val, keep the best C's train fit.
 
     metric: "accuracy" ("acc") or "mcc" (any name of `evaluation.names.METRIC_NAMES` works).
@@ -188,8 +172,6 @@ def sweep_logistic_regression(train_x, train_y, val_x, val_y, cs=DEFAULT_CS, met
     features: with one weak neuron, every C can tie at the majority-class score)."""
     started = time.perf_counter()
     metric = canonical_metric(metric)
-    if solver not in SOLVERS:
-        raise UserError(f"unknown solver {solver!r}; choose one of: {', '.join(SOLVERS)}")
     cs = np.sort(np.asarray(cs, dtype=np.float64).ravel())
     if cs.size == 0 or (cs <= 0).any():
         raise UserError("C values must be a non-empty list of positive numbers")
@@ -201,8 +183,8 @@ def sweep_logistic_regression(train_x, train_y, val_x, val_y, cs=DEFAULT_CS, met
     if feature_index is not None:
         feature_index = checked_feature_index(feature_index, n_input_features)
         train_x, val_x = train_x[:, feature_index], val_x[:, feature_index]
-    train_y = check_labels(train_y, "train labels", task, same_rows_as=("train features", train_x))
-    task = task or infer_task(train_y)
+    train_y = check_labels(train_y, "train labels", same_rows_as=("train features", train_x))
+    task = infer_task(train_y)
     n_classes = int(train_y.max()) + 1 if task == "multiclass" else None
     val_y = check_labels(val_y, "validation labels", task, n_classes, same_rows_as=("validation features", val_x),
                          classes_from="training")
@@ -216,7 +198,7 @@ def sweep_logistic_regression(train_x, train_y, val_x, val_y, cs=DEFAULT_CS, met
         train_x, val_x = scaler.transform(train_x), scaler.transform(val_x)
 
     val_scores, not_converged, best_models, best_key, best_c = [], 0, None, None, None
-    for c, (models, failures) in zip(cs, fit_grid(train_x, train_columns, cs, solver, seed, max_iter, n_jobs)):
+    for c, (models, failures) in zip(cs, fit_grid(train_x, train_columns, cs, seed)):
         not_converged += failures
         val_scores.append(fit_score(models, val_x, val_y, task, metric, n_classes)[0])
         key = (val_scores[-1], any(np.any(model.coef_ != 0) for model in models))

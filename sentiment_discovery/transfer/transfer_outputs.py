@@ -23,7 +23,7 @@ import torch
 
 from ..atomic import atomic_open, atomic_path
 from ..models.classifier import build_classifier, classifier_config
-from ..checkpoint import classifier_payload, save_checkpoint
+from ..checkpoint import classifier_payload
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +56,6 @@ def regression_payload(encoder, tokenizer, weights, intercepts, labels, feature_
     state = {key: value.detach().cpu() for key, value in model.state_dict().items()}
     return classifier_payload(config, state, tokenizer, labels, [0.5] * weights.shape[0], process_fn, "transfer",
                               neurons, class_names)
-
-
-def save_classifier(results_dir: str, payload: dict) -> str:
-    return save_checkpoint(os.path.join(results_dir, CLASSIFIER_FILE), payload)
 
 
 def histogram_labels(task: str, labels, weights, neuron: int, names, class_names=None):

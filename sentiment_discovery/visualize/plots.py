@@ -1,19 +1,11 @@
-"""Figures for transfer and training results, written as PNG files (matplotlib, "Agg" backend).
-
-- `neuron_histogram`: one neuron's values on one split by true label (negative vs positive), overlaid
-  histograms, as the original's transfer step drew for the sentiment neuron.
-- `weights_plot`: the L1 logistic-regression weight of every neuron, the top ones marked.
-- `loss_curve` / `metric_curves`: training and validation numbers against the step, from the JSON-lines
-  rows the trainers append (`{"step": .., "loss": ..}`, `{"step": .., "val_loss": ..}`, ...): lines for
-  the numbers logged every few steps, markers for evaluations, a lone point's value in its legend entry.
-- `confusion_matrix_plot`: a seaborn heatmap of a confusion matrix with the counts written in.
-
-Each function writes one PNG, closes its figure and returns the path.
+"""Figures for transfer and training results, written as PNG files (matplotlib, "Agg" backend): one
+neuron's values by true label and the regression's weights (transfer), loss and metric curves from the
+metrics log's rows (pretraining, finetuning), and a confusion matrix (seaborn). Each function writes one
+PNG, closes its figure and returns the path.
 """
 from __future__ import annotations
 
 import math
-import os
 
 import matplotlib
 
@@ -25,7 +17,6 @@ from matplotlib.patches import Patch
 
 from ..atomic import atomic_path
 from ..errors import UserError
-from ..training.metrics_log import read_metrics
 
 DPI = 120
 NEGATIVE_COLOR, POSITIVE_COLOR = "#d7301f", "#1a9850"
@@ -114,16 +105,6 @@ def weights_plot(weights, path: str, top: int = 5, title: str | None = None) -> 
 
 # ---------------------------------------------------------------- curves
 
-def read_rows(rows) -> list[dict]:
-    """Rows as a list of dicts: given directly, or read from a JSON-lines metrics log path."""
-    if isinstance(rows, (str, os.PathLike)):
-        return read_metrics(rows)
-    rows = list(rows)
-    if not all(isinstance(row, dict) for row in rows):
-        raise UserError("metric rows must be dicts (one JSON object per line)")
-    return rows
-
-
 def is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -169,10 +150,9 @@ def draw_series(ax, steps, values, key: str, label: str | None = None):
     ax.plot(steps, values, linewidth=1.2, label=label, **style)
 
 
-def loss_curve(metrics_rows, path: str, title: str = "Loss", unit: str = "bits/char") -> str:
+def loss_curve(rows: list[dict], path: str, title: str = "Loss", unit: str = "bits/char") -> str:
     """Train/validation (and any other *_loss) loss against the step on one panel (`draw_panel`). The
     loss is in nats per token; the right axis reads it in bits (loss / ln 2) per `unit`."""
-    rows = read_rows(metrics_rows)
     keys = loss_keys(rows)
     if not keys:
         raise UserError("no loss values in the metric rows (expected a 'loss' or '*_loss' key)")
@@ -221,10 +201,9 @@ def draw_panel(ax, keys, rows):
         ax.legend(fontsize=7)
 
 
-def metric_curves(rows, path: str, keys=None, columns: int = 2) -> str:
+def metric_curves(rows: list[dict], path: str, keys=None, columns: int = 2) -> str:
     """One panel per metric (default: every numeric key) against the step, the losses sharing the first
     (`draw_panel`); every panel spans step 0 to the last step, so a single evaluation shows where it lies."""
-    rows = read_rows(rows)
     keys = list(keys) if keys is not None else metric_keys(rows)
     found = series(rows, keys)
     missing = [key for key in keys if key not in found]
