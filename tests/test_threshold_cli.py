@@ -30,6 +30,7 @@ def test_binary_thresholds_beat_one_half(skewed, tmp_path, capsys):
                               "--non-binary-cols", "a", "b", "--micro", "--global-tweaks", "20", "--save", str(save)])
     assert results["micro_at_0.5"] == 0.0 and results["micro_at_thresholds"] == 1.0
     assert all(0.28 <= t < 0.3 for t in results["thresholds"])
+    assert results["per_class"] == [1.0, 1.0]             # the metric at the final (tweaked) thresholds
     assert json.loads(save.read_text())["thresholds"] == results["thresholds"]
     out = capsys.readouterr().out
     assert "micro_at_thresholds: 1.0000" in out and "task binary" in out

@@ -104,9 +104,10 @@ def auc_task(preds, labels, names):
     return {"task": "auc", "columns": names, "auc": aucs, "mean_auc": float(np.mean(aucs))}
 
 
-def binary_results(probs, labels, names, thresholds, per_class, metric, micro):
+def binary_results(probs, labels, names, thresholds, metric, micro):
     """The results of `--task binary` (and `--apply`): thresholds, per-class metric, average at them and at 0.5."""
     average = "micro" if micro else "macro"
+    per_class = metric_from_counts(metric, **SortedColumns(probs, labels).counts_at(thresholds))  # (L,)
     return {"task": "binary", "metric": canonical_metric(metric), "average": average, "columns": names,
             "thresholds": [float(t) for t in thresholds], "per_class": [float(v) for v in per_class],
             f"{average}_at_thresholds": evaluate_thresholds(probs, labels, thresholds, metric, micro),
@@ -116,11 +117,10 @@ def binary_results(probs, labels, names, thresholds, per_class, metric, micro):
 def binary_task(preds, labels, names, metric, micro, tweaks, seed):
     check_columns(preds, labels, "binary")
     probs, labels = check_probs_labels(preds, labels)
-    found = best_thresholds(probs, labels, metric)
-    thresholds = found.thresholds
+    thresholds = best_thresholds(probs, labels, metric).thresholds
     if tweaks > 0:
         thresholds, _ = global_tweaks(probs, labels, thresholds, n=tweaks, metric=metric, micro=micro, seed=seed)
-    return binary_results(probs, labels, names, thresholds, found.per_class, metric, micro)
+    return binary_results(probs, labels, names, thresholds, metric, micro)
 
 
 def neutral_task(preds, labels, names):
@@ -157,8 +157,7 @@ def applied_task(preds, labels, names, path):
                         "column(s)")
     check_columns(preds, labels, "binary")
     probs, labels = check_probs_labels(preds, labels)
-    per_class = metric_from_counts(metric, **SortedColumns(probs, labels).counts_at(thresholds))  # (L,)
-    return dict(binary_results(probs, labels, names, thresholds, per_class, metric, micro), thresholds_from=path)
+    return dict(binary_results(probs, labels, names, thresholds, metric, micro), thresholds_from=path)
 
 
 def run_threshold(task, preds_file, labels_file, metric="f1", micro=False, label_key="label",
