@@ -5,7 +5,7 @@ shown values are raw value × polarity, and steering to V writes V × polarity. 
 the top neuron of the classifier stored in a checkpoint (its sign is the polarity), as in Radford et al.
 2017 (arXiv 1704.01444), where the "sentiment neuron" is one unit of the mLSTM's cell state.
 
-Recurrent state layout (see analysis/architecture.md): a list over layers of (h, c), each (B, H); a GRU
+Recurrent state layout: a list over layers of (h, c), each (B, H); a GRU
 has no cell and its state is (h, h). A transformer's per-step states come only from `trace()` (its last
 layer's output), so it can be shown but not steered.
 """
