@@ -9,7 +9,8 @@
   and with `bucket` sorted by length in the same number of chunks) are spread evenly over one
   sequence: the i-th of n_c rows of class c sits at position (i + u_c) / n_c, u_c a seeded offset
   in [0, 1) (0.5, and rows in file order, without `shuffle`); cutting that sequence into consecutive
-  batches gives every batch about n_c / N of class c. The class of a multi-label row is its first positive label, or "none".
+  batches gives every batch about n_c / N of class c. The class of a multi-label row is its first
+  positive label, or "none".
 Everything is deterministic for a seed.
 """
 import numpy as np
