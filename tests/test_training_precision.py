@@ -253,7 +253,6 @@ def test_from_flags_picks_the_mode():
 @pytest.mark.parametrize("flags, words", [
     ({"fp16": True, "bf16": True}, "at most one"),
     ({"fp16": True, "loss_scale": 0.0}, "loss-scale"),
-    ({"device": "potato"}, "device"),
 ])
 def test_bad_flags_are_user_errors(flags, words):
     with pytest.raises(UserError, match=words):

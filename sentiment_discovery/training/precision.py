@@ -23,13 +23,6 @@ FP16_DYNAMIC = {"init_scale": 2.0 ** 32, "growth_factor": 2.0, "backoff_factor":
 FP16_MIN_SCALE = 1.0
 
 
-def _device_type(device):
-    try:
-        return torch.device(device).type
-    except (RuntimeError, TypeError) as err:
-        raise UserError(f"unknown device {device!r}: {err}") from None
-
-
 def _optimizer_params(optimizer):
     return [p for group in optimizer.param_groups for p in group["params"]]
 
@@ -43,7 +36,7 @@ class Precision:
         if loss_scale is not None and not loss_scale > 0:
             raise UserError(f"--loss-scale must be > 0, got {loss_scale}")
         self.mode = mode
-        self.device_type = _device_type(device)
+        self.device_type = torch.device(device).type
         # a static scale (fp16 without --dynamic-loss-scale) is put back after every update; None: dynamic
         static = mode == "fp16" and not dynamic_loss_scale
         self.static_scale = (1.0 if loss_scale is None else float(loss_scale)) if static else None
