@@ -4,7 +4,7 @@ CPUs differ: oneDNN's packed ("reordered") linear kernels run float32 everywhere
 bfloat16 path needs AVX-512 (bw/vl/dq) or AVX-NE-CONVERT, and on a CPU without those torch computes
 bfloat16 by converting element by element, tens of times slower than float32 (analysis/fp16.md).
 So nothing here assumes: each capability is a tiny real operation, tried once, its answer memoised
-(analysis/architecture.md, section 6, lists the questions asked).
+(each public function below answers one question).
 
 Environment variables force a probe to answer "unsupported" (the tests use them to run, on any machine,
 what a less capable CPU runs):

@@ -1,5 +1,6 @@
-"""Saving and loading the project's checkpoints: one versioned dict of plain data and tensors
-(analysis/architecture.md, section 4, has the layout and the versions).
+"""Saving and loading the project's checkpoints: one versioned dict of plain data and tensors ("format",
+"format_version", "kind" and the kind's keys: a language model's from training/language_model_task.py's
+`payload`, a classifier's from `classifier_payload` below).
 
 A checkpoint is written atomically (atomic.py), so a crash mid-write leaves the previous file intact. It is
 read with `torch.load(weights_only=True)`, so loading one never runs code; anything wrong with the file

@@ -31,7 +31,8 @@ class Tokenizer:
         return self.encode_array(text).tolist()
 
     def real_ids(self, ids) -> np.ndarray:
-        """ids (any shape) as int64 (n,) without padding; ValueError for an id outside the vocabulary."""
+        """Shifted ids (any shape; real ids 1..vocab_size-1) as int64 (n,) without padding; ValueError for an id
+        outside the vocabulary."""
         ids = np.asarray(ids, dtype=np.int64).ravel()
         ids = ids[ids != PAD_ID]
         if ids.size and (ids.min() < 1 or ids.max() >= self.vocab_size):
