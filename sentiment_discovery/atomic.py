@@ -1,9 +1,5 @@
-"""Atomic file writes: a file appears complete under its name, or not at all.
-
-    with atomic_open("runs/x/results.json", "w", encoding="utf-8") as handle:
-        json.dump(results, handle)
-    with atomic_path("runs/x/features.npy") as temp:      # for writers that take a path
-        np.save(temp, features)
+"""Atomic file writes: a file appears complete under its name, or not at all (`atomic_open` yields an open
+file, `atomic_path` a path for writers that take one).
 
 The data goes to a temporary file in the target's folder (so the rename stays on one file system),
 named `.<name>.<random>.tmp<ext>` (the target's extension kept, as np.save appends `.npy` to other

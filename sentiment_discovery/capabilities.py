@@ -3,17 +3,8 @@
 CPUs differ: oneDNN's packed ("reordered") linear kernels run float32 everywhere it is built, but their
 bfloat16 path needs AVX-512 (bw/vl/dq) or AVX-NE-CONVERT, and on a CPU without those torch computes
 bfloat16 by converting element by element, tens of times slower than float32 (analysis/fp16.md).
-So nothing here assumes: each capability is a tiny real operation, tried once, its answer memoised.
-
-- `packed_product(device, dtype)`: oneDNN's packed `x @ W.T` (private `torch.ops.mkldnn` ops, used only
-  through `pack_weight` / `packed_linear` below) runs and gives the right numbers.
-- `native_bf16(device)`: bfloat16 compute is native here and worth using (CUDA: the GPU supports it;
-  CPU: oneDNN's bfloat16 product runs, or, in a build without those ops, a bfloat16 matmul is not much
-  slower than a float32 one).
-- `compute_dtype(device, requested)`: the dtype a requested autocast dtype really computes in (bfloat16
-  becomes float32 where it is not native).
-- `bf16_compute_dtype(device)`: the same for `--bf16`, with one warning line per process on fallback.
-- `log_kernel_choice(device, dtype)`: the one start-of-run log line (kernel and compute dtype).
+So nothing here assumes: each capability is a tiny real operation, tried once, its answer memoised
+(each public function below answers one question).
 
 Environment variables force a probe to answer "unsupported" (the tests use them to run, on any machine,
 what a less capable CPU runs):
@@ -36,7 +27,8 @@ BF16_FALLBACK_WARNING = ("--bf16: this CPU has no native bfloat16 support (needs
 _announced = set()  # what has been logged or warned in this process
 
 
-def _forced_off(name):
+def env_flag(name):
+    """True when the environment variable `name` is set to anything but "", "0", "false" or "no"."""
     return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
 
 
@@ -140,14 +132,14 @@ def _probe_native_bf16(device_type):
 def packed_product(device, dtype):
     """True when oneDNN's packed product works here for `dtype` (forced False by SENTIMENT_DISCOVERY_NO_PACKED,
     and for bfloat16 by SENTIMENT_DISCOVERY_NO_BF16)."""
-    if _forced_off(ENV_NO_PACKED) or (dtype == torch.bfloat16 and _forced_off(ENV_NO_BF16)):
+    if env_flag(ENV_NO_PACKED) or (dtype == torch.bfloat16 and env_flag(ENV_NO_BF16)):
         return False
     return _probe_packed(_device_type(device), dtype)
 
 
 def native_bf16(device):
     """True when bfloat16 compute is native (and so worth using) on `device`."""
-    if _forced_off(ENV_NO_BF16):
+    if env_flag(ENV_NO_BF16):
         return False
     return _probe_native_bf16(_device_type(device))
 
@@ -186,10 +178,3 @@ def log_kernel_choice(device, dtype, flag=None):
     suffix = f" ({flag})" if flag else ""
     logger.info("compute: %s products in %s on %s%s", kernel_name(device, dtype), dtype_name,
                 _device_type(device), suffix)
-
-
-def reset():
-    """Forget the memoised probes and the lines already logged (for tests)."""
-    _probe_packed.cache_clear()
-    _probe_native_bf16.cache_clear()
-    _announced.clear()

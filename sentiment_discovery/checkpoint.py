@@ -1,16 +1,11 @@
-"""Saving and loading the project's checkpoints: one versioned dict of plain data and tensors.
+"""Saving and loading the project's checkpoints: one versioned dict of plain data and tensors ("format",
+"format_version", "kind" and the kind's keys: a language model's from training/language_model_task.py's
+`payload`, a classifier's from `classifier_payload` below).
 
-A checkpoint is written atomically (atomic.py: a temporary file in the same directory, then `os.replace`), so a
-crash mid-write leaves the previous file intact. It is read with `torch.load(weights_only=True)`, so
-loading one never runs code; anything wrong with the file becomes a one-line `UserError`.
-
-Payload layout (analysis/architecture.md, "Checkpoints"): {"format": "sentiment-discovery",
-"format_version": FORMAT_VERSION, "kind": "lm" | "classifier", ...}; a language model's keys are written by
-training/language_model_task.py's `payload`, a classifier's by `classifier_payload` below. `save_checkpoint` refuses
-values that weights_only loading could not read back (numpy arrays and scalars, arbitrary objects), naming
-where they sit. `load_checkpoint` (through `check_checkpoint`) returns every older version in the current
-layout (`upgrade`), so the code that reads a payload knows one layout only. `rng_state` / `set_rng_state`
-capture and restore the python, numpy and torch (and CUDA) random generators in that checkpoint-safe form.
+A checkpoint is written atomically (atomic.py), so a crash mid-write leaves the previous file intact. It is
+read with `torch.load(weights_only=True)`, so loading one never runs code; anything wrong with the file
+becomes a one-line `UserError`. Every older version is returned in the current layout (`upgrade`), so the
+code that reads a payload knows one layout only.
 """
 import logging
 import os
@@ -76,7 +71,7 @@ def foreign_global_name(error):
     return match.group(1) if match else None
 
 
-def read_torch_file(path, map_location="cpu"):
+def read_torch_file(path):
     """`torch.load(weights_only=True)` with every failure turned into a one-line UserError."""
     if not os.path.exists(path):
         raise UserError(f"checkpoint {path} does not exist")
@@ -87,7 +82,7 @@ def read_torch_file(path, map_location="cpu"):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return torch.load(path, map_location=map_location, weights_only=True)
+            return torch.load(path, map_location="cpu", weights_only=True)
     except PermissionError:
         raise UserError(f"checkpoint {path} cannot be read: permission denied") from None
     except pickle.UnpicklingError as err:
@@ -132,11 +127,11 @@ def check_checkpoint(payload, path, expect_kind=None):
     return upgrade(payload)
 
 
-def load_checkpoint(path, expect_kind=None, map_location="cpu"):
+def load_checkpoint(path, expect_kind=None):
     """Read one of our checkpoints, in the current layout; `expect_kind` ("lm", "classifier" or a tuple of
     them) is checked."""
     path = os.fspath(path)
-    return check_checkpoint(read_torch_file(path, map_location), path, expect_kind)
+    return check_checkpoint(read_torch_file(path), path, expect_kind)
 
 
 def classifier_payload(classifier_config, model_state, tokenizer, labels, thresholds, process_fn, source,

@@ -75,13 +75,10 @@ class FinetuneCompat:
 # Architecture flags and the key each has in a checkpoint's model config (and how a flag's value reads there).
 RECURRENT_ARCHITECTURE = {"model": "model", "emsize": "emsize", "nhid": "nhid", "nlayers": "nlayers",
                           "dropout": "dropout", "tied": "tied", "no_weight_norm": "weight_norm"}
-TRANSFORMER_ARCHITECTURE = {
-    "model": "model", "decoder_layers": "decoder_layers", "decoder_embed_dim": "decoder_embed_dim",
-    "decoder_ffn_embed_dim": "decoder_ffn_embed_dim", "decoder_attention_heads": "decoder_attention_heads",
-    "decoder_learned_pos": "decoder_learned_pos", "decoder_normalize_before": "decoder_normalize_before",
-    "share_decoder_input_output_embed": "share_decoder_input_output_embed", "dropout": "dropout",
-    "attention_dropout": "attention_dropout", "relu_dropout": "relu_dropout", "max_positions": "max_positions",
-}
+TRANSFORMER_ARCHITECTURE = {name: name for name in (
+    "model", "decoder_layers", "decoder_embed_dim", "decoder_ffn_embed_dim", "decoder_attention_heads",
+    "decoder_learned_pos", "decoder_normalize_before", "share_decoder_input_output_embed", "dropout",
+    "attention_dropout", "relu_dropout", "max_positions")}
 ARCHITECTURE_FLAGS = set(RECURRENT_ARCHITECTURE) | set(TRANSFORMER_ARCHITECTURE) | {"chkpt_grad"}
 
 

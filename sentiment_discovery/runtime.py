@@ -12,7 +12,7 @@ from .errors import UserError
 log = logging.getLogger(__name__)
 
 
-def choose_device(requested=None, local_rank=None):
+def choose_device(requested=None):
     """`--device` if given, else the local CUDA device when present, else CPU."""
     if requested:
         device = torch.device(requested)
@@ -20,7 +20,7 @@ def choose_device(requested=None, local_rank=None):
             raise UserError(f"--device {requested} was asked for, but no CUDA device is available")
         return device
     if torch.cuda.is_available():
-        return torch.device("cuda", local_rank or 0)
+        return torch.device("cuda", 0)
     return torch.device("cpu")
 
 
@@ -60,7 +60,7 @@ def _check_paths(paths, flag):
             raise UserError(f"{flag} file not found: {path}")
 
 
-def load_splits(data_config, seed, require_labels=True, keep_empty=False, process_fn=None):
+def load_splits(data_config, seed, require_labels=True, process_fn=None):
     """Train/val/test data sets from a `config.DataConfig` (--data/--valid/--test and --split).
 
     When --valid or --test is absent, that part is carved out of --data by the --split fractions (shuffled
@@ -75,19 +75,19 @@ def load_splits(data_config, seed, require_labels=True, keep_empty=False, proces
     _check_paths(test_files, "--test")
     if not data:
         raise UserError("no training data: pass --data FILE")
-    train = read_dataset(data, require_labels=require_labels, keep_empty=keep_empty, **options)
+    train = read_dataset(data, require_labels=require_labels, **options)
     fractions = parse_split(data_config.split)
     needs_split = (valid_files is None and fractions[1] > 0) or (test_files is None and fractions[2] > 0)
     carved = split_dataset(train, fractions, seed=seed) if needs_split else [train, None, None]
     train = carved[0]
     if options["class_names"] is None:  # word labels elsewhere must be the training data's class names
         options = dict(options, known_class_names=list(train.class_names or []))
-    valid = _read_optional(valid_files, options, carved[1], keep_empty, require_labels=require_labels)
-    test = _read_optional(test_files, options, carved[2], keep_empty, require_labels=False)
+    valid = _read_optional(valid_files, options, carved[1], require_labels=require_labels)
+    test = _read_optional(test_files, options, carved[2], require_labels=False)
     return train, valid, test
 
 
-def _read_optional(paths, options, fallback, keep_empty, require_labels=True):
+def _read_optional(paths, options, fallback, require_labels):
     if not paths:
         return fallback if fallback is not None and len(fallback.texts) > 0 else None
-    return read_dataset(paths, require_labels=require_labels, keep_empty=keep_empty, **options)
+    return read_dataset(paths, require_labels=require_labels, **options)

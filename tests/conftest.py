@@ -94,15 +94,23 @@ def keep_torch_threads():
 
 
 # ---- CPU capability worlds (sentiment_discovery/capabilities.py) --------------------------------------------
+def forget_capabilities():
+    """Forget the memoised probes and the lines already logged."""
+    from sentiment_discovery import capabilities
+    capabilities._probe_packed.cache_clear()
+    capabilities._probe_native_bf16.cache_clear()
+    capabilities._announced.clear()
+
+
 @pytest.fixture
 def cpu_without_bf16(monkeypatch):
     """Run as on an AVX2-only CPU: the probe reports no native bfloat16 (so --bf16 computes in float32)
     and no packed bfloat16 product, whatever this machine has. Forgets memoised probes and logged lines."""
     from sentiment_discovery import capabilities
     monkeypatch.setenv(capabilities.ENV_NO_BF16, "1")
-    capabilities.reset()
+    forget_capabilities()
     yield
-    capabilities.reset()
+    forget_capabilities()
 
 
 @pytest.fixture
@@ -110,9 +118,9 @@ def cpu_without_packing(monkeypatch):
     """Run with no packed oneDNN products: every recurrent product uses the public torch.mm."""
     from sentiment_discovery import capabilities
     monkeypatch.setenv(capabilities.ENV_NO_PACKED, "1")
-    capabilities.reset()
+    forget_capabilities()
     yield
-    capabilities.reset()
+    forget_capabilities()
 
 
 @pytest.fixture
@@ -121,6 +129,6 @@ def fresh_capabilities(monkeypatch):
     from sentiment_discovery import capabilities
     monkeypatch.delenv(capabilities.ENV_NO_BF16, raising=False)
     monkeypatch.delenv(capabilities.ENV_NO_PACKED, raising=False)
-    capabilities.reset()
+    forget_capabilities()
     yield capabilities
-    capabilities.reset()
+    forget_capabilities()

@@ -13,6 +13,7 @@ from sentiment_discovery import capabilities
 from sentiment_discovery.models.mlstm import MLSTMLayer
 from sentiment_discovery.models.prepared_weight import PreparedWeight
 from sentiment_discovery.transfer.featurize import inference_precision
+from test_models_recurrent import batch_first
 
 WARNING = capabilities.BF16_FALLBACK_WARNING
 
@@ -39,12 +40,12 @@ def test_a_packed_op_that_raises_means_unsupported_not_a_traceback(fresh_capabil
     monkeypatch.setattr(capabilities, "pack_weight", refuse)
     assert capabilities.packed_product("cpu", torch.bfloat16) is False
     assert capabilities.packed_product("cpu", torch.float32) is False
-    assert PreparedWeight(torch.randn(6, 4).bfloat16()).kernel == "public torch.mm"
+    assert PreparedWeight(torch.randn(6, 4).bfloat16()).packed is None
 
 
 def test_no_packed_variable_turns_packing_off(cpu_without_packing):
     assert not capabilities.packed_product("cpu", torch.float32)
-    assert PreparedWeight(torch.randn(6, 4)).kernel == "public torch.mm"
+    assert PreparedWeight(torch.randn(6, 4)).packed is None
 
 
 def test_no_bf16_variable_gives_an_avx2_cpus_answers(cpu_without_bf16):
@@ -64,28 +65,35 @@ def test_the_kernel_line_is_logged_once(fresh_capabilities, caplog):
 
 
 # ---- packed vs public products --------------------------------------------------------------------------------
-def test_packed_fp32_product_matches_the_public_one(fresh_capabilities):
+def public_weight(monkeypatch, weight, bias=None):
+    """`weight` prepared for the public torch.mm (packing switched off while it is prepared)."""
+    with monkeypatch.context() as patch:
+        patch.setenv(capabilities.ENV_NO_PACKED, "1")
+        return PreparedWeight(weight, bias)
+
+
+def test_packed_fp32_product_matches_the_public_one(fresh_capabilities, monkeypatch):
     needs_packed(torch.float32)
     torch.manual_seed(0)
     weight, bias, x, add = torch.randn(12, 8), torch.randn(12), torch.randn(3, 8), torch.randn(3, 12)
-    packed, public = PreparedWeight(weight, bias), PreparedWeight(weight, bias, pack=False)
-    assert packed.kernel == "packed oneDNN" and public.kernel == "public torch.mm"
+    packed, public = PreparedWeight(weight, bias), public_weight(monkeypatch, weight, bias)
+    assert packed.packed is not None and public.packed is None
     torch.testing.assert_close(packed(x), public(x))
-    torch.testing.assert_close(PreparedWeight(weight)(x, add=add), PreparedWeight(weight, pack=False)(x, add=add))
+    torch.testing.assert_close(PreparedWeight(weight)(x, add=add), public_weight(monkeypatch, weight)(x, add=add))
 
 
-def test_packed_bf16_product_matches_the_public_one(fresh_capabilities):
+def test_packed_bf16_product_matches_the_public_one(fresh_capabilities, monkeypatch):
     needs_packed(torch.bfloat16)
     torch.manual_seed(0)
     weight, x, add = torch.randn(12, 8).bfloat16(), torch.randn(3, 8).bfloat16(), torch.randn(3, 12).bfloat16()
     torch.testing.assert_close(PreparedWeight(weight)(x, add=add).float(),
-                               PreparedWeight(weight, pack=False)(x, add=add).float(), atol=0.05, rtol=0.02)
+                               public_weight(monkeypatch, weight)(x, add=add).float(), atol=0.05, rtol=0.02)
 
 
-def test_public_bf16_product_is_close_to_float32():
+def test_public_bf16_product_is_close_to_float32(monkeypatch):
     torch.manual_seed(0)
     weight, x = torch.randn(12, 8), torch.randn(3, 8)
-    result = PreparedWeight(weight.bfloat16(), pack=False)(x.bfloat16())
+    result = public_weight(monkeypatch, weight.bfloat16())(x.bfloat16())
     torch.testing.assert_close(result.float(), x @ weight.t(), atol=0.1, rtol=0.02)
 
 
@@ -94,7 +102,7 @@ def _mlstm_run(seed=0):
     torch.manual_seed(seed)
     layer = MLSTMLayer(6, 10)
     x = torch.randn(3, 5, 6, requires_grad=True)  # (B, T, I)
-    out, _ = layer(x)
+    out, _ = batch_first(layer, x)
     out.square().sum().backward()
     return out.detach(), x.grad, layer.w_hh.parametrizations.weight.original1.grad
 
@@ -113,9 +121,9 @@ def test_bf16_autocast_recurrence_runs_float32_without_native_bf16(cpu_without_b
     layer = MLSTMLayer(6, 10).eval()
     x = torch.randn(3, 5, 6)
     with torch.no_grad():
-        plain, _ = layer(x)
+        plain, _ = batch_first(layer, x)
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            autocast, _ = layer(x)
+            autocast, _ = batch_first(layer, x)
     assert autocast.dtype == torch.float32
     torch.testing.assert_close(autocast, plain, atol=2e-2, rtol=2e-2)  # only the input products ran in bf16
 

@@ -312,7 +312,7 @@ def test_a_version_1_language_model_loads_as_before():
 def test_an_annealing_lr_state_resumes_the_same_curve():
     """The hand-written AnnealingLR saved plain settings; upgrade maps them onto LambdaLR's factors."""
     from test_training_schedules import _lrs_at, _optimizer, _step
-    from sentiment_discovery.training.schedules import build_schedule
+    from sentiment_discovery.training.schedules import LRFactor, WarmupDecayLR, build_schedule
 
     old = {"iteration": 3, "num_iters": 10, "warmup": 2, "decay_style": "linear", "constant_decay": None,
            "stlr_cut_frac": None, "stlr_ratio": 32.0, "exp_final_ratio": 0.01, "min_lr": 0.1, "base_lrs": [1.0]}
@@ -322,7 +322,7 @@ def test_an_annealing_lr_state_resumes_the_same_curve():
     assert resumed.last_epoch == 3 and resumed.factor.decay_style == "linear"
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.875)
     assert [_step(resumed) for _ in range(7)] == pytest.approx([0.75, 0.625, 0.5, 0.375, 0.25, 0.125, 0.1])
-    fresh = build_schedule(_optimizer(), num_iters=10, warmup=2, decay_style="linear", min_lr=0.1)
+    fresh = WarmupDecayLR(_optimizer(), [LRFactor(num_iters=10, warmup=2, decay_style="linear", floor=0.1)])
     _lrs_at(fresh, [3])
     assert [_step(fresh) for _ in range(7)] == pytest.approx([0.75, 0.625, 0.5, 0.375, 0.25, 0.125, 0.1])
     with pytest.raises(UserError, match="LR scheduler state is missing"):

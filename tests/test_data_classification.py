@@ -1,9 +1,9 @@
-"""Classification batching: padding, truncation, bucketing, stratified class mix, determinism."""
+"""Classification batching: padding, bucketing, stratified class mix, determinism."""
 import numpy as np
 import pytest
 import torch
 
-from sentiment_discovery.data.batches.padded import make_batches, pad_batch, stratify_keys, truncate
+from sentiment_discovery.data.batches.padded import make_batches, pad_batch, stratify_keys
 from sentiment_discovery.errors import UserError
 
 
@@ -18,13 +18,6 @@ def test_pad_batch():
     assert tokens.tolist() == [[5, 6, 7], [8, 0, 0], [0, 0, 0]] and lengths.tolist() == [3, 1, 0]
     tokens, lengths = pad_batch([[], []])
     assert tokens.shape == (2, 1) and lengths.tolist() == [0, 0]
-
-
-def test_truncate_counts_cut_texts():
-    cut, n_cut = truncate([[1, 2, 3], [4], [5, 6]], 2)
-    assert cut == [[1, 2], [4], [5, 6]] and n_cut == 1
-    with pytest.raises(UserError, match="at least 1"):
-        truncate([[1]], 0)
 
 
 def test_unshuffled_batches_keep_row_order():
@@ -83,10 +76,7 @@ def test_multi_label_stratify_on_first_positive():
     assert stratify_keys(np.array([1.0, 0.0])).tolist() == [1, 0]
 
 
-def test_drop_last_and_bad_input():
+def test_bad_batch_size():
     tokens = random_token_lists(10)
-    assert [len(b) for b in make_batches(tokens, None, 4, drop_last=True)] == [4, 4]
-    with pytest.raises(UserError, match="stratified batches need labels"):
-        make_batches(tokens, None, 4, stratified=True)
     with pytest.raises(UserError, match="batch size must be at least 1"):
         make_batches(tokens, None, 0)

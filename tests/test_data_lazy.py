@@ -1,4 +1,5 @@
 """The byte-offset line index: correct offsets, saved in the cache and reused, rebuilt when stale, fallbacks."""
+import io
 import logging
 import os
 import pickle
@@ -7,10 +8,17 @@ import numpy as np
 import pytest
 
 from sentiment_discovery.data.files import cache, lazy
-from sentiment_discovery.data.files.lazy import LineIndex, build_line_offsets
+from sentiment_discovery.data.files.lazy import LineIndex
 from sentiment_discovery.errors import UserError
 
 AWKWARD = b'{"a": 1}\n\n{"b": 2}\r\n\r\n\n  {"c": 3}\n{"d": "\xc3\xa9"}'  # blank, CRLF, no final newline
+
+
+def build_line_offsets(path, chunk_bytes):
+    """The offsets `lazy.stream_line_offsets` writes for `path`, as an int64 array."""
+    spool = io.BytesIO()
+    lazy.stream_line_offsets(path, spool, chunk_bytes)
+    return np.frombuffer(spool.getbuffer(), np.int64)
 
 
 def reference_lines(data):
@@ -53,7 +61,7 @@ def test_index_is_saved_in_the_cache_and_reused(tmp_path, monkeypatch):
 
     def fail(*args, **kwargs):
         raise AssertionError("the saved index should have been reused")
-    monkeypatch.setattr(lazy, "build_line_offsets", fail)
+    monkeypatch.setattr(lazy, "stream_line_offsets", fail)
     assert LineIndex(str(path))[1] == b"2\n"
 
 

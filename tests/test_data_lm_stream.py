@@ -131,7 +131,7 @@ def test_eval_pass_targets_every_token_once(batch_size, world_size):
     streams = [make(batch_size=batch_size, rank=r, world_size=world_size, endless=False, samples_per_shard=2)
                for r in range(world_size)]
     for stream in streams:
-        batches = list(stream)
+        batches = list(iter(stream.next_batch, None))
         assert stream.next_batch() is None
         for j, cursor in enumerate(stream.cursors):
             targets = torch.cat([b["tokens"][j, 1:][b["loss_mask"][j]] for b in batches]).tolist()
@@ -143,7 +143,7 @@ def test_eval_pass_targets_every_token_once(batch_size, world_size):
 
 def test_eval_reset_mask_and_resume():
     stream = make(batch_size=1, endless=False, persist_state=0, seq_length=4)
-    batches = list(stream)
+    batches = list(iter(stream.next_batch, None))
     inputs, resets = row_inputs(batches, 0), row_inputs(batches, 0, "reset_mask")
     real = np.concatenate([[0], np.concatenate([DOCS[d] for d in range(30)])])  # leading pad
     assert np.array_equal(inputs[:real.size], real)
@@ -152,7 +152,7 @@ def test_eval_reset_mask_and_resume():
     partial = make(batch_size=1, endless=False, persist_state=0, seq_length=4)
     collect(partial, 10)
     resumed.load_state_dict({**partial.state_dict(), "rows": [], "shards": [], "offsets": []})
-    assert all(torch.equal(a["tokens"], b["tokens"]) for a, b in zip(batches[10:], resumed))
+    assert all(torch.equal(a["tokens"], b["tokens"]) for a, b in zip(batches[10:], iter(resumed.next_batch, None)))
 
 
 @pytest.mark.parametrize("kwargs,message", [

@@ -9,6 +9,7 @@ from sentiment_discovery.models.gated_recurrence import GatedRecurrence
 from sentiment_discovery.models.gru import GRULayer
 from sentiment_discovery.models.mlstm import LSTMLayer, MLSTMLayer
 from sentiment_discovery.models.recurrent import StackedRNN
+from sentiment_discovery.models.recurrent_layer import keep_mask
 
 LAYERS = {"mLSTM": MLSTMLayer, "LSTM": LSTMLayer, "GRU": GRULayer}
 
@@ -25,9 +26,31 @@ def random_state(layer, batch, seed=1):
     return h, c
 
 
+def batch_first(module, x, state=None, reset_mask=None):
+    """x (B, T, I) through a layer's (or a stack's) time-major `run` -> (the last layer's outputs h
+    (B, T, H), the final state)."""
+    batch_size, steps = x.shape[0], x.shape[1]
+    if state is None:
+        state = module.init_state(batch_size, x.device, x.dtype)
+    first = state[0] if isinstance(state, list) else state  # a stack's state is a list over layers
+    hs, _, state = module.run(x.transpose(0, 1), state, keep_mask(reset_mask, batch_size, steps, first[0].dtype))
+    return (hs[-1] if isinstance(hs, list) else hs).transpose(0, 1), state
+
+
+class BatchFirst(torch.nn.Module):
+    """`batch_first` as a module (for torch.func.functional_call)."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        return batch_first(self.inner, x)
+
+
 def run_layer(layer, x, state, mask=None, impl="fast"):
     layer.impl = impl
-    return layer(x, state, mask)
+    return batch_first(layer, x, state, mask)
 
 
 @pytest.mark.parametrize("kind", LAYERS)
@@ -78,7 +101,7 @@ def test_gated_recurrence_gradcheck_float64(multiplicative):
 
 
 def test_mlstm_layer_gradcheck_float64_through_weight_norm():
-    layer = make_layer("mLSTM", input_size=3, hidden=2).double()
+    layer = BatchFirst(make_layer("mLSTM", input_size=3, hidden=2).double())
     x = torch.randn(2, 3, 3, dtype=torch.float64, requires_grad=True)
     names = [name for name, _ in layer.named_parameters()]
     assert any("original0" in name for name in names)  # g and v are what gets checked
@@ -111,9 +134,9 @@ def test_two_halves_with_carried_state_equal_the_whole(kind, grad):
     x = torch.randn(2, 10, 5)
     state = random_state(layer, 2)
     with torch.set_grad_enabled(grad):
-        whole, whole_state = layer(x, state)
-        first, mid_state = layer(x[:, :4], state)
-        second, end_state = layer(x[:, 4:], mid_state)
+        whole, whole_state = batch_first(layer, x, state)
+        first, mid_state = batch_first(layer, x[:, :4], state)
+        second, end_state = batch_first(layer, x[:, 4:], mid_state)
     torch.testing.assert_close(torch.cat([first, second], 1), whole, atol=1e-6, rtol=1e-5)
     torch.testing.assert_close(end_state, whole_state, atol=1e-6, rtol=1e-5)
 
@@ -128,9 +151,9 @@ def test_reset_mask_zeroes_state_before_marked_token(kind, impl):
     mask = torch.zeros(2, 8, dtype=torch.bool)
     mask[0, 5] = True
     with torch.no_grad():
-        out, _ = layer(x, state, mask)
-        suffix, _ = layer(x[:1, 5:], layer.init_state(1))
-        unmasked, _ = layer(x, state)
+        out, _ = batch_first(layer, x, state, mask)
+        suffix, _ = batch_first(layer, x[:1, 5:], layer.init_state(1))
+        unmasked, _ = batch_first(layer, x, state)
     torch.testing.assert_close(out[0, 5:], suffix[0], atol=1e-6, rtol=1e-5)
     torch.testing.assert_close(out[0, :5], unmasked[0, :5])
     torch.testing.assert_close(out[1], unmasked[1])  # the other row is untouched
@@ -154,7 +177,7 @@ def test_lstm_layer_equals_torch_lstm(weight_norm, grad):
     x = torch.randn(3, 6, 5)
     h0, c0 = random_state(layer, 3)
     with torch.set_grad_enabled(grad):
-        out, (h, c) = layer(x, (h0, c0))
+        out, (h, c) = batch_first(layer, x, (h0, c0))
         expected, (h_ref, c_ref) = reference(x, (h0.unsqueeze(0), c0.unsqueeze(0)))
     torch.testing.assert_close(out, expected, atol=1e-6, rtol=1e-5)
     torch.testing.assert_close(c, c_ref[0], atol=1e-6, rtol=1e-5)
@@ -192,18 +215,18 @@ def test_weight_norm_on_and_off():
             getattr(plain, name).bias = torch.nn.Parameter(getattr(normed, name).bias.detach().clone())
     x = torch.randn(2, 5, 5)
     with torch.no_grad():
-        torch.testing.assert_close(normed(x)[0], plain(x)[0], atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(batch_first(normed, x)[0], batch_first(plain, x)[0], atol=1e-6, rtol=1e-5)
 
 
 def test_assigned_weights_are_picked_up_by_the_cached_fast_path():
     layer = make_layer("mLSTM")
     x = torch.randn(2, 4, 5)
     with torch.no_grad():
-        before, _ = layer(x)
+        before, _ = batch_first(layer, x)
         layer.w_mhh.weight = torch.randn(6, 6)  # importer-style assignment of the effective weight
-        after_fast, _ = layer(x)
+        after_fast, _ = batch_first(layer, x)
         layer.impl = "reference"
-        after_ref, _ = layer(x)
+        after_ref, _ = batch_first(layer, x)
     assert not torch.allclose(before, after_fast)
     torch.testing.assert_close(after_fast, after_ref, atol=1e-6, rtol=1e-5)
 
@@ -212,11 +235,11 @@ def test_in_place_updates_are_picked_up_by_the_cached_fast_path():
     layer = make_layer("LSTM", weight_norm=False)
     x = torch.randn(2, 4, 5)
     with torch.no_grad():
-        layer(x)
+        batch_first(layer, x)
         layer.w_hh.weight.mul_(-2.0)  # like an optimizer step
-        fast, _ = layer(x)
+        fast, _ = batch_first(layer, x)
         layer.impl = "reference"
-        ref, _ = layer(x)
+        ref, _ = batch_first(layer, x)
     torch.testing.assert_close(fast, ref, atol=1e-6, rtol=1e-5)
 
 
@@ -230,9 +253,9 @@ def test_bf16_autocast_inference_is_close_to_float32():
     layer = make_layer("mLSTM", input_size=16, hidden=32)
     x = torch.randn(2, 6, 16)
     with torch.no_grad():
-        full, _ = layer(x)
+        full, _ = batch_first(layer, x)
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            low, (h, _) = layer(x)
+            low, (h, _) = batch_first(layer, x)
     assert low.dtype == torch.float32 and h.dtype == torch.float32
     torch.testing.assert_close(low, full, atol=3e-2, rtol=0)
 
@@ -243,9 +266,9 @@ def test_stacked_rnn_dropout_only_in_training():
     x = torch.randn(2, 4, 5)
     with torch.no_grad():
         rnn.train()
-        assert not torch.allclose(rnn(x)[0], rnn(x)[0])
+        assert not torch.allclose(batch_first(rnn, x)[0], batch_first(rnn, x)[0])
         rnn.eval()
-        torch.testing.assert_close(rnn(x)[0], rnn(x)[0])
+        torch.testing.assert_close(batch_first(rnn, x)[0], batch_first(rnn, x)[0])
 
 
 def test_unknown_cell_type_is_a_user_error():

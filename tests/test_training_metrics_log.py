@@ -1,5 +1,6 @@
 """MetricsLog writes one flushed JSON object per line; read_metrics reads them back."""
 import math
+from contextlib import closing
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from sentiment_discovery.training.metrics_log import MetricsLog, read_metrics
 
 def test_rows_round_trip_with_numpy_and_torch_values(tmp_path):
     path = tmp_path / "run" / "metrics.jsonl"                       # parent folder is created
-    with MetricsLog(path) as log:
+    with closing(MetricsLog(path)) as log:
         log.write(step=1, loss=torch.tensor(2.5), lr=np.float32(0.5), tag="train")
         log.write({"step": 2, "acc": np.array([0.25, 0.75])}, split="val")
     assert read_metrics(path) == [
@@ -30,7 +31,7 @@ def test_each_line_is_on_disk_before_close(tmp_path):
 
 def test_nan_and_inf_survive(tmp_path):
     path = tmp_path / "m.jsonl"
-    with MetricsLog(path) as log:
+    with closing(MetricsLog(path)) as log:
         log.write(loss=float("nan"), scale=float("inf"))
     row = read_metrics(path)[0]
     assert math.isnan(row["loss"]) and row["scale"] == math.inf
@@ -38,7 +39,7 @@ def test_nan_and_inf_survive(tmp_path):
 
 def test_disabled_log_writes_nothing(tmp_path):
     path = tmp_path / "sub" / "m.jsonl"
-    with MetricsLog(path, enabled=False) as log:
+    with closing(MetricsLog(path, enabled=False)) as log:
         log.write(step=1)
     assert not path.exists() and not path.parent.exists()
 
@@ -46,7 +47,7 @@ def test_disabled_log_writes_nothing(tmp_path):
 def test_reopening_appends(tmp_path):
     path = tmp_path / "m.jsonl"
     for step in (1, 2):
-        with MetricsLog(path) as log:
+        with closing(MetricsLog(path)) as log:
             log.write(step=step)
     assert [row["step"] for row in read_metrics(path)] == [1, 2]
 
@@ -78,5 +79,5 @@ def test_missing_file_is_a_user_error(tmp_path):
 
 
 def test_unloggable_value_is_a_type_error(tmp_path):
-    with MetricsLog(tmp_path / "m.jsonl") as log, pytest.raises(TypeError, match="object"):
+    with closing(MetricsLog(tmp_path / "m.jsonl")) as log, pytest.raises(TypeError, match="object"):
         log.write(thing=object())

@@ -10,10 +10,10 @@ import torch
 from torch.nn.utils import parametrize
 
 from ..errors import UserError
-from ..models.kinds import build_language_model
+from ..data.tokenizers.builtin import CharTokenizer
+from ..models.language_model import RecurrentLM, recurrent_config
 
 PAD_LOGIT_BIAS = -1e4
-CHAR_VOCAB = 257
 
 
 def as_tensor(array):
@@ -37,10 +37,9 @@ def pad_byte_decoder(weight, bias):
 
 
 def build_recurrent_lm(cell_type, emsize, nhid, nlayers, weight_norm=True):
-    """A fresh LanguageModel of the given sizes over the 257-token character vocabulary, dropout 0."""
-    config = {"model": cell_type, "vocab_size": CHAR_VOCAB, "emsize": int(emsize), "nhid": int(nhid),
-              "nlayers": int(nlayers), "dropout": 0.0, "weight_norm": bool(weight_norm), "tied": False}
-    return build_language_model(config)
+    """A fresh RecurrentLM of the given sizes over the 257-token character vocabulary, dropout 0."""
+    return RecurrentLM(recurrent_config(cell_type, CharTokenizer.vocab_size, int(emsize), int(nhid), int(nlayers),
+                                        weight_norm=bool(weight_norm)))
 
 
 def set_linear(linear, weight, bias=None):

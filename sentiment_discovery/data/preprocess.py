@@ -92,8 +92,6 @@ def get_process_fn(name):
     """The function for a `--process-fn` name (None or "none" -> None); UserError if unknown."""
     if name is None or name == NONE:
         return None
-    if callable(name):
-        return name
     if name not in PROCESS_FNS:
         raise UserError(f"unknown process function {name!r}; choose one of: {', '.join(PROCESS_FN_CHOICES)}")
     return PROCESS_FNS[name]

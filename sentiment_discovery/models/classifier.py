@@ -2,16 +2,9 @@
 sentiment-discovery finetuning (Kant et al. 2018, "Practical Text Classification With Large Pre-Trained
 Language Models", arXiv 1812.01207).
 
-- LinearHead: one Linear layer; `select_neurons` restricts it to a few features (transfer's top-k neurons).
-- MLPHead: Linear -> PReLU -> Dropout blocks, then the output Linear.
-- heads_per_class = K: the head emits C·K outputs viewed as (B, C, K); the prediction is the mean over the
-  K heads' probabilities and their standard deviation is reported; `head_variance_loss` measures how much
-  the heads disagree (add it to the loss to make them agree, subtract it to keep them diverse).
-- Probabilities: sigmoid per output (binary, multi-label) or softmax over classes (`use_softmax`).
-
-`ClassifierModel(encoder, head, features, ...)`: tokens (B, T) + lengths (B,) -> logits (B, C), or
-(B, C, K) with K heads per class; with `aux_lm` also the language model's logits (B, T', V) over the first
-T' = max(lengths) columns. `classifier_config` / `build_classifier` rebuild it from plain data."""
+With heads_per_class = K a head emits C·K outputs viewed as (B, C, K): the prediction is the mean of the K
+heads' probabilities (sigmoid per output, or softmax over classes with `use_softmax`), their standard
+deviation is reported. `classifier_config` / `build_classifier` rebuild a `ClassifierModel` from plain data."""
 import torch
 from torch import nn
 

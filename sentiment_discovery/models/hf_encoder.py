@@ -66,16 +66,11 @@ def resolve_model_path(name_or_path):
     return folder
 
 
-def hf_config_dict(hf_config):
-    """A transformers config as JSON-plain data (what a checkpoint may hold)."""
-    return json.loads(hf_config.to_json_string())
-
-
 def encoder_config(hf_config, pooling, source):
     """The plain-data config of an HFEncoder around a transformers config."""
     if pooling not in POOLINGS:
         raise UserError(f"unknown --hf-pooling {pooling!r}; choose one of {', '.join(POOLINGS)}")
-    plain = hf_config_dict(hf_config)
+    plain = json.loads(hf_config.to_json_string())  # JSON-plain data, what a checkpoint may hold
     return {"model": HF_MODEL, "hf_config": plain, "pooling": pooling, "hidden_size": int(plain["hidden_size"]),
             "max_positions": int(plain.get("max_position_embeddings") or 512), "source": str(source)}
 

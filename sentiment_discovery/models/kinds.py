@@ -1,18 +1,10 @@
 """Model kinds as objects: what the rest of the library asks about a text encoder, answered once per kind.
 
-Three kinds of encoder read text in this project:
-- `RecurrentKind` — the character (or sentencepiece) recurrent LM, one object per cell type
-  ("mLSTM", "LSTM", "GRU"; models/language_model.py): generates, carries its (h, c) state from window to
-  window, every layer's cell and hidden states can be shown and steered;
-- `TransformerKind` — the decoder-only transformer LM ("transformer"; models/transformer.py): generates,
-  reads at most `max_positions` tokens, shows only its last layer's output and cannot be steered;
-- `HFKind` — a pretrained HuggingFace encoder ("hf"; models/hf_encoder.py): no LM head, gives one pooled
-  vector per text, comes from --hf-model (never built fresh), reads text without a process function.
-
-`model_kind(x)` looks the kind up from a model config dict, a model (its `.config`), a typed
-`config.ModelConfig` (its `.model` flag) or the kind's name. Code outside models/ asks the kind
-(`kind.generates`, `kind.max_positions(config)`, `feature_width(config, **options)`, ...) and never
-compares the name itself.
+Three kinds of encoder read text: `RecurrentKind` (mLSTM, LSTM, GRU; one object per cell type),
+`TransformerKind` and `HFKind` (a pretrained HuggingFace encoder). `model_kind(x)` looks the kind up from
+a model config dict, a model (its `.config`), a typed `config.ModelConfig` (its `.model` flag) or the
+kind's name. Code outside models/ asks the kind (`kind.generates`, `kind.max_positions(config)`,
+`feature_width(config, **options)`, ...) and never compares the name itself.
 """
 from ..errors import UserError
 from .recurrent import LAYER_TYPES

@@ -72,7 +72,7 @@ class RecurrentLM(nn.Module):
 
     @staticmethod
     def detach_state(state):
-        return StackedRNN.detach_state(state)
+        return [(h.detach(), c.detach()) for h, c in state]
 
     def forward(self, tokens, state=None, reset_mask=None):
         """tokens (B, T) int -> (logits (B, T, V), state)."""
@@ -87,7 +87,7 @@ class RecurrentLM(nn.Module):
         return {"h": [h.transpose(0, 1) for h in hs], "c": [c.transpose(0, 1) for c in cs]}, state
 
     def _run(self, tokens, state, reset_mask, collect_cells):
-        self._check_tokens(tokens)
+        check_token_ids(tokens, self.vocab_size)
         batch_size, steps = tokens.shape
         if state is None:
             state = self.init_state(batch_size, tokens.device)
@@ -110,6 +110,3 @@ class RecurrentLM(nn.Module):
         first = self.rnn.layers[0]
         sources = [self.embedding.weight, *first.parameters()]
         return self._table_cache.get(sources, lambda: first.input_table(self.embedding.weight))
-
-    def _check_tokens(self, tokens):
-        check_token_ids(tokens, self.vocab_size)

@@ -15,8 +15,6 @@ original checkpoint's pickled args name).
 import logging
 import os
 
-import torch
-
 from ..convert.openai import import_openai, is_openai_directory
 from ..convert.original import import_original, import_original_contents
 from ..data.preprocess import default_process_fn, recorded_process_fn, resolve_process_fn
@@ -45,7 +43,7 @@ def load_language_model(path, map_location="cpu"):
         model, info = import_openai(path)
         return finish(model, CharTokenizer(), info, map_location)
     try:
-        contents = read_torch_file(path, map_location="cpu")
+        contents = read_torch_file(path)
     except UserError:
         # Not plain data (e.g. the original's pickled argparse.Namespace): the original importer reads such
         # files with its own data-only allow-list, or says in one line why it cannot.
@@ -111,8 +109,7 @@ def checkpoint_tokenizer(payload, model, path):
 
 def finish(model, tokenizer, info, map_location):
     """Move to the requested device, switch to eval mode, complete `info`."""
-    if isinstance(map_location, (str, torch.device)):
-        model = model.to(torch.device(map_location))
+    model = model.to(map_location)
     info.setdefault("model_config", model.config)
     return model.eval(), tokenizer, info
 

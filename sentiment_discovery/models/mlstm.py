@@ -30,8 +30,6 @@ def lstm_cell_update(z, c):
 class LSTMLayer(RecurrentLayer):
     """One LSTM layer: w_ih Linear(I, 4H), w_hh Linear(H, 4H); gates (i, f, g, o)."""
 
-    gate_count = 4
-
     def reference_step(self, x_t, h, c):
         return lstm_cell_update(self.w_ih(x_t) + self.w_hh(h), c)
 

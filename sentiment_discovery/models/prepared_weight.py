@@ -16,33 +16,23 @@ import torch
 from .. import capabilities
 
 
-def can_pack(weight):
-    """True when oneDNN's packed layout works for `weight` on this machine (probed once by trying it)."""
-    return capabilities.packed_product(weight.device, weight.dtype)
-
-
 class PreparedWeight:
     """Computes `x @ W.T (+ bias) (+ add)` for a fixed W (out_features, in_features).
 
     The weight is detached: this is for loops that run outside autograd (inference, or inside a custom
     autograd Function that writes its own backward). `x` must have the weight's dtype."""
 
-    def __init__(self, weight, bias=None, pack=True):
+    def __init__(self, weight, bias=None):
         weight = weight.detach()
         self.dtype = weight.dtype
         self.out_features = weight.shape[0]
         self.bias = bias.detach().to(weight.dtype) if bias is not None else None
-        if pack and can_pack(weight):
+        if capabilities.packed_product(weight.device, weight.dtype):
             self.packed = capabilities.pack_weight(weight)
             self.transposed = None
         else:
             self.packed = None
             self.transposed = weight.t().contiguous()  # (in, out)
-
-    @property
-    def kernel(self):
-        """"packed oneDNN" or "public torch.mm": which product this weight runs."""
-        return "packed oneDNN" if self.packed is not None else "public torch.mm"
 
     def __call__(self, x, add=None):
         """x (B, in) -> x @ W.T + bias (B, out); `add` (B, out) is added too (fused where possible)."""
@@ -83,9 +73,6 @@ class VersionedCache:
             self._key, self._sources = key, sources
         return self._value
 
-    def clear(self):
-        self._key = self._sources = self._value = None
-
     # A copy (deepcopy, pickling) starts empty: the value is derived data, and oneDNN's packed
     # tensors cannot be copied.
     def __deepcopy__(self, memo):
@@ -95,4 +82,4 @@ class VersionedCache:
         return {}
 
     def __setstate__(self, state):
-        self.clear()
+        self.__init__()

@@ -6,7 +6,7 @@ from torch import nn
 from ..errors import UserError
 from .gru import GRULayer
 from .mlstm import LSTMLayer, MLSTMLayer
-from .recurrent_layer import IMPLEMENTATIONS, keep_mask
+from .recurrent_layer import IMPLEMENTATIONS
 
 LAYER_TYPES = {"mLSTM": MLSTMLayer, "LSTM": LSTMLayer, "GRU": GRULayer}
 
@@ -47,19 +47,6 @@ class StackedRNN(nn.Module):
 
     def init_state(self, batch_size, device=None, dtype=None):
         return [layer.init_state(batch_size, device, dtype) for layer in self.layers]
-
-    @staticmethod
-    def detach_state(state):
-        return [(h.detach(), c.detach()) for h, c in state]
-
-    def forward(self, x, state=None, reset_mask=None):
-        """x (B, T, I) -> (last layer's h (B, T, H), state)."""
-        batch_size, steps = x.shape[0], x.shape[1]
-        if state is None:
-            state = self.init_state(batch_size, x.device, x.dtype)
-        keep = keep_mask(reset_mask, batch_size, steps, state[0][0].dtype)
-        hs, _, state = self.run(x.transpose(0, 1), state, keep)
-        return hs[-1].transpose(0, 1), state
 
     def run(self, x, state, keep=None, collect_cells=False, table=None):
         """Time-major: x (T, B, I) (or (T, B) token ids with layer 0's lookup `table`).

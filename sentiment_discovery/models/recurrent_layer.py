@@ -8,8 +8,8 @@ is always the effective weight and `layer.w_ih.weight = W` sets it (g and v reco
 are the only source of truth: the fast path's packed copies are derived from them and rebuilt whenever a
 parameter changes (see prepared_weight.VersionedCache).
 
-Internally layers run time-major: `run(x (T, B, I), state, keep (T, B, 1))`; `forward` is the batch-first
-public form. A layer's state is (h, c), each (B, H); a GRU has no cell and carries (h, h)."""
+Layers run time-major: `run(x (T, B, I), state, keep (T, B, 1))`. A layer's state is (h, c), each (B, H);
+a GRU has no cell and carries (h, h)."""
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -110,16 +110,6 @@ class RecurrentLayer(nn.Module):
         if tuple(h.shape) != expected or tuple(c.shape) != expected:
             raise ValueError(f"state has shapes {tuple(h.shape)}, {tuple(c.shape)}; expected {expected}")
 
-    # ---- public batch-first call ---------------------------------------------------------------
-    def forward(self, x, state=None, reset_mask=None):
-        """x (B, T, I) -> (outputs h (B, T, H), (h, c) final)."""
-        batch_size, steps = x.shape[0], x.shape[1]
-        if state is None:
-            state = self.init_state(batch_size, x.device, x.dtype)
-        keep = keep_mask(reset_mask, batch_size, steps, state[0].dtype)
-        hs, _, state = self.run(x.transpose(0, 1), state, keep)
-        return hs.transpose(0, 1), state
-
     # ---- time-major engine ---------------------------------------------------------------------
     def run(self, x, state, keep=None, collect_cells=False, table=None):
         """Run a sequence time-major.
@@ -128,8 +118,6 @@ class RecurrentLayer(nn.Module):
         input projections (the lookup-table route, inference only). keep: (T, B, 1) or None.
         Returns hs (T, B, H), cs (T, B, H) or None (only when collect_cells; always for the
         training path, where they come for free), and the final (h, c)."""
-        if self.impl not in IMPLEMENTATIONS:
-            raise ValueError(f"unknown recurrent implementation {self.impl!r}; use one of {IMPLEMENTATIONS}")
         steps, batch_size = x.shape[0], x.shape[1]
         self._check_state(state, batch_size)
         if steps == 0:

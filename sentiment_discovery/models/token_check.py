@@ -6,23 +6,17 @@ accelerator reading a value back forces the host to wait for the device on every
 only in debug mode: set the environment variable `SENTIMENT_DISCOVERY_DEBUG=1` (read at each check, so it
 can be switched on for one run). Without it an out-of-range id on CUDA fails inside the embedding, with
 torch's own (asynchronous) device-side assertion."""
-import os
-
 import torch
 
+from ..capabilities import env_flag
 from ..errors import UserError
 
 DEBUG_ENV = "SENTIMENT_DISCOVERY_DEBUG"
 
 
-def debug_mode():
-    """True when `SENTIMENT_DISCOVERY_DEBUG` is set to anything but "", "0", "false" or "no"."""
-    return os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no")
-
-
 def values_checked(tokens):
     """Whether the ids' range is checked for `tokens`: always on CPU, elsewhere only in debug mode."""
-    return tokens.device.type == "cpu" or debug_mode()
+    return tokens.device.type == "cpu" or env_flag(DEBUG_ENV)
 
 
 def check_token_ids(tokens, vocab_size):

@@ -211,13 +211,9 @@ class TransformerLM(nn.Module):
             return self.positions(torch.arange(start, start + steps, device=device))
         return self.sinusoids[start:start + steps]
 
-    def check_tokens(self, tokens):
-        """UserError unless tokens is a (B, T) integer tensor of ids inside the vocabulary."""
-        check_token_ids(tokens, self.vocab_size)
-
     def run_layers(self, tokens, state):
         """tokens (B, T) -> last hidden after the final norm (B, T, D), new cache."""
-        self.check_tokens(tokens)
+        check_token_ids(tokens, self.vocab_size)
         past = cache_length(state)
         x = self.embed_scale * self.embedding(tokens)  # (B, T, D)
         x = self.dropout(x + self.position_embeddings(past, tokens.size(1), tokens.device).to(x.dtype))

@@ -17,11 +17,9 @@ def run_files(save, save_is):
     if save_is == "last":
         last, best = os.fspath(save), f"{stem}_best{ext}"
         resumable = [last, best]          # both carry the full training state
-    elif save_is == "best":
+    else:
         last, best = f"{stem}_last{ext}", os.fspath(save)
         resumable = [last]                # the best classifier holds no training state
-    else:
-        raise ValueError(f"save_is must be 'last' or 'best', not {save_is!r}")
     return {"last": last, "best": best, "metrics": f"{stem}.metrics.jsonl", "resumable": resumable}
 
 

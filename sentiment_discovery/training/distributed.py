@@ -2,23 +2,11 @@
 helpers, small collectives (sums, gathers, a stop decision) and a clean teardown.
 
 torchrun (or `python -m multiproc`) starts one process per GPU (or N CPU processes) and sets RANK,
-LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE, MASTER_ADDR and MASTER_PORT. A script does:
-
-    env = init_distributed(device)          # no-op (world_size 1) when WORLD_SIZE is unset or 1
-    model = model.to(env.device)
-    model = wrap_ddp(model, env)            # DistributedDataParallel when env.distributed
-    ...
-    for i, micro_batch in enumerate(micro_batches):       # gradient accumulation
-        with grad_sync(model, sync=(i == len(micro_batches) - 1)):   # forward *and* backward inside
-            ...
-    loss_for_log = all_reduce_sum([loss.item()])[0] / env.world_size   # the same number on every rank
-    if is_main(env): save(...)
-    model = shutdown(env, model)            # returns the bare module; the process group is gone
-
-Backend: nccl when the device is CUDA (each process takes cuda:LOCAL_RANK), gloo otherwise.
-`shutdown` drops the DDP wrapper's reducer, collects garbage, waits at a barrier, then destroys the process
-group: a plain teardown with a live DDP module can abort a gloo run (analysis/scale.md). Every
-helper also works, as a no-op or identity, when no process group was started."""
+LOCAL_RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT; `init_distributed` reads them (a no-op with
+WORLD_SIZE unset or 1). Backend: nccl when the device is CUDA (each process takes cuda:LOCAL_RANK), gloo
+otherwise. `shutdown` drops the DDP wrapper's reducer, collects garbage, waits at a barrier, then destroys
+the process group: a plain teardown with a live DDP module can abort a gloo run (analysis/scale.md).
+Every helper also works, as a no-op or identity, when no process group was started."""
 import contextlib
 import gc
 import os
@@ -42,7 +30,6 @@ class DistEnv:
     rank: int = 0
     local_rank: int = 0
     world_size: int = 1
-    local_world_size: int = 1
     master_addr: str | None = None
     master_port: int | None = None
     backend: str | None = None          # "nccl" | "gloo" once a process group is up, else None
@@ -69,7 +56,6 @@ def read_dist_env(device="cpu"):
         rank=_env_int("RANK", 0),
         local_rank=_env_int("LOCAL_RANK", 0),
         world_size=_env_int("WORLD_SIZE", 1),
-        local_world_size=_env_int("LOCAL_WORLD_SIZE", 1),
         master_addr=os.environ.get("MASTER_ADDR"),
         master_port=_env_int("MASTER_PORT", None),
     )
@@ -117,7 +103,7 @@ def init_distributed(device="cpu"):
 JOIN_KEYS = "sentiment_discovery/join"
 
 
-def attempt_store(env, timeout=None):
+def attempt_store(env):
     """The rendezvous store for this process group, in a key space that only this attempt's ranks share.
 
     torchrun's agent keeps one TCPStore at MASTER_ADDR:MASTER_PORT across restarts, so the keys a dead
@@ -129,7 +115,7 @@ def attempt_store(env, timeout=None):
     keys cannot mislead. The store itself comes from torch's env:// rendezvous (a client of the agent's
     store under torchrun, or hosted by rank 0 without the agent)."""
     store, _, _ = next(dist.rendezvous("env://", rank=env.rank, world_size=env.world_size))
-    token = group_token(store, env.rank, env.world_size, timeout)
+    token = group_token(store, env.rank, env.world_size)
     return dist.PrefixStore(f"sentiment_discovery/group/{token}", store)
 
 
@@ -182,11 +168,9 @@ def unwrap_model(model):
     return model.module if isinstance(model, DistributedDataParallel) else model
 
 
-def is_main(env=None):
+def is_main(env):
     """True on rank 0 (and in a run that is not distributed)."""
-    if env is not None:
-        return env.rank == 0
-    return not dist.is_initialized() or dist.get_rank() == 0
+    return env.rank == 0
 
 
 def _active():
@@ -233,12 +217,12 @@ def any_rank(flag):
     return all_reduce_sum([1.0 if flag else 0.0])[0] > 0
 
 
-def broadcast_object(obj, src=0):
-    """Rank `src`'s `obj` (any picklable value) on every rank."""
+def broadcast_object(obj):
+    """Rank 0's `obj` (any picklable value) on every rank."""
     if not _active():
         return obj
     holder = [obj]
-    dist.broadcast_object_list(holder, src=src)
+    dist.broadcast_object_list(holder, src=0)
     return holder[0]
 
 
@@ -260,11 +244,8 @@ def _release_ddp(ddp_model):
 
 
 def shutdown(env, model=None):
-    """Tear down cleanly and return the bare module (`model = shutdown(env, model)`).
-
-    Deletes the DDP wrapper's reducer, runs `gc.collect()`, waits at a barrier and destroys the process
-    group. Do not train with the DDP wrapper after this. Without a process group it only unwraps."""
-    bare_model = unwrap_model(model) if model is not None else None
+    """Tear down cleanly: delete the DDP wrapper's reducer, run `gc.collect()`, wait at a barrier and destroy
+    the process group. Do not train with the DDP wrapper after this."""
     if isinstance(model, DistributedDataParallel):
         _release_ddp(model)
     del model
@@ -272,4 +253,3 @@ def shutdown(env, model=None):
     if dist.is_available() and dist.is_initialized():
         barrier()
         dist.destroy_process_group()
-    return bare_model

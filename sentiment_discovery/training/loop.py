@@ -178,7 +178,7 @@ def train(task, trainer, progress, reporter, files, stop, options):
         if any_rank(stop.should_stop):
             return "stopped"
     if progress.epoch < options.epochs:
-        reporter.log(f"early stop after epoch {progress.epoch}: no better validation for {options.patience} "
+        log.info(f"early stop after epoch {progress.epoch}: no better validation for {options.patience} "
                      f"epochs (the best was epoch {progress.best_epoch})")
     return "done"
 
@@ -201,7 +201,7 @@ def end_epoch(task, trainer, progress, reporter, files, options):
     if evaluation is not None:
         progress.history.append(evaluation.row)
         reporter.write(evaluation.row)
-        reporter.log(evaluation.message)
+        log.info(evaluation.message)
         if evaluation.value > progress.best_value:
             progress.best_value, progress.best_epoch, progress.best_keep = evaluation.value, epoch, evaluation.keep
             save(task, trainer, progress, reporter, files["best"], resumable=task.best_is_resumable)
@@ -271,9 +271,6 @@ class Reporter:
 
     def write(self, row):
         self.metrics.write(row)
-
-    def log(self, message):
-        log.info(message)
 
     def image(self, tag, path, step):
         self.metrics.image(tag, path, step)

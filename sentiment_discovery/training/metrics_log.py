@@ -1,17 +1,11 @@
 """Metric logs as JSON lines: one JSON object per line, appended and flushed as it is written, so a
 crashed or running job's curves can be read (and plotted) at any time.
 
-    with MetricsLog("runs/lm/metrics.jsonl", enabled=is_main(env)) as log:
-        log.write(step=100, loss=2.31, lr=4.9e-4, loss_scale=65536.0)
-    rows = read_metrics("runs/lm/metrics.jsonl")   # [{"step": 100, "loss": 2.31, ...}, ...]
-
 Values may be Python/numpy numbers, 0-d tensors, strings, bools, None, lists or dicts of those;
 nan and inf are written as JSON's common NaN/Infinity extensions (Python's json reads them back).
 With `enabled=False` (ranks other than 0) nothing is opened or written. An existing file is appended
-to, so a resumed run continues its log.
-
-An optional `mirror` (training/tensorboard_log.py's TensorBoardLog) gets each row too, as scalars, and
-the PNGs passed to `image(...)`; closing the log closes the mirror."""
+to, so a resumed run continues its log. An optional `mirror` (training/tensorboard_log.py's
+TensorBoardLog) gets each row too, as scalars, and the PNGs passed to `image(...)`."""
 import json
 import os
 
@@ -71,8 +65,6 @@ class MetricsLog:
         if self.mirror is not None:
             self.mirror.scalars(row)
 
-    log = write
-
     def image(self, tag, png_path, step):
         """Hand a PNG the run has drawn to the mirror (nothing without one, or when the file is missing)."""
         if self.mirror is not None and os.path.exists(png_path):
@@ -85,12 +77,6 @@ class MetricsLog:
         if self.mirror is not None:
             self.mirror.close()
             self.mirror = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
 
 
 def read_metrics(path):

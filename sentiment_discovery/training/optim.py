@@ -1,10 +1,5 @@
-"""Optimizers by name: the `--optim` flag's lookup table and a builder.
-
-    optimizer = build_optimizer("Adam", model.parameters(), lr=5e-4, weight_decay=0.0)
-
-Names are matched case-insensitively against `OPTIMIZERS` (never `eval`-ed); an unknown name is a
-`UserError` that lists the known ones. Extra keyword arguments go straight to the torch optimizer
-(e.g. `betas=(0.9, 0.98)`, `momentum=0.9`)."""
+"""Optimizers by name: the `--optim` flag's lookup table (matched case-insensitively, never `eval`-ed) and a
+builder; layer-wise learning-rate groups."""
 import re
 
 import torch
@@ -32,7 +27,7 @@ def optimizer_class(name):
     return cls
 
 
-def build_optimizer(name, params, lr, weight_decay=0.0, **kwargs):
+def build_optimizer(name, params, lr, weight_decay=0.0):
     """Build the optimizer `name` over `params` (an iterable of tensors or of param-group dicts)."""
     if lr < 0:
         raise UserError(f"learning rate must be >= 0, got {lr}")
@@ -42,7 +37,7 @@ def build_optimizer(name, params, lr, weight_decay=0.0, **kwargs):
     params = list(params)
     if not params:
         raise UserError(f"optimizer {name} was given no parameters to train")
-    return cls(params, lr=lr, weight_decay=weight_decay, **kwargs)
+    return cls(params, lr=lr, weight_decay=weight_decay)
 
 
 def layer_decayed_groups(named_parameters, lr, decay):

@@ -1,10 +1,5 @@
 """Learning-rate schedules on `torch.optim.lr_scheduler.LambdaLR`: the original codebase's warm-up + decay.
 
-    schedule = build_schedule(optimizer, num_iters=10000, start_lr=5e-4, warmup=100, decay_style="cosine")
-    for ...:
-        ...; optimizer.step(); schedule.step()
-    schedule.get_last_lr()[0]          # the LR the next optimizer step uses
-
 Iteration t counts completed optimizer steps (0 before the first, `schedule.last_epoch`). The LR of a
 parameter group at iteration t is its base LR times `LRFactor(t)`:
 
@@ -14,8 +9,9 @@ parameter group at iteration t is its base LR times `LRFactor(t)`:
     constant     1
     linear       1 - p
     cosine       (1 + cos(pi * p)) / 2
-    exponential  exp_final_ratio ** p          (exp_final_ratio = LR fraction left at p = 1)
-  and the LR is floored at `min_lr` (default 0). After the horizon the LR stays at its end value.
+    exponential  exp_final_ratio ** p          (the LR fraction left at p = 1: 0.01)
+  and the factor is floored at `floor` (0; an upgraded AnnealingLR state keeps its min_lr as a fraction).
+  After the horizon the LR stays at its end value.
 - `constant_decay=N` keeps the original's meaning: decay over N iterations (after warm-up) instead of
   over the whole run ("number of iterations to decay LR over, None means decay to zero over training").
 - `cos_cut_frac=c` is finetuning's cosine variant: warm-up over the first `int(c * num_iters)`
@@ -23,7 +19,7 @@ parameter group at iteration t is its base LR times `LRFactor(t)`:
   `stlr_cut_frac` likewise selects "stlr" whatever `decay_style` says.
 - "stlr": ULMFiT's slanted triangular LR (Howard & Ruder 2018, arXiv 1801.06146) with
   cut = floor(num_iters * stlr_cut_frac): p = t / cut while t < cut, then
-  p = 1 - (t - cut) / (num_iters - cut) (floored at 0); factor = (1 + p * (ratio - 1)) / ratio.
+  p = 1 - (t - cut) / (num_iters - cut) (floored at 0); factor = (1 + p * (ratio - 1)) / ratio, ratio 32.
   It has its own ramp, so `warmup` must be 0.
 
 Differences from the original `AnnealingLR`: its decay progress was (t - warmup) / num_iters, so with a
@@ -47,9 +43,7 @@ _ORDER_WARNING = r"Detected call of `lr_scheduler.step\(\)` before `optimizer.st
 
 
 def _check_decay_style(decay_style):
-    style = "constant" if decay_style is None else str(decay_style).lower()
-    if style == "none":
-        style = "constant"
+    style = str(decay_style).lower()
     if style not in DECAY_STYLES:
         raise UserError(f"unknown decay style {decay_style!r}; choose one of: {', '.join(DECAY_STYLES)}")
     return style
@@ -102,12 +96,10 @@ class LRFactor:
         return (1.0 + p * (self.stlr_ratio - 1.0)) / self.stlr_ratio
 
 
-def _settings(num_iters, warmup, decay_style, constant_decay, cos_cut_frac, stlr_cut_frac, stlr_ratio,
-              exp_final_ratio):
+def _settings(num_iters, warmup, decay_style, constant_decay, cos_cut_frac, stlr_cut_frac):
     """Checked factor settings (cos_cut_frac/stlr_cut_frac resolved into style and warm-up)."""
     s = {"num_iters": int(num_iters), "warmup": int(warmup), "decay_style": _check_decay_style(decay_style),
-         "constant_decay": None if constant_decay in (None, 0) else int(constant_decay),
-         "stlr_cut_frac": stlr_cut_frac, "stlr_ratio": float(stlr_ratio), "exp_final_ratio": float(exp_final_ratio)}
+         "constant_decay": None if constant_decay in (None, 0) else int(constant_decay), "stlr_cut_frac": stlr_cut_frac}
     if cos_cut_frac is not None and stlr_cut_frac is not None:
         raise UserError("use either --cos-cut-frac or --stlr-cut-frac, not both")
     if cos_cut_frac is not None:
@@ -136,15 +128,6 @@ def _check_settings(s):
         if s["warmup"]:
             raise UserError("--decay-style stlr has its own warm-up (--stlr-cut-frac); drop --warmup and "
                             "--warmup-epochs")
-        if s["stlr_ratio"] < 1:
-            raise UserError(f"stlr ratio must be >= 1, got {s['stlr_ratio']}")
-    if not 0.0 < s["exp_final_ratio"] <= 1.0:
-        raise UserError(f"exp_final_ratio must be in (0, 1], got {s['exp_final_ratio']}")
-
-
-def _floor(min_lr, base_lr):
-    """`min_lr` as a fraction of `base_lr` (the factor's floor in the decay phase)."""
-    return float(min_lr) / base_lr if base_lr > 0 else 0.0
 
 
 class WarmupDecayLR(LambdaLR):
@@ -179,14 +162,11 @@ class WarmupDecayLR(LambdaLR):
 
 
 def build_schedule(optimizer, num_iters, start_lr=None, warmup=0, decay_style="linear", constant_decay=None,
-                   cos_cut_frac=None, stlr_cut_frac=None, stlr_ratio=32.0, exp_final_ratio=0.01, min_lr=0.0):
+                   cos_cut_frac=None, stlr_cut_frac=None):
     """A `WarmupDecayLR` on `optimizer`; see the module docstring."""
-    settings = _settings(num_iters, warmup, decay_style, constant_decay, cos_cut_frac, stlr_cut_frac,
-                         stlr_ratio, exp_final_ratio)
+    settings = _settings(num_iters, warmup, decay_style, constant_decay, cos_cut_frac, stlr_cut_frac)
     for group in optimizer.param_groups:
         if start_lr is not None:
             group["lr"] = group["initial_lr"] = float(start_lr)
         group.setdefault("initial_lr", group["lr"])
-    factors = [LRFactor(**settings, floor=_floor(min_lr, float(group["initial_lr"])))
-               for group in optimizer.param_groups]
-    return WarmupDecayLR(optimizer, factors)
+    return WarmupDecayLR(optimizer, [LRFactor(**settings) for _ in optimizer.param_groups])

@@ -39,8 +39,7 @@ def exit_status(signum):
 class GracefulExit:
     """Context manager that records SIGTERM/SIGINT in `should_stop` instead of letting them kill."""
 
-    def __init__(self, signals=DEFAULT_SIGNALS):
-        self.signals = tuple(signals)
+    def __init__(self):
         self.should_stop = False
         self.signum = None
         self._old_handlers = {}
@@ -86,7 +85,7 @@ class GracefulExit:
         if threading.current_thread() is not threading.main_thread():
             logger.debug("GracefulExit outside the main thread: no signal handlers installed")
             return self
-        for signum in self.signals:
+        for signum in DEFAULT_SIGNALS:
             self._old_handlers[signum] = signal.signal(signum, self._handle)
         if hasattr(signal, "SIGALRM"):
             self._old_handlers[signal.SIGALRM] = signal.signal(signal.SIGALRM, self._alarm)

@@ -1,13 +1,5 @@
-"""Optional TensorBoard logging (`--tensorboard DIR`): a mirror of the JSON-lines metric log.
-
-    tensorboard = open_tensorboard(config.training.tensorboard, enabled=is_main(env), list_names=["neg", "pos"])
-    metrics = MetricsLog(path, enabled=is_main(env), mirror=tensorboard)
-    metrics.write(step=100, loss=2.31, lr=4.9e-4)        # also scalars "loss" and "lr" at step 100
-    metrics.image("loss_curve", "runs/lm_loss.png", 100)  # a PNG already drawn, as an image
-    metrics.close()                                       # flushes and closes the writer too
-
-generate.py uses the log directly: `tensorboard.text("sample/1", text)`,
-`tensorboard.image("heatmap/sample_1", png, 0)`.
+"""Optional TensorBoard logging (`--tensorboard DIR`): a mirror of the JSON-lines metric log (its rows as
+scalars, the PNGs a run draws as images), also written directly by generate.py (samples as text).
 
 Every numeric value of a record becomes one scalar under the record's "step" (else its "epoch", else a
 running count). Nested dicts become `a/b` tags and lists of numbers `a/0`, `a/1`, ... (or `a/<name>` when

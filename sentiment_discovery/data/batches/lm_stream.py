@@ -29,7 +29,7 @@ is cut into pieces:
   - character tokenizer: every CHAR_PIECE characters. UTF-8 encodes each character on its own, so
     the pieces' bytes are exactly the whole document's bytes, whatever its length;
   - any other tokenizer (sentencepiece): a document of at most TEXT_PIECE_CHARS characters is encoded
-    whole, exactly as before. A longer one is cut into pieces of at most TEXT_PIECE_CHARS characters,
+    whole. A longer one is cut into pieces of at most TEXT_PIECE_CHARS characters,
     each cut placed just before the last whitespace of the window (a hard cut if there is none), and
     the pieces are encoded one by one. With sentencepiece's default whitespace pre-splitting and
     whitespace normalisation this usually gives the same pieces as encoding the document whole, but
@@ -39,8 +39,7 @@ is cut into pieces:
 Tokens, reset masks and positions are otherwise exactly those of building every shard whole.
 
 `state_dict()` holds plain ints: the batch count and, for each local row, (shard, offset), the offset
-counted in tokens from the shard's start (the same format as before lazy encoding, so older
-checkpoints resume unchanged). A resumed stream yields identical batches: it re-encodes the saved
+counted in tokens from the shard's start. A resumed stream yields identical batches: it re-encodes the saved
 shard's documents up to the offset and drops those tokens. Rows missing from a loaded state (e.g.
 another rank's, when only rank 0 saved) start from the beginning and drop batches x seq_length
 tokens; `merge_state_dicts` joins the states of all ranks so that no row needs that.
@@ -139,9 +138,7 @@ class LMStream:
             return np.asarray(text, dtype=self.token_dtype)
         if self.char_level:
             return text.encode("utf-8")
-        if hasattr(self.tokenizer, "encode_array"):
-            return self.tokenizer.encode_array(text).astype(self.token_dtype, copy=False)
-        return np.asarray(self.tokenizer.encode(text), dtype=self.token_dtype)
+        return self.tokenizer.encode_array(text).astype(self.token_dtype, copy=False)
 
     def _long_doc_pieces(self, doc):
         """Pieces of a document longer than _piece_limit() (see the module docstring for the cuts)."""
@@ -287,11 +284,6 @@ class LMStream:
         loss_mask = np.arange(1, T + 1)[None, :] < lengths[:, None]  # (B, T): target t is tokens[:, t+1]
         return {"tokens": torch.from_numpy(tokens), "reset_mask": torch.from_numpy(reset_mask),
                 "loss_mask": torch.from_numpy(loss_mask)}
-
-    def __iter__(self):
-        """Batches until the pass ends (never, for an endless stream)."""
-        while (batch := self.next_batch()) is not None:
-            yield batch
 
     # ----- resuming -----
     def _fingerprint(self):

@@ -1,4 +1,4 @@
-"""Batches for classification: padding, truncation, and the order rows are batched in.
+"""Batches for classification: padding, and the order rows are batched in.
 
 `make_batches` returns lists of row indices, one list per batch:
 - plain: rows in order (`shuffle=False`) or a seeded permutation, cut every `batch_size` rows;
@@ -8,9 +8,9 @@
 - `stratified=True`: each batch's class mix follows the whole set's. Each class's rows (shuffled,
   and with `bucket` sorted by length in the same number of chunks) are spread evenly over one
   sequence: the i-th of n_c rows of class c sits at position (i + u_c) / n_c, u_c a seeded offset
-  in [0, 1) (0.5, and rows in file order, without `shuffle`); cutting that sequence into consecutive batches
-  gives every batch about n_c / N of
-  class c. The class of a multi-label row is its first positive label, or "none".
+  in [0, 1) (0.5, and rows in file order, without `shuffle`); cutting that sequence into consecutive
+  batches gives every batch about n_c / N of class c. The class of a multi-label row is its first
+  positive label, or "none".
 Everything is deterministic for a seed.
 """
 import numpy as np
@@ -29,15 +29,6 @@ def pad_batch(token_lists):
     for row, ids in enumerate(token_lists):
         tokens[row, :len(ids)] = ids
     return torch.from_numpy(tokens), torch.from_numpy(lengths)
-
-
-def truncate(token_lists, max_len):
-    """(lists cut to their first max_len tokens, how many were cut)."""
-    if max_len < 1:
-        raise UserError(f"maximum length must be at least 1, got {max_len}")
-    truncated = [tokens[:max_len] for tokens in token_lists]
-    n_cut = sum(len(tokens) > max_len for tokens in token_lists)
-    return truncated, n_cut
 
 
 def stratify_keys(labels):
@@ -83,8 +74,7 @@ def _plain_order(n_rows, lengths, batch_size, bucket, shuffle, rng):
                            for chunk in np.split(rows, np.arange(chunk_rows, n_rows, chunk_rows))])
 
 
-def make_batches(token_lists, labels, batch_size, bucket=True, stratified=False, seed=0,
-                 shuffle=True, drop_last=False):
+def make_batches(token_lists, labels, batch_size, bucket=True, stratified=False, seed=0, shuffle=True):
     """Lists of row indices, one per batch (see the module docstring)."""
     if batch_size < 1:
         raise UserError(f"batch size must be at least 1, got {batch_size}")
@@ -94,16 +84,10 @@ def make_batches(token_lists, labels, batch_size, bucket=True, stratified=False,
     lengths = np.array([len(tokens) for tokens in token_lists], dtype=np.int64)  # (N,)
     rng = np.random.default_rng(seed)
     if stratified:
-        if labels is None:
-            raise UserError("stratified batches need labels")
-        if len(labels) != n_rows:
-            raise ValueError(f"{len(labels)} labels for {n_rows} rows")
         order = _stratified_order(stratify_keys(labels), lengths, batch_size, bucket, shuffle, rng)
     else:
         order = _plain_order(n_rows, lengths, batch_size, bucket, shuffle, rng)
     batches = [order[i:i + batch_size].tolist() for i in range(0, n_rows, batch_size)]
-    if drop_last and len(batches[-1]) < batch_size:
-        batches.pop()
     if shuffle and (bucket or stratified):
         batches = [batches[i] for i in rng.permutation(len(batches))]
     return batches

@@ -3,8 +3,7 @@
 Eager readers call `open_binary(path)`, which decompresses while the caller reads, so only what the
 reader keeps is held in memory. Lazy readers need random access, which a gzip stream does not give,
 so `decompressed_copy(path)` writes the decompressed bytes once, streaming in 1 MB chunks with a
-progress bar, to a sidecar file in the cache folder (`cache.py`: `$SENTIMENT_DISCOVERY_CACHE`, default
-`~/.cache/sentiment-discovery`; never beside the .gz), named `<file name>.<hashes>.unz`, and the lazy
+progress bar, to a sidecar file in the cache folder (`cache.py`), named `<file name>.<hashes>.unz`, and the lazy
 byte-offset index is then built on the sidecar (in the same folder). A small `<sidecar>.stamp` (JSON)
 records the .gz's size and mtime and the sidecar's own, so the copy is reused until the .gz changes
 (or the copy is touched), and rebuilt otherwise; a new copy replaces the old one's files. The copy and

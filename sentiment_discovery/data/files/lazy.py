@@ -3,8 +3,7 @@
 The index holds the start offset of every non-blank line (int64, 8 bytes a line) plus one final
 offset, the file size, so that line i is the bytes `[offsets[i], offsets[i + 1])`. It is built by
 streaming the file in 1 MB chunks and spooling the offsets to a scratch file (memory does not grow
-with the file), and saved in the cache folder (`cache.py`: `$SENTIMENT_DISCOVERY_CACHE`, default
-`~/.cache/sentiment-discovery`), never beside the data, as `<file name>.<hashes>.lazyidx` (a .npy
+with the file), and saved in the cache folder (`cache.py`) as `<file name>.<hashes>.lazyidx` (a .npy
 array: version, file size, mtime in ns, line count, then the offsets), so it is reused until the
 file's size or mtime changes; then a new index is built and the old one deleted. A saved index is
 memory-mapped, not read in. It is written to a temp file and renamed into place, so processes that
@@ -79,13 +78,6 @@ def stream_line_offsets(path, out, chunk_bytes=CHUNK_BYTES):
     tail = [line_start, size] if tail_is_line else [size]
     out.write(np.array(tail, np.int64).tobytes())
     return n_written + len(tail)
-
-
-def build_line_offsets(path, chunk_bytes=CHUNK_BYTES):
-    """The offsets of `path` as an int64 array in memory."""
-    spool = io.BytesIO()
-    stream_line_offsets(path, spool, chunk_bytes)
-    return np.frombuffer(spool.getbuffer(), np.int64)
 
 
 def index_paths(path, stamp=None):

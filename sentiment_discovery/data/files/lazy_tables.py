@@ -34,6 +34,32 @@ def _starts_with_list(path, peek_bytes=4096):
     return head.startswith(b"[")
 
 
+class DecodedLines(Sequence):
+    """Item i is non-blank line i of a `LineIndex`, decoded, without its newline. Undecodable bytes are
+    replaced; the first line that has any gets one warning for the whole file (`name`)."""
+
+    def __init__(self, index, name):
+        self.index, self.name, self.warned = index, name, False
+
+    def __len__(self):
+        return len(self.index)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return SubsetSequence(self, np.arange(len(self))[i])
+        raw = self.index[i]
+        return self.text(i % len(self), raw)
+
+    def text(self, line, raw):
+        """Line number `line` from its bytes `raw`."""
+        text, replaced = decode_counting(raw)
+        if replaced and not self.warned:
+            self.warned = True
+            log.warning("%s: undecodable (not UTF-8) bytes on non-blank line %d were replaced with U+FFFD; "
+                        "later lines are not reported", self.name, line + 1)
+        return text.rstrip("\r\n")
+
+
 class LazyTable:
     """Records of a loose-JSON or CSV/TSV file, parsed one line at a time."""
 
@@ -45,8 +71,8 @@ class LazyTable:
         self.fmt = "csv" if fmt == "csv" else "loose_json"
         self.delim = file_delimiter(path, delim)
         self.index = LineIndex(path)
+        self.lines = DecodedLines(self.index, self.path)
         self.first_record = 1 if self.fmt == "csv" else 0  # the CSV header is line 0
-        self.warned_undecodable = False
         if len(self.index) <= self.first_record:
             what = "is empty" if len(self.index) == 0 else "has a header but no rows"
             raise UserError(f"{self.path} {what}")
@@ -59,12 +85,7 @@ class LazyTable:
 
     def _line_text(self, line, raw=None):
         """Non-blank line `line` decoded (its bytes `raw` when the caller has them already)."""
-        text, replaced = decode_counting(self.index[line] if raw is None else raw)
-        if replaced and not self.warned_undecodable:
-            self.warned_undecodable = True
-            log.warning("%s: undecodable (not UTF-8) bytes on non-blank line %d were replaced with U+FFFD; "
-                        "later lines are not reported", self.path, line + 1)
-        return text.rstrip("\r\n")
+        return self.lines.text(line, self.index[line] if raw is None else raw)
 
     def _parse_csv_line(self, line, raw=None):
         try:

@@ -16,7 +16,6 @@ from .utf8 import decode_counting, warn_replaced
 from .gzip_source import inner_name, read_all_bytes
 
 CSV_SUFFIXES = (".csv", ".tsv")
-JSON_SUFFIXES = (".json", ".jsonl")
 
 
 def file_format(path, loose_json=False):

@@ -42,10 +42,6 @@ def amazon_keys(options):
     return text_key, label_key
 
 
-def _parse_record(line, path, line_number):
-    return parse_json_object(line, path, line_number, "Amazon reviews are one JSON object per line")
-
-
 def _stars_as_ids(ratings, label_key, path):
     """Ratings 1..5 (float64 (N,)) -> class ids 0..4; UserError for anything else."""
     bad = (ratings != np.round(ratings)) | (ratings < 1) | (ratings > N_STARS)
@@ -77,7 +73,7 @@ def _read_eager(path, options, text_key, label_key):
             continue
         decoded, count = decode_counting(line)
         replaced += count
-        record = _parse_record(decoded, path, line_number)
+        record = parse_json_object(decoded, path, line_number, "Amazon reviews are one JSON object per line")
         with_text += text_key in record
         texts.append(clean_text(record.get(text_key), options["process"]))
         cells.append(record.get(label_key))

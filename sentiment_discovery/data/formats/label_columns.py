@@ -5,7 +5,7 @@
 - multi-label (`non_binary_cols`, each 0/1)       -> float32 (N, L)
 
 Which of binary / multi-class a single column is, is inferred from its values unless
-`num_classes` declares it (2 = binary). Label names (e.g. "negative") map to their position in
+`num_classes` declares classes. Label names (e.g. "negative") map to their position in
 `class_names` when it is given (order as given); without it a column whose every value is a word is
 read as class names: `parse_label_column` returns the words, and `name_ids` turns them into ids of
 the sorted names (or of the names the training data had). Every problem is a UserError naming the
@@ -103,40 +103,33 @@ def describe_names(names):
     return ", ".join(f"{name}={i}" for i, name in enumerate(names))
 
 
-def _check_binary(values, column, source, why):
+def _check_binary(values, column, source):
     not_binary = (values != 0) & (values != 1)
     if not_binary.any():
         row, value = _first_bad(values, not_binary)
-        raise UserError(f"{source}: label {column!r} is {value:g} in row {row}; {why} labels must be 0 or 1")
+        raise UserError(f"{source}: label {column!r} is {value:g} in row {row}; multi-label labels must be 0 or 1")
 
 
-def _check_class_ids(values, column, source, num_classes):
+def _check_class_ids(values, column, source):
     bad = (values != np.round(values)) | (values < 0)
-    if num_classes is not None:
-        bad |= values >= num_classes
     if bad.any():
         row, value = _first_bad(values, bad)
-        allowed = f"0..{num_classes - 1}" if num_classes is not None else "integers >= 0"
-        raise UserError(f"{source}: label {column!r} is {value:g} in row {row}; "
-                        f"class labels must be {allowed}")
+        raise UserError(f"{source}: label {column!r} is {value:g} in row {row}; class labels must be integers >= 0")
 
 
 def finish_single_label(values, column, source, num_classes=None):
-    """Checked labels of one column: float32 for binary, int64 for multi-class."""
-    if num_classes is not None and num_classes < 2:
-        raise UserError(f"num_classes must be at least 2, got {num_classes}")
-    is_binary = np.isin(values, (0.0, 1.0)).all() if num_classes is None else num_classes == 2
-    if is_binary:
-        _check_binary(values, column, source, "binary")
+    """Checked labels of one column: float32 for binary (every value 0 or 1, and no `num_classes`, which a
+    format or word labels declare: their ids are in range by construction), else int64 class ids."""
+    if num_classes is None and np.isin(values, (0.0, 1.0)).all():
         return values.astype(np.float32)
-    _check_class_ids(values, column, source, num_classes)
+    _check_class_ids(values, column, source)
     return values.astype(np.int64)
 
 
 def finish_multi_label(columns, names, source):
     """Checked (N, L) float32 multi-label matrix from L columns of 0/1 values."""
     for values, name in zip(columns, names):
-        _check_binary(values, name, source, "multi-label")
+        _check_binary(values, name, source)
     return np.stack(columns, axis=1).astype(np.float32)
 
 

@@ -1,17 +1,8 @@
 """Reading labelled or unlabelled text data sets: `read_dataset(paths, ...) -> TextDataset`.
 
-`data_format` says how each path is read (one module per format; each turns a path into a
-`parts.FilePart`, and this module joins them):
-- "table" (`table.py`): `.csv`, `.tsv` (tab-separated when `delim` is left at ","), `.json` (a
-  JSON list of objects, or one object per line), `.jsonl` or `loose_json=True` (one object per line);
-- "text" (`text.py`): one document per line, no labels;
-- "imdb" (`imdb.py`): an aclImdb split folder (pos/, neg/, [unsup/]);
-- "amazon" (`amazon.py`): one JSON review per line (reviewText, overall);
-- "goemotions" (`goemotions.py`): GoEmotions .tsv + emotions.txt, multi-label;
-- "sst5" (`sst5.py`): SST tree files or a label,sentence CSV, 5 classes;
-- "auto" (default): a folder is imdb, `.txt` is text, anything else is table.
-A `.gz` file is read by the name inside it (`a.json.gz` as `.json`; see `files/gzip_source.py`). Several
-paths are read one after another and joined (their formats are resolved one by one).
+`data_format` says how each path is read: one module per format turns a path into a `parts.FilePart`
+("auto": a folder is imdb, `.txt` is text, anything else is table; a `.gz` file is judged by the name
+inside it). Several paths are read one after another and joined (their formats resolved one by one).
 
 Labels given as words (`positive`, `negative`, `neutral`) are class names: without `class_names`
 they map to the sorted names (said in one log line, kept as the data set's class_names), or, with
@@ -19,7 +10,7 @@ they map to the sorted names (said in one log line, kept as the data set's class
 those names, a word not among them being an error. `class_names` maps names in the order given.
 
 Labels: one column (`label_key`) -> binary float32 (N,) or multi-class int64 (N,); several 0/1
-columns (`non_binary_cols`) -> multi-label float32 (N, L); see `labels.py` for the checks. A format
+columns (`non_binary_cols`) -> multi-label float32 (N, L); see `label_columns.py` for the checks. A format
 may name its labels itself (GoEmotions' emotions, SST-5's classes). `require_labels=False` reads files
 that lack labels (labels None). `binarize_sent=MIDPOINT` turns one rating column into binary labels:
 above -> 1, below -> 0, rows equal to the midpoint dropped (one warning with the count).
@@ -164,7 +155,7 @@ def _word_labels(parts, paths, label_names, options):
     return np.concatenate(ids)[:, None], names
 
 
-def _join(parts, paths, options, num_classes):
+def _join(parts, paths, options):
     """One TextDataset of the parts' texts and labels."""
     source = ", ".join(paths)
     with_labels = [p.raw_labels is not None for p in parts]
@@ -173,7 +164,7 @@ def _join(parts, paths, options, num_classes):
         raise UserError(f"some files have labels and some do not (no labels: {', '.join(unlabelled)})")
     label_names = _agreed(parts, paths, "label_names", options["label_cols"])
     class_names = _agreed(parts, paths, "class_names", options["class_names"])
-    num_classes = num_classes if num_classes is not None else _agreed(parts, paths, "num_classes", None)
+    num_classes = _agreed(parts, paths, "num_classes", None)
     texts, labels = concat([p.texts for p in parts]), None
     if any(_is_words(p.raw_labels) for p in parts):
         raw, class_names = _word_labels(parts, paths, label_names, options)  # (N, 1) ids, names
@@ -192,12 +183,11 @@ def _join(parts, paths, options, num_classes):
 
 def read_dataset(paths, text_key="sentence", label_key="label", non_binary_cols=None,
                  loose_json=False, delim=",", lazy=False, require_labels=True, process_fn=None,
-                 keep_empty=False, num_classes=None, class_names=None, data_format="auto",
-                 binarize_sent=None, known_class_names=None) -> TextDataset:
+                 keep_empty=False, class_names=None, data_format="auto", binarize_sent=None,
+                 known_class_names=None) -> TextDataset:
     """Read one or more files into a TextDataset (see the module docstring for the rules).
 
-    process_fn: "process_str" | "process_tweet" | None (or a callable), applied to each text.
-    num_classes: declares the task of a single label column (2 = binary 0/1; K > 2 = ids 0..K-1).
+    process_fn: "process_str" | "process_tweet" | "none" | None, applied to each text.
     class_names: label values that are names, mapped to their position in this list.
     known_class_names: the class names the training data's word labels had (validation / test files:
         their word labels must be among them); an empty list when the training labels were numbers.
@@ -214,4 +204,4 @@ def read_dataset(paths, text_key="sentence", label_key="label", non_binary_cols=
         "known_class_names": None if known_class_names is None else list(known_class_names),
     }
     parts = [FORMAT_READERS[resolve_format(path, data_format)](path, options) for path in paths]
-    return _join(parts, paths, options, num_classes)
+    return _join(parts, paths, options)

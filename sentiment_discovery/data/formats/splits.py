@@ -31,10 +31,8 @@ def parse_split(text) -> list[float]:
 
 
 def split_indices(n_rows, fractions, seed):
-    """Row indices of each part: a seeded permutation cut at the cumulative fractions."""
+    """Row indices of each part: a seeded permutation cut at the cumulative fractions (`parse_split`'s)."""
     fractions = np.asarray(fractions, dtype=np.float64)
-    if fractions.ndim != 1 or fractions.size == 0 or (fractions < 0).any() or fractions.sum() <= 0:
-        raise UserError(f"split fractions must be non-negative with a positive sum, got {fractions.tolist()}")
     order = np.random.default_rng(seed).permutation(n_rows)  # (n_rows,)
     cuts = np.round(np.cumsum(fractions / fractions.sum()) * n_rows).astype(np.int64)
     cuts[-1] = n_rows
@@ -42,8 +40,7 @@ def split_indices(n_rows, fractions, seed):
 
 
 def split_dataset(ds, fractions, seed) -> list:
-    """`ds` cut into len(fractions) TextDatasets after a deterministic shuffle."""
+    """`ds` cut into (train, val, test) TextDatasets after a deterministic shuffle."""
     parts = split_indices(len(ds), fractions, seed)
     names = ("train", "val", "test")
-    return [ds.subset(rows, source=f"{ds.source} ({names[i] if i < len(names) else i} split)")
-            for i, rows in enumerate(parts)]
+    return [ds.subset(rows, source=f"{ds.source} ({name} split)") for name, rows in zip(names, parts)]

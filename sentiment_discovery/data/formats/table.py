@@ -1,9 +1,8 @@
 """The `table` format: .csv / .tsv / .json / .jsonl files (optionally .gz) with a text column and label
 column(s), read whole (`files/tables.py`) or on demand (`files/lazy_tables.py`).
 
-A lazily read .gz is first decompressed once to a sidecar file in the cache (`files/gzip_source.py`); messages
-still name
-the .gz. Labels: one column (`label_key`), or several 0/1 columns (`non_binary_cols`); with
+A lazily read .gz is first decompressed once to a sidecar file in the cache (`files/gzip_source.py`);
+messages still name the .gz. Labels: one column (`label_key`), or several 0/1 columns (`non_binary_cols`); with
 require_labels=False a file may lack them (raw labels None).
 """
 import functools

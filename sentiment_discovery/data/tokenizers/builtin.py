@@ -22,27 +22,37 @@ PAD_ID = 0
 SENTENCEPIECE_MODEL_TYPES = ("bpe", "unigram", "char", "word")
 
 
-class CharTokenizer:
+class Tokenizer:
+    """What every tokenizer shares: id 0 is padding, `encode` is `encode_array`'s ids as a list."""
+
+    pad_id = PAD_ID
+
+    def encode(self, text: str) -> list[int]:
+        return self.encode_array(text).tolist()
+
+    def real_ids(self, ids) -> np.ndarray:
+        """Shifted ids (any shape; real ids 1..vocab_size-1) as int64 (n,) without padding; ValueError for an id
+        outside the vocabulary."""
+        ids = np.asarray(ids, dtype=np.int64).ravel()
+        ids = ids[ids != PAD_ID]
+        if ids.size and (ids.min() < 1 or ids.max() >= self.vocab_size):
+            raise ValueError(f"token ids must be 0..{self.vocab_size - 1}, got {ids.min()}..{ids.max()}")
+        return ids
+
+
+class CharTokenizer(Tokenizer):
     """UTF-8 bytes: id = byte + 1; 0 is padding."""
 
     kind = "char"
     vocab_size = 257
-    pad_id = PAD_ID
 
     def encode_array(self, text: str) -> np.ndarray:
         """Token ids of a text, int64 (n_bytes,)."""
         return np.frombuffer(text.encode("utf-8"), dtype=np.uint8).astype(np.int64) + 1
 
-    def encode(self, text: str) -> list[int]:
-        return self.encode_array(text).tolist()
-
     def decode(self, ids) -> str:
         """Text of ids; padding is skipped and invalid UTF-8 becomes U+FFFD."""
-        ids = np.asarray(ids, dtype=np.int64).ravel()
-        ids = ids[ids != PAD_ID]
-        if ids.size and (ids.min() < 1 or ids.max() > 256):
-            raise ValueError(f"character token ids must be 0..256, got {ids.min()}..{ids.max()}")
-        return (ids - 1).astype(np.uint8).tobytes().decode("utf-8", errors="replace")
+        return (self.real_ids(ids) - 1).astype(np.uint8).tobytes().decode("utf-8", errors="replace")
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "vocab_size": self.vocab_size}
@@ -78,11 +88,10 @@ def train_sentencepiece(texts, vocab_size=32000, model_type="bpe", character_cov
     return model.getvalue()
 
 
-class SentencePieceTokenizer:
+class SentencePieceTokenizer(Tokenizer):
     """sentencepiece pieces: id = sentencepiece id + 1; 0 is padding."""
 
     kind = "sentencepiece"
-    pad_id = PAD_ID
 
     def __init__(self, tokenizer_path=None, model_bytes=None, texts=None, model_type="bpe",
                  vocab_size=32000):
@@ -114,16 +123,9 @@ class SentencePieceTokenizer:
         """Token ids of a text, int64 (n_pieces,)."""
         return np.asarray(self.processor.encode(text), dtype=np.int64) + 1
 
-    def encode(self, text: str) -> list[int]:
-        return [i + 1 for i in self.processor.encode(text)]
-
     def decode(self, ids) -> str:
         """Text of ids; padding is skipped."""
-        ids = np.asarray(ids, dtype=np.int64).ravel()
-        ids = ids[ids != PAD_ID]
-        if ids.size and (ids.min() < 1 or ids.max() >= self.vocab_size):
-            raise ValueError(f"token ids must be 0..{self.vocab_size - 1}, got {ids.min()}..{ids.max()}")
-        return self.processor.decode((ids - 1).tolist())
+        return self.processor.decode((self.real_ids(ids) - 1).tolist())
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "vocab_size": self.vocab_size, "model_bytes": self.model_bytes}

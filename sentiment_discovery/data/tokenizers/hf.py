@@ -11,15 +11,15 @@ import tempfile
 import numpy as np
 
 from ...errors import UserError
+from .builtin import Tokenizer
 
 KIND = "hf"
 
 
-class HFTokenizer:
+class HFTokenizer(Tokenizer):
     """A transformers tokenizer; `max_length` is the encoder's longest input (kept with it in checkpoints)."""
 
     kind = KIND
-    pad_id = 0
 
     def __init__(self, tokenizer, max_length):
         self.tokenizer = tokenizer
@@ -42,9 +42,6 @@ class HFTokenizer:
         encoder's `max_length` (and count what they cut, see transfer/featurize.encode_texts)."""
         ids = self.tokenizer(text, truncation=False, add_special_tokens=True, verbose=False)["input_ids"]
         return np.asarray(ids, dtype=np.int64)
-
-    def encode(self, text: str) -> list[int]:
-        return self.encode_array(text).tolist()
 
     def truncate(self, ids, n):
         """The first n ids of a longer text, its last (closing special) id kept at the end."""
