@@ -102,7 +102,8 @@ class LanguageModelConfig:
     given: frozenset = frozenset()
 
     def architecture(self, vocab_size: int) -> dict:
-        """The plain-data model config (see analysis/architecture.md) of a fresh model from these flags."""
+        """The plain-data model config (what models.kinds.build_language_model takes) of a fresh model from
+        these flags."""
         return {"model": self.model, "vocab_size": vocab_size, "emsize": self.emsize, "nhid": self.nhid,
                 "nlayers": self.nlayers, "dropout": self.dropout, "weight_norm": not self.no_weight_norm,
                 "tied": self.tied}
